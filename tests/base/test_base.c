@@ -1,0 +1,122 @@
+/* runtime/base: status messages, arena, half floats, atomic files, thread pool. */
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "runtime/base/arena.h"
+#include "runtime/base/file.h"
+#include "runtime/base/hash.h"
+#include "runtime/base/threadpool.h"
+#include "runtime/base/util.h"
+#include "tests/test.h"
+
+static azc_status_t failing(void) { return AZC_ERR(AZC_CORRUPT, "bad byte %d", 7); }
+static azc_status_t caller(void) {
+  AZC_RETURN_IF_ERROR_CTX(failing(), "reading %s", "x.gguf");
+  return NULL;
+}
+
+static void test_status(void) {
+  azc_status_t st = caller();
+  ASSERT(st != NULL);
+  ASSERT_EQ_INT(azc_status_code(st), AZC_CORRUPT);
+  ASSERT_STREQ(azc_status_message(st), "reading x.gguf: bad byte 7");
+  ASSERT(strstr(azc_status_where(st), "test_base.c:") != NULL);
+  azc_status_free(st);
+  ASSERT_STREQ(azc_status_message(NULL), "OK");
+}
+
+static void test_arena(void) {
+  azc_arena_t a;
+  azc_arena_init(&a, 128);
+  char *p = azc_arena_alloc(&a, 100, 8);
+  char *q = azc_arena_alloc(&a, 1000, 64); /* bigger than a chunk */
+  ASSERT(p && q);
+  ASSERT(((uintptr_t)q & 63) == 0);
+  memset(p, 1, 100);
+  memset(q, 2, 1000);
+  ASSERT_STREQ(azc_arena_strdup(&a, "blk.0"), "blk.0");
+  azc_arena_free(&a);
+}
+
+static void test_fp16_exhaustive(void) {
+  /* every half converts to float and back to itself (NaNs stay NaN) */
+  for (uint32_t h = 0; h < 65536; h++) {
+    float f = azc_fp16_to_f32((uint16_t)h);
+    uint16_t back = azc_f32_to_fp16(f);
+    if (isnan(f)) {
+      ASSERT(isnan(azc_fp16_to_f32(back)));
+      continue;
+    }
+    ASSERT_MSG(back == h, "half 0x%04x -> %g -> 0x%04x", h, f, back);
+  }
+  ASSERT_NEAR(azc_fp16_to_f32(azc_f32_to_fp16(1.0f / 3.0f)), 0.333251953125, 0);
+  ASSERT_EQ_INT(azc_f32_to_fp16(1e6f), 0x7c00);
+  ASSERT_EQ_INT(azc_f32_to_fp16(-1e-9f), 0x8000);
+  ASSERT_EQ_INT(azc_f32_to_fp16(5.96046448e-08f), 0x0001); /* smallest denormal */
+  ASSERT_EQ_INT(azc_f32_to_fp16(2.98023224e-08f), 0x0000); /* half of it: ties to even */
+  ASSERT_NEAR(azc_bf16_to_f32(azc_f32_to_bf16(3.140625f)), 3.140625, 0);
+}
+
+static void test_atomic_file(void) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/atomic.bin", test_tmp_dir());
+  unlink(path);
+  azc_atomic_file_t f;
+  ASSERT_OK(azc_atomic_file_open(path, &f));
+  ASSERT_OK(azc_atomic_file_write(&f, "abc", 3));
+  azc_atomic_file_abort(&f);
+  ASSERT(access(path, F_OK) != 0); /* abort leaves nothing */
+  ASSERT_OK(azc_atomic_file_open(path, &f));
+  ASSERT_OK(azc_atomic_file_write(&f, "abc", 3));
+  ASSERT_OK(azc_atomic_file_pad(&f, 16));
+  ASSERT_OK(azc_atomic_file_commit(&f));
+  azc_file_map_t m;
+  ASSERT_OK(azc_file_map_open(path, &m));
+  ASSERT_EQ_INT(m.size, 16);
+  ASSERT(memcmp(m.data, "abc\0", 4) == 0);
+  azc_file_map_close(&m);
+  ASSERT_ERR(azc_file_map_open("/nonexistent/x", &m), AZC_NOT_FOUND, "/nonexistent/x");
+}
+
+typedef struct {
+  atomic_long sum;
+  long n;
+} sum_ctx_t;
+
+static void add_range(void *p, int ith, int nth) {
+  sum_ctx_t *c = p;
+  long b, e, s = 0;
+  azc_split_range(c->n, ith, nth, &b, &e);
+  for (long i = b; i < e; i++) s += i;
+  atomic_fetch_add(&c->sum, s);
+}
+
+static void test_threadpool(void) {
+  azc_threadpool_t *pool;
+  ASSERT_OK(azc_threadpool_create(3, &pool));
+  for (int rep = 0; rep < 2000; rep++) {
+    sum_ctx_t c = {0, 1000 + rep};
+    azc_threadpool_run(pool, add_range, &c);
+    ASSERT_EQ_INT(atomic_load(&c.sum), (long)(c.n * (c.n - 1) / 2));
+  }
+  azc_threadpool_destroy(pool);
+}
+
+static void test_hash(void) {
+  char hex[33];
+  azc_hash128_t h = azc_hash128("azc", 3), h2 = azc_hash128("azd", 3);
+  ASSERT(h.lo != h2.lo || h.hi != h2.hi);
+  azc_hash128_hex(h, hex);
+  ASSERT_EQ_INT(strlen(hex), 32);
+  ASSERT(azc_hash64("", 0) == azc_hash64("", 0));
+}
+
+int main(void) {
+  RUN(test_status);
+  RUN(test_arena);
+  RUN(test_fp16_exhaustive);
+  RUN(test_atomic_file);
+  RUN(test_threadpool);
+  RUN(test_hash);
+  return test_summary();
+}
