@@ -19,9 +19,9 @@
 
 #include "runtime/base/status.h"
 
-static int test_failed_count, test_passed_count, test_skipped_count;
-static int test_current_failed, test_current_skipped;
-static const char *test_current_name;
+__attribute__((unused)) static int test_failed_count, test_passed_count, test_skipped_count;
+__attribute__((unused)) static int test_current_failed, test_current_skipped;
+__attribute__((unused)) static const char *test_current_name;
 
 #define ASSERT(cond)                                                                               \
   do {                                                                                             \
