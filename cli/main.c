@@ -1,1 +1,38 @@
-int main(void){return 0;}
+/* azc: the command-line driver. Dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "azc %s: an ahead-of-time compiler for language models (GGUF)\n"
+          "\n"
+          "usage:\n"
+          "  azc inspect MODEL [--ir]               metadata, tensors, tokenizer, IR\n"
+          "  azc tokenize MODEL TEXT [--bos]        token ids of TEXT\n"
+          "  azc run MODEL (-p TEXT | -f FILE) [options]\n"
+          "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R\n"
+          "      --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager  --json\n"
+          "      --logits-out FILE  --ignore-eos\n"
+          "\n"
+          "run 'azc COMMAND --help' for a command's options\n",
+          AZC_VERSION_STRING);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("azc %s\n", AZC_VERSION_STRING);
+    return 0;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "inspect")) return azc_cmd_inspect(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tokenize")) return azc_cmd_tokenize(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return azc_cmd_run(argc - 1, argv + 1);
+  usage(stderr);
+  return cli_usage_error("unknown command '%s'", cmd);
+}

@@ -152,6 +152,12 @@ azc_status_t azc_gguf_writer_set_value(azc_gguf_writer_t *w, const char *key,
 azc_status_t azc_gguf_writer_add_tensor(azc_gguf_writer_t *w, const char *name, azc_dtype_t type,
                                         uint32_t n_dims, const int64_t *ne, const void *data,
                                         uint64_t size);
+/* Like add_tensor, but the data is produced at write time by fill(user, name,
+ * buf, size), one tensor at a time, so a large model never sits in memory. */
+typedef azc_status_t (*azc_gguf_fill_fn_t)(void *user, const char *name, void *buf, uint64_t size);
+azc_status_t azc_gguf_writer_add_tensor_fill(azc_gguf_writer_t *w, const char *name,
+                                             azc_dtype_t type, uint32_t n_dims, const int64_t *ne,
+                                             uint64_t size, azc_gguf_fill_fn_t fill, void *user);
 void azc_gguf_writer_set_alignment(azc_gguf_writer_t *w, uint32_t alignment);
 /* Writes the file atomically (temp file + rename). */
 azc_status_t azc_gguf_writer_write(azc_gguf_writer_t *w, const char *path);

@@ -50,6 +50,8 @@ typedef struct wtensor {
   int64_t ne[AZC_GGUF_MAX_DIMS];
   const void *data;
   uint64_t size;
+  azc_gguf_fill_fn_t fill; /* when set, produces the data at write time */
+  void *fill_user;
 } wtensor_t;
 
 struct azc_gguf_writer {
@@ -264,6 +266,16 @@ azc_status_t azc_gguf_writer_add_tensor(azc_gguf_writer_t *w, const char *name, 
   return NULL;
 }
 
+azc_status_t azc_gguf_writer_add_tensor_fill(azc_gguf_writer_t *w, const char *name,
+                                             azc_dtype_t type, uint32_t n_dims, const int64_t *ne,
+                                             uint64_t size, azc_gguf_fill_fn_t fill, void *user) {
+  static const uint8_t none[1];
+  AZC_RETURN_IF_ERROR(azc_gguf_writer_add_tensor(w, name, type, n_dims, ne, none, size));
+  w->tensors[w->n_tensors - 1].fill = fill;
+  w->tensors[w->n_tensors - 1].fill_user = user;
+  return NULL;
+}
+
 void azc_gguf_writer_set_alignment(azc_gguf_writer_t *w, uint32_t alignment) {
   w->alignment = alignment ? alignment : AZC_GGUF_DEFAULT_ALIGNMENT;
 }
@@ -299,7 +311,17 @@ static azc_status_t write_all(azc_gguf_writer_t *w, azc_atomic_file_t *f) {
   AZC_RETURN_IF_ERROR(st);
   AZC_RETURN_IF_ERROR(azc_atomic_file_pad(f, w->alignment));
   for (size_t i = 0; i < w->n_tensors; i++) {
-    AZC_RETURN_IF_ERROR(azc_atomic_file_write(f, w->tensors[i].data, w->tensors[i].size));
+    wtensor_t *t = &w->tensors[i];
+    if (t->fill) {
+      void *buf = malloc(t->size ? (size_t)t->size : 1);
+      if (!buf) return AZC_ERR(AZC_OUT_OF_MEMORY, "tensor '%s': %" PRIu64 " bytes", t->name, t->size);
+      azc_status_t fst = t->fill(t->fill_user, t->name, buf, t->size);
+      if (!fst) fst = azc_atomic_file_write(f, buf, t->size);
+      free(buf);
+      AZC_RETURN_IF_ERROR_CTX(fst, "tensor '%s'", t->name);
+    } else {
+      AZC_RETURN_IF_ERROR(azc_atomic_file_write(f, t->data, t->size));
+    }
     AZC_RETURN_IF_ERROR(azc_atomic_file_pad(f, w->alignment));
   }
   return NULL;

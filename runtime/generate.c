@@ -1,0 +1,250 @@
+/* The generate loop (see generate.h). Prefill packs the prompt tokens of all
+ * sequences into forward calls of at most n_batch tokens, asking for logits
+ * only at each sequence's last prompt token; decode then advances every live
+ * sequence by one token per forward call, so B sequences share one pass over
+ * the weights. */
+#include "runtime/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/util.h"
+
+azc_generate_params_t azc_generate_params_default(void) {
+  azc_generate_params_t p;
+  memset(&p, 0, sizeof(p));
+  p.n_predict = 128;
+  p.sampling = azc_sampler_params_default();
+  p.add_special = true;
+  return p;
+}
+
+size_t azc_utf8_complete_prefix(const char *s, size_t n) {
+  /* look back at most 3 bytes for the start of a multi-byte character */
+  for (size_t back = 1; back <= 4 && back <= n; back++) {
+    unsigned char c = (unsigned char)s[n - back];
+    if ((c & 0xC0) == 0x80) continue; /* continuation byte */
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (c >= 0xF8) need = 1; /* invalid lead byte: pass it through */
+    return need > back ? n - back : n;
+  }
+  return n; /* only continuation bytes: invalid, pass through */
+}
+
+typedef struct seq_state {
+  azc_generate_result_t *res;
+  azc_sampler_t *sampler;
+  int32_t n_past;  /* tokens in the kv cache */
+  int32_t pending; /* sampled, not yet evaluated */
+  bool done;
+  size_t cap_tokens, cap_text;
+  size_t streamed; /* bytes of res->text already streamed */
+} seq_state_t;
+
+static azc_status_t append_text(seq_state_t *s, const char *p, size_t n) {
+  azc_generate_result_t *r = s->res;
+  if (r->text_len + n + 1 > s->cap_text) {
+    size_t cap = s->cap_text ? s->cap_text : 256;
+    while (cap < r->text_len + n + 1) cap *= 2;
+    char *t = realloc(r->text, cap);
+    if (!t) return AZC_ERR(AZC_OUT_OF_MEMORY, "generated text");
+    r->text = t;
+    s->cap_text = cap;
+  }
+  memcpy(r->text + r->text_len, p, n);
+  r->text_len += n;
+  r->text[r->text_len] = 0;
+  return NULL;
+}
+
+static void stream(seq_state_t *s, int32_t seq, const azc_generate_params_t *p, bool flush) {
+  if (!p->on_text) return;
+  azc_generate_result_t *r = s->res;
+  size_t end = flush ? r->text_len : azc_utf8_complete_prefix(r->text, r->text_len);
+  if (end > s->streamed) p->on_text(p->user, seq, r->text + s->streamed, end - s->streamed);
+  if (end > s->streamed) s->streamed = end;
+}
+
+/* Records a sampled token; decides whether the sequence goes on. */
+static azc_status_t accept_token(seq_state_t *s, int32_t seq, int32_t tok,
+                                 const azc_tokenizer_t *tk, const azc_generate_params_t *p,
+                                 int32_t n_ctx) {
+  azc_generate_result_t *r = s->res;
+  if (!p->ignore_eos && azc_tokenizer_is_eog(tk, tok)) {
+    s->done = true;
+    r->stop = AZC_STOP_EOS;
+    return NULL;
+  }
+  if (r->n_tokens == s->cap_tokens) {
+    size_t cap = s->cap_tokens ? s->cap_tokens * 2 : 64;
+    int32_t *t = realloc(r->tokens, cap * sizeof(int32_t));
+    if (!t) return AZC_ERR(AZC_OUT_OF_MEMORY, "generated tokens");
+    r->tokens = t;
+    s->cap_tokens = cap;
+  }
+  r->tokens[r->n_tokens++] = tok;
+  azc_sampler_accept(s->sampler, tok);
+  char piece[256];
+  size_t n = azc_tokenizer_token_to_piece(tk, tok, piece, sizeof(piece));
+  if (n > sizeof(piece)) {
+    char *big = malloc(n);
+    if (!big) return AZC_ERR(AZC_OUT_OF_MEMORY, "token text");
+    azc_tokenizer_token_to_piece(tk, tok, big, n);
+    azc_status_t st = append_text(s, big, n);
+    free(big);
+    AZC_RETURN_IF_ERROR(st);
+  } else {
+    AZC_RETURN_IF_ERROR(append_text(s, piece, n));
+  }
+  stream(s, seq, p, false);
+  s->pending = tok;
+  if (p->n_predict >= 0 && (int64_t)r->n_tokens >= p->n_predict) {
+    s->done = true;
+    r->stop = AZC_STOP_LENGTH;
+  } else if (s->n_past >= n_ctx) {
+    s->done = true;
+    r->stop = AZC_STOP_CONTEXT;
+  }
+  return NULL;
+}
+
+static azc_status_t run(azc_executor_t *ex, const azc_tokenizer_t *tk, const char *const *prompts,
+                        const size_t *lens, int32_t n_prompts, const azc_generate_params_t *p,
+                        azc_generate_result_t *results, seq_state_t *st, int32_t *bt, int32_t *bp,
+                        int32_t *bs, int32_t *bo, int32_t *bo_seq, float *logits,
+                        azc_generate_timings_t *tm) {
+  const int32_t n_vocab = ex->n_vocab;
+  for (int32_t i = 0; i < n_prompts; i++) {
+    azc_generate_result_t *r = &results[i];
+    AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_encode(tk, prompts[i], lens[i], p->add_special,
+                                                 p->parse_special, &r->prompt_tokens, &r->n_prompt),
+                            "tokenizing prompt %d", i);
+    if (r->n_prompt == 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "prompt %d is empty", i);
+    if ((int64_t)r->n_prompt >= ex->n_ctx)
+      return AZC_ERR(AZC_OUT_OF_RANGE, "prompt %d has %zu tokens; the context holds %d", i,
+                     r->n_prompt, ex->n_ctx);
+    for (size_t k = 0; k < r->n_prompt; k++)
+      if (r->prompt_tokens[k] < 0 || r->prompt_tokens[k] >= n_vocab)
+        return AZC_ERR(AZC_CORRUPT, "prompt %d: token %d outside the model's vocabulary of %d", i,
+                       r->prompt_tokens[k], n_vocab);
+    azc_sampler_params_t sp = p->sampling;
+    if (sp.seed != AZC_SEED_RANDOM) sp.seed += (uint64_t)i;
+    AZC_RETURN_IF_ERROR(azc_sampler_create(&sp, n_vocab, &st[i].sampler));
+    for (size_t k = 0; k < r->n_prompt; k++) azc_sampler_accept(st[i].sampler, r->prompt_tokens[k]);
+    st[i].res = r;
+    r->text = calloc(1, 1);
+    if (!r->text) return AZC_ERR(AZC_OUT_OF_MEMORY, "generated text");
+    st[i].cap_text = 1;
+  }
+
+  /* prefill: walk all prompt tokens, sequence by sequence, in chunks */
+  int32_t seq_i = 0;
+  size_t tok_i = 0;
+  while (seq_i < n_prompts) {
+    int32_t n = 0, n_out = 0;
+    while (n < ex->n_batch && seq_i < n_prompts) {
+      azc_generate_result_t *r = &results[seq_i];
+      bt[n] = r->prompt_tokens[tok_i];
+      bp[n] = (int32_t)tok_i;
+      bs[n] = seq_i;
+      if (tok_i + 1 == r->n_prompt) {
+        bo[n_out] = n;
+        bo_seq[n_out++] = seq_i;
+      }
+      n++;
+      if (++tok_i == r->n_prompt) {
+        seq_i++;
+        tok_i = 0;
+      }
+    }
+    azc_batch_t b = {n, bt, bp, bs, n_out, bo};
+    double t0 = azc_time_ms();
+    AZC_RETURN_IF_ERROR_CTX(azc_executor_forward(ex, &b, logits), "prompt evaluation");
+    tm->prompt_ms += azc_time_ms() - t0;
+    tm->prompt_tokens += n;
+    for (int32_t o = 0; o < n_out; o++) {
+      int32_t s = bo_seq[o];
+      const float *row = logits + (size_t)o * (size_t)n_vocab;
+      if (s == 0 && p->prompt_logits) memcpy(p->prompt_logits, row, (size_t)n_vocab * sizeof(float));
+      st[s].n_past = (int32_t)results[s].n_prompt;
+      double ts = azc_time_ms();
+      int32_t tok = azc_sampler_sample(st[s].sampler, row);
+      tm->sample_ms += azc_time_ms() - ts;
+      if (p->n_predict == 0) {
+        st[s].done = true;
+        results[s].stop = AZC_STOP_LENGTH;
+        continue;
+      }
+      AZC_RETURN_IF_ERROR(accept_token(&st[s], s, tok, tk, p, ex->n_ctx));
+    }
+  }
+
+  /* decode: one token per live sequence per step */
+  for (;;) {
+    int32_t n = 0;
+    for (int32_t s = 0; s < n_prompts; s++) {
+      if (st[s].done) continue;
+      bt[n] = st[s].pending;
+      bp[n] = st[s].n_past;
+      bs[n] = s;
+      bo[n] = n;
+      bo_seq[n] = s;
+      n++;
+    }
+    if (n == 0) break;
+    azc_batch_t b = {n, bt, bp, bs, n, bo};
+    double t0 = azc_time_ms();
+    AZC_RETURN_IF_ERROR_CTX(azc_executor_forward(ex, &b, logits), "generation");
+    double t1 = azc_time_ms();
+    for (int32_t o = 0; o < n; o++) {
+      int32_t s = bo_seq[o];
+      st[s].n_past++;
+      int32_t tok = azc_sampler_sample(st[s].sampler, logits + (size_t)o * (size_t)n_vocab);
+      AZC_RETURN_IF_ERROR(accept_token(&st[s], s, tok, tk, p, ex->n_ctx));
+    }
+    double t2 = azc_time_ms();
+    tm->gen_ms += t2 - t0;
+    tm->sample_ms += t2 - t1;
+    tm->gen_tokens += n;
+  }
+  for (int32_t s = 0; s < n_prompts; s++) stream(&st[s], s, p, true);
+  return NULL;
+}
+
+azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok, const char *const *prompts,
+                          const size_t *prompt_lens, int32_t n_prompts,
+                          const azc_generate_params_t *params, azc_generate_result_t *results,
+                          azc_generate_timings_t *timings) {
+  memset(results, 0, sizeof(*results) * (size_t)(n_prompts > 0 ? n_prompts : 0));
+  memset(timings, 0, sizeof(*timings));
+  if (n_prompts <= 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "no prompts");
+  if (n_prompts > ex->n_seq)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "%d prompts, but the executor holds %d sequences",
+                   n_prompts, ex->n_seq);
+  if (azc_tokenizer_n_vocab(tok) > ex->n_vocab)
+    return AZC_ERR(AZC_CORRUPT, "tokenizer has %d tokens, model output %d", azc_tokenizer_n_vocab(tok),
+                   ex->n_vocab);
+  size_t nb = (size_t)(ex->n_batch > n_prompts ? ex->n_batch : n_prompts);
+  seq_state_t *st = calloc((size_t)n_prompts, sizeof(*st));
+  int32_t *ints = malloc(nb * 5 * sizeof(int32_t));
+  float *logits = malloc((size_t)n_prompts * (size_t)ex->n_vocab * sizeof(float));
+  azc_status_t s = NULL;
+  if (!st || !ints || !logits) s = AZC_ERR(AZC_OUT_OF_MEMORY, "generate buffers");
+  if (!s)
+    s = run(ex, tok, prompts, prompt_lens, n_prompts, params, results, st, ints, ints + nb,
+            ints + 2 * nb, ints + 3 * nb, ints + 4 * nb, logits, timings);
+  for (int32_t i = 0; st && i < n_prompts; i++) azc_sampler_destroy(st[i].sampler);
+  free(st);
+  free(ints);
+  free(logits);
+  if (s)
+    for (int32_t i = 0; i < n_prompts; i++) azc_generate_result_free(&results[i]);
+  return s;
+}
+
+void azc_generate_result_free(azc_generate_result_t *r) {
+  free(r->prompt_tokens);
+  free(r->tokens);
+  free(r->text);
+  memset(r, 0, sizeof(*r));
+}

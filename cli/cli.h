@@ -1,0 +1,33 @@
+/* Shared pieces of the `azc` driver: argument parsing helpers, error
+ * reporting (one line on stderr naming the file and what is wrong, exit 1)
+ * and a small JSON writer. Each subcommand lives in its own cmd_*.c file. */
+#ifndef AZC_CLI_CLI_H
+#define AZC_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/base/status.h"
+
+int azc_cmd_inspect(int argc, char **argv);
+int azc_cmd_tokenize(int argc, char **argv);
+int azc_cmd_run(int argc, char **argv);
+
+/* Prints "azc: error: <message>" and returns 1 (frees st). */
+int cli_fail(azc_status_t st);
+/* Prints "azc: error: <formatted>" and returns 1. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a number from argv[*i + 1] for option argv[*i]; advances *i. */
+azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long max, long long *out);
+azc_status_t cli_float_arg(int argc, char **argv, int *i, double min, double max, double *out);
+azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out);
+
+/* JSON: a string with escapes (invalid UTF-8 bytes become U+FFFD). */
+void cli_json_string(FILE *out, const char *s, size_t n);
+
+bool cli_ends_with(const char *s, const char *suffix);
+
+#endif

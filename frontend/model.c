@@ -1,0 +1,255 @@
+/* Reading a GGUF model (see model.h): the common hyperparameters under
+ * "<arch>.", the tokenizer under "tokenizer.ggml.", and dispatch to the
+ * architecture's own reader and lowering. */
+#include "frontend/model.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const azc_arch_t *const archs[] = {&azc_arch_llama, &azc_arch_gpt2};
+
+const char *azc_model_supported_archs(void) { return "llama, gpt2"; }
+
+static const azc_arch_t *find_arch(const char *name) {
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(archs); i++)
+    if (!strcmp(archs[i]->name, name)) return archs[i];
+  return NULL;
+}
+
+/* "<arch>.<suffix>" */
+static const char *akey(const azc_hparams_t *hp, const char *suffix, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s.%s", hp->arch, suffix);
+  return buf;
+}
+
+static azc_status_t get_i32(const azc_gguf_t *g, const char *key, int32_t *out, int64_t min,
+                            int64_t max) {
+  int64_t v;
+  AZC_RETURN_IF_ERROR(azc_gguf_get_i64(g, key, &v));
+  if (v < min || v > max)
+    return AZC_ERR(AZC_CORRUPT, "%s: %s = %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
+                   g->name, key, v, min, max);
+  *out = (int32_t)v;
+  return NULL;
+}
+
+static azc_status_t opt_i32(const azc_gguf_t *g, const char *key, int32_t def, int32_t *out,
+                            int64_t min, int64_t max) {
+  if (!azc_gguf_find(g, key)) {
+    *out = def;
+    return NULL;
+  }
+  return get_i32(g, key, out, min, max);
+}
+
+static azc_status_t read_common(const azc_gguf_t *g, azc_hparams_t *hp) {
+  char k[128];
+  azc_strview_t s;
+  if (azc_gguf_find(g, "general.name") && !azc_gguf_get_str(g, "general.name", &s))
+    snprintf(hp->name, sizeof(hp->name), "%.*s", (int)AZC_MIN(s.size, 127), s.data);
+  AZC_RETURN_IF_ERROR(get_i32(g, akey(hp, "embedding_length", k, sizeof(k)), &hp->n_embd, 1, 1 << 20));
+  AZC_RETURN_IF_ERROR(get_i32(g, akey(hp, "block_count", k, sizeof(k)), &hp->n_layer, 1, 4096));
+  AZC_RETURN_IF_ERROR(get_i32(g, akey(hp, "attention.head_count", k, sizeof(k)), &hp->n_head, 1, 4096));
+  AZC_RETURN_IF_ERROR(opt_i32(g, akey(hp, "attention.head_count_kv", k, sizeof(k)), hp->n_head,
+                              &hp->n_head_kv, 1, hp->n_head));
+  AZC_RETURN_IF_ERROR(get_i32(g, akey(hp, "feed_forward_length", k, sizeof(k)), &hp->n_ff, 1, 1 << 24));
+  AZC_RETURN_IF_ERROR(opt_i32(g, akey(hp, "context_length", k, sizeof(k)), 2048, &hp->n_ctx_train,
+                              1, 1 << 24));
+  if (hp->n_head % hp->n_head_kv)
+    return AZC_ERR(AZC_CORRUPT, "%s: %d attention heads is not a multiple of %d kv heads", g->name,
+                   hp->n_head, hp->n_head_kv);
+  AZC_RETURN_IF_ERROR(opt_i32(g, akey(hp, "attention.key_length", k, sizeof(k)),
+                              hp->n_embd / hp->n_head, &hp->head_dim, 1, 1 << 16));
+  if (hp->n_embd % hp->n_head && !azc_gguf_find(g, k))
+    return AZC_ERR(AZC_CORRUPT, "%s: embedding length %d is not a multiple of %d heads", g->name,
+                   hp->n_embd, hp->n_head);
+  AZC_RETURN_IF_ERROR(opt_i32(g, "general.file_type", -1, &hp->file_type, -1, 1 << 20));
+  return NULL;
+}
+
+static azc_status_t read_tokenizer(azc_model_t *m) {
+  const azc_gguf_t *g = m->gguf;
+  azc_tokenizer_desc_t *t = &m->tok;
+  memset(t, 0, sizeof(*t));
+  t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->eot_id = -1;
+  t->add_bos = t->add_eos = t->add_space_prefix = -1;
+  if (!azc_gguf_find(g, "tokenizer.ggml.model")) return NULL; /* no tokenizer: inspect still works */
+  azc_strview_t model;
+  AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.model", &model));
+  if (azc_strview_eq(model, "llama")) t->kind = AZC_TOKENIZER_SPM;
+  else if (azc_strview_eq(model, "gpt2")) t->kind = AZC_TOKENIZER_BPE;
+  else
+    return AZC_ERR(AZC_UNSUPPORTED, "%s: tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)",
+                   g->name, (int)AZC_MIN(model.size, 64), model.data);
+  if (azc_gguf_find(g, "tokenizer.ggml.pre"))
+    AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.pre", &t->pre));
+  const azc_gguf_value_t *v;
+  AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.tokens", AZC_GGUF_STRING, &v));
+  if (v->v.arr.count == 0 || v->v.arr.count > INT32_MAX)
+    return AZC_ERR(AZC_CORRUPT, "%s: tokenizer.ggml.tokens has %" PRIu64 " entries", g->name,
+                   v->v.arr.count);
+  t->n_vocab = (int32_t)v->v.arr.count;
+  t->tokens = v->v.arr.strs;
+  uint64_t n;
+  if (azc_gguf_find(g, "tokenizer.ggml.scores")) {
+    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_f32(g, "tokenizer.ggml.scores", &m->tok_scores, &n));
+    if (n != (uint64_t)t->n_vocab)
+      return AZC_ERR(AZC_CORRUPT, "%s: %" PRIu64 " token scores for %d tokens", g->name, n, t->n_vocab);
+    t->scores = m->tok_scores;
+  }
+  if (azc_gguf_find(g, "tokenizer.ggml.token_type")) {
+    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_i32(g, "tokenizer.ggml.token_type", &m->tok_types, &n));
+    if (n != (uint64_t)t->n_vocab)
+      return AZC_ERR(AZC_CORRUPT, "%s: %" PRIu64 " token types for %d tokens", g->name, n, t->n_vocab);
+    t->token_types = m->tok_types;
+  }
+  if (azc_gguf_find(g, "tokenizer.ggml.merges")) {
+    AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.merges", AZC_GGUF_STRING, &v));
+    if (v->v.arr.count > INT32_MAX) return AZC_ERR(AZC_CORRUPT, "%s: too many merges", g->name);
+    t->n_merges = (int32_t)v->v.arr.count;
+    t->merges = v->v.arr.strs;
+  }
+  static const struct {
+    const char *key;
+    size_t off;
+  } ids[] = {
+      {"tokenizer.ggml.bos_token_id", offsetof(azc_tokenizer_desc_t, bos_id)},
+      {"tokenizer.ggml.eos_token_id", offsetof(azc_tokenizer_desc_t, eos_id)},
+      {"tokenizer.ggml.unknown_token_id", offsetof(azc_tokenizer_desc_t, unk_id)},
+      {"tokenizer.ggml.padding_token_id", offsetof(azc_tokenizer_desc_t, pad_id)},
+      {"tokenizer.ggml.eot_token_id", offsetof(azc_tokenizer_desc_t, eot_id)},
+  };
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(ids); i++) {
+    int64_t id;
+    AZC_RETURN_IF_ERROR(azc_gguf_opt_i64(g, ids[i].key, -1, &id));
+    /* llama.cpp writes 0xffffffff for "none" */
+    if (id < 0 || id >= t->n_vocab) id = -1;
+    *(int32_t *)((char *)t + ids[i].off) = (int32_t)id;
+  }
+  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_bos_token", -1, &t->add_bos));
+  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_eos_token", -1, &t->add_eos));
+  AZC_RETURN_IF_ERROR(
+      azc_gguf_opt_bool(g, "tokenizer.ggml.add_space_prefix", -1, &t->add_space_prefix));
+  if (azc_gguf_find(g, "tokenizer.chat_template"))
+    AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.chat_template", &m->chat_template));
+  return NULL;
+}
+
+static azc_status_t open_model(azc_model_t *m, const char *path) {
+  AZC_RETURN_IF_ERROR(azc_gguf_open(path, &m->gguf));
+  const azc_gguf_t *g = m->gguf;
+  azc_strview_t arch;
+  AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "general.architecture", &arch));
+  if (arch.size == 0 || arch.size >= sizeof(m->hp.arch))
+    return AZC_ERR(AZC_CORRUPT, "%s: bad general.architecture", path);
+  memcpy(m->hp.arch, arch.data, arch.size);
+  const azc_arch_t *a = find_arch(m->hp.arch);
+  if (!a)
+    return AZC_ERR(AZC_UNSUPPORTED, "%s: architecture '%s' is not supported (azc supports: %s)",
+                   path, m->hp.arch, azc_model_supported_archs());
+  AZC_RETURN_IF_ERROR(read_common(g, &m->hp));
+  AZC_RETURN_IF_ERROR(a->read_hparams(g, &m->hp));
+  AZC_RETURN_IF_ERROR(read_tokenizer(m));
+  /* vocabulary size: from the metadata, else the token list, else the embedding */
+  char k[128];
+  int32_t n_vocab = m->tok.n_vocab;
+  AZC_RETURN_IF_ERROR(opt_i32(g, akey(&m->hp, "vocab_size", k, sizeof(k)), n_vocab, &n_vocab, 0,
+                              INT32_MAX));
+  const azc_gguf_tensor_t *emb = azc_gguf_find_tensor(g, "token_embd.weight");
+  if (!n_vocab && emb) n_vocab = (int32_t)emb->ne[1];
+  if (n_vocab <= 0) return AZC_ERR(AZC_CORRUPT, "%s: cannot tell the vocabulary size", path);
+  if (m->tok.n_vocab && m->tok.n_vocab != n_vocab)
+    return AZC_ERR(AZC_CORRUPT, "%s: %d tokens in the tokenizer but vocab_size %d", path,
+                   m->tok.n_vocab, n_vocab);
+  m->hp.n_vocab = n_vocab;
+  return NULL;
+}
+
+azc_status_t azc_model_open(const char *path, azc_model_t **out) {
+  *out = NULL;
+  azc_model_t *m = calloc(1, sizeof(*m));
+  if (!m) return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: out of memory", path);
+  m->hp.rope_freq_base = 10000.0f;
+  m->hp.rope_freq_scale = 1.0f;
+  azc_status_t st = open_model(m, path);
+  if (st) {
+    azc_model_close(m);
+    return st;
+  }
+  *out = m;
+  return NULL;
+}
+
+void azc_model_close(azc_model_t *m) {
+  if (!m) return;
+  azc_gguf_close(m->gguf);
+  free(m->tok_scores);
+  free(m->tok_types);
+  free(m);
+}
+
+azc_ir_node_t *azc_model_weight(const azc_model_t *m, azc_ir_graph_t *g, azc_tensor_list_t *missing,
+                                bool optional, int rank, const int64_t *shape, const char *fmt,
+                                ...) {
+  char name[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(name, sizeof(name), fmt, ap);
+  va_end(ap);
+  const azc_gguf_tensor_t *t = azc_gguf_find_tensor(m->gguf, name);
+  if (!t) {
+    if (!optional) {
+      size_t len = strlen(missing->buf);
+      if (len + strlen(name) + 8 < sizeof(missing->buf))
+        snprintf(missing->buf + len, sizeof(missing->buf) - len, "%s%s", missing->count ? ", " : "",
+                 name);
+      missing->count++;
+    }
+    return NULL;
+  }
+  /* GGUF stores ne innermost first; the IR writes shapes outermost first */
+  bool ok = t->n_dims <= (uint32_t)rank;
+  for (int i = 0; ok && i < rank; i++) ok = t->ne[rank - 1 - i] == shape[i];
+  for (uint32_t i = (uint32_t)rank; ok && i < t->n_dims; i++) ok = t->ne[i] == 1;
+  if (!ok) {
+    char want[96] = "", got[96] = "";
+    size_t a = 0, b = 0;
+    for (int i = 0; i < rank; i++)
+      a += (size_t)snprintf(want + a, sizeof(want) - a, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    for (int i = (int)t->n_dims - 1; i >= 0; i--)
+      b += (size_t)snprintf(got + b, sizeof(got) - b, "%s%lld", b ? ", " : "", (long long)t->ne[i]);
+    if (!g->error)
+      g->error = AZC_ERR(AZC_CORRUPT, "tensor %s has shape [%s], expected [%s]",
+                         name, got, want);
+    return NULL;
+  }
+  const azc_dtype_info_t *ti = azc_dtype_info(t->type);
+  if (!ti || !ti->can_dequantize) {
+    if (!g->error)
+      g->error = AZC_ERR(AZC_UNSUPPORTED, "tensor %s has type %s, which azc cannot read",
+                         name, azc_dtype_name(t->type));
+    return NULL;
+  }
+  return azc_ir_weight(g, name, t->type, rank, shape, t->data, t->size);
+}
+
+azc_status_t azc_model_lower(const azc_model_t *m, azc_ir_graph_t **out) {
+  *out = NULL;
+  const azc_arch_t *a = find_arch(m->hp.arch);
+  if (!a) return AZC_ERR(AZC_UNSUPPORTED, "architecture '%s' is not supported", m->hp.arch);
+  azc_ir_graph_t *g;
+  AZC_RETURN_IF_ERROR(azc_ir_graph_create(&g));
+  snprintf(g->arch, sizeof(g->arch), "%s", m->hp.arch);
+  azc_status_t st = a->lower(m, g);
+  if (!st) st = azc_ir_graph_status(g);
+  if (!st) st = azc_ir_verify(g);
+  if (st) {
+    azc_ir_graph_destroy(g);
+    return azc_status_wrap(st, "%s: lowering %s", m->gguf->name, m->hp.arch);
+  }
+  *out = g;
+  return NULL;
+}

@@ -1,0 +1,405 @@
+/* Eager interpreter (see interp.h). Every node's value is a dense row-major
+ * buffer: f32 for activations, i32 for inputs; weights are read in place from
+ * the model file in their stored type. Buffers are malloc'd when a node runs
+ * and freed after its last use (reshape aliases its input, so a buffer lives
+ * until the last use of any alias). Matmul and attention are split across the
+ * thread pool; the other ops are cheap and run on the calling thread. */
+#include "ir/interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/threadpool.h"
+#include "runtime/base/util.h"
+#include "runtime/kv_cache.h"
+
+typedef struct interp {
+  azc_executor_t base;
+  const azc_ir_graph_t *g;
+  azc_kv_cache_t *kv;
+  azc_threadpool_t *pool;
+  int32_t *root;     /* node whose buffer this node's value lives in */
+  int32_t *last_use; /* last node index reading a root's buffer */
+  void **bufs;       /* per node, valid while running */
+  int32_t output;    /* id of the output node */
+  int64_t syms[AZC_SYM_COUNT];
+  const azc_batch_t *batch;
+} interp_t;
+
+/* ---- small vector kernels ---- */
+static float dot_f32(const float *a, const float *b, int64_t n) {
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+  float s = 0;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int k = 0; k < 16; k++) s += acc[k];
+  return s;
+}
+
+static float gelu(float x) {
+  const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+  return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+/* ---- matmul ---- */
+typedef struct matmul_job {
+  const float *x; /* (M, K) */
+  const uint8_t *w;
+  azc_dtype_t wtype;
+  size_t row_bytes;
+  float *out; /* (M, N) */
+  int64_t M, N, K;
+} matmul_job_t;
+
+static void matmul_worker(void *p, int ith, int nth) {
+  const matmul_job_t *j = p;
+  long n0, n1;
+  azc_split_range((long)j->N, ith, nth, &n0, &n1);
+  if (j->M <= 2) {
+    for (long n = n0; n < n1; n++)
+      for (int64_t m = 0; m < j->M; m++)
+        j->out[m * j->N + n] =
+            azc_vec_dot_row(j->wtype, j->w + (size_t)n * j->row_bytes, j->x + m * j->K, j->K);
+    return;
+  }
+  float *row = malloc((size_t)j->K * sizeof(float));
+  if (!row) return; /* cannot happen for sane K; leaves zeros */
+  for (long n = n0; n < n1; n++) {
+    azc_dequantize_row(j->wtype, j->w + (size_t)n * j->row_bytes, row, j->K);
+    for (int64_t m = 0; m < j->M; m++) j->out[m * j->N + n] = dot_f32(row, j->x + m * j->K, j->K);
+  }
+  free(row);
+}
+
+/* ---- attention ---- */
+typedef struct attn_job {
+  interp_t *it;
+  const azc_ir_node_t *node;
+  const float *in; /* q (T,H,D) or p (T,H,L) */
+  float *out;
+  int64_t T, H, D, L, Hkv;
+  int32_t layer;
+  const int32_t *seq;
+} attn_job_t;
+
+static void attn_worker(void *p, int ith, int nth) {
+  const attn_job_t *j = p;
+  long r0, r1;
+  azc_split_range((long)(j->T * j->H), ith, nth, &r0, &r1);
+  int64_t group = j->H / j->Hkv;
+  for (long r = r0; r < r1; r++) {
+    int64_t t = r / j->H, h = r % j->H, kvh = h / group;
+    int32_t s = j->seq[t];
+    if (j->node->op == AZC_OP_ATTN_SCORES) {
+      const float *q = j->in + (t * j->H + h) * j->D;
+      float *o = j->out + (t * j->H + h) * j->L;
+      for (int64_t l = 0; l < j->L; l++)
+        o[l] = dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, (int32_t)l) + kvh * j->D,
+                       j->D);
+    } else {
+      const float *pr = j->in + (t * j->H + h) * j->L;
+      float *o = j->out + (t * j->H + h) * j->D;
+      memset(o, 0, (size_t)j->D * sizeof(float));
+      for (int64_t l = 0; l < j->L; l++) {
+        if (pr[l] == 0.0f) continue;
+        const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, (int32_t)l) + kvh * j->D;
+        for (int64_t d = 0; d < j->D; d++) o[d] += pr[l] * v[d];
+      }
+    }
+  }
+}
+
+static int64_t dimv(const interp_t *it, const azc_ir_node_t *n, int i) {
+  return azc_dim_eval(n->shape[i], it->syms);
+}
+
+static void rope_rows(const azc_ir_node_t *n, const float *x, float *out, const int32_t *pos,
+                      const float *factors, int64_t T, int64_t H, int64_t D) {
+  int64_t n_rot = n->iattr[0], mode = n->iattr[1];
+  float base = n->fattr[0], scale = n->fattr[1];
+  memcpy(out, x, (size_t)(T * H * D) * sizeof(float));
+  for (int64_t t = 0; t < T; t++) {
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+      double freq = pow((double)base, -2.0 * (double)i / (double)n_rot);
+      double theta = (double)pos[t] * (double)scale * freq;
+      if (factors) theta /= (double)factors[i];
+      float c = (float)cos(theta), s = (float)sin(theta);
+      for (int64_t h = 0; h < H; h++) {
+        float *row = out + (t * H + h) * D;
+        int64_t a = mode == AZC_ROPE_NEOX ? i : 2 * i;
+        int64_t b = mode == AZC_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+        float x0 = row[a], x1 = row[b];
+        row[a] = x0 * c - x1 * s;
+        row[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
+  const azc_batch_t *b = it->batch;
+  void **bufs = it->bufs;
+  const azc_ir_node_t *a = n->n_inputs > 0 ? n->inputs[0] : NULL;
+  const float *A = a ? bufs[a->id] : NULL;
+  const float *B = n->n_inputs > 1 ? bufs[n->inputs[1]->id] : NULL;
+  switch (n->op) {
+  case AZC_OP_INPUT: {
+    const int32_t *src[] = {b->tokens, b->pos, b->seq, b->out_rows};
+    bufs[n->id] = (void *)src[n->iattr[0]];
+    return NULL;
+  }
+  case AZC_OP_WEIGHT: bufs[n->id] = (void *)n->data; return NULL;
+  case AZC_OP_KV_CACHE:
+  case AZC_OP_KV_WRITE:
+  case AZC_OP_OUTPUT: break; /* handled below or by the caller */
+  case AZC_OP_RESHAPE: bufs[n->id] = bufs[a->id]; return NULL;
+  default: break;
+  }
+
+  int64_t numel = azc_ir_node_numel(n, it->syms);
+  float *out = NULL;
+  if (n->op != AZC_OP_KV_CACHE && n->op != AZC_OP_KV_WRITE && n->op != AZC_OP_OUTPUT) {
+    out = malloc((size_t)(numel > 0 ? numel : 1) * sizeof(float));
+    if (!out) return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %lld floats for %%%d %s", (long long)numel,
+                             n->id, azc_op_info(n->op)->name);
+    bufs[n->id] = out;
+  }
+  switch (n->op) {
+  case AZC_OP_GET_ROWS: {
+    const azc_ir_node_t *tab = a;
+    int64_t D = tab->shape[1].c, V = dimv(it, tab, 0), rows = dimv(it, n, 0);
+    size_t rb = azc_dtype_row_size(tab->dtype, D);
+    const int32_t *idx = bufs[n->inputs[1]->id];
+    for (int64_t r = 0; r < rows; r++) {
+      if (idx[r] < 0 || idx[r] >= V)
+        return AZC_ERR(AZC_INVALID_ARGUMENT, "get_rows %s: index %d out of range [0, %lld)",
+                       tab->name ? tab->name : "", idx[r], (long long)V);
+      azc_dequantize_row(tab->dtype, (const uint8_t *)bufs[tab->id] + (size_t)idx[r] * rb,
+                         out + r * D, D);
+    }
+    break;
+  }
+  case AZC_OP_ADD:
+  case AZC_OP_MUL: {
+    int64_t nb = azc_ir_node_numel(n->inputs[1], it->syms);
+    for (int64_t i = 0; i < numel; i++) {
+      float y = B[nb == numel ? i : i % nb];
+      out[i] = n->op == AZC_OP_ADD ? A[i] + y : A[i] * y;
+    }
+    break;
+  }
+  case AZC_OP_SCALE:
+    for (int64_t i = 0; i < numel; i++) out[i] = A[i] * n->fattr[0];
+    break;
+  case AZC_OP_SILU:
+    for (int64_t i = 0; i < numel; i++) out[i] = A[i] / (1.0f + expf(-A[i]));
+    break;
+  case AZC_OP_GELU:
+    for (int64_t i = 0; i < numel; i++) out[i] = gelu(A[i]);
+    break;
+  case AZC_OP_RMS_NORM:
+  case AZC_OP_LAYER_NORM: {
+    int64_t D = dimv(it, n, n->rank - 1), rows = numel / D;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *x = A + r * D;
+      float *y = out + r * D;
+      double mean = 0, ss = 0;
+      if (n->op == AZC_OP_LAYER_NORM) {
+        for (int64_t i = 0; i < D; i++) mean += x[i];
+        mean /= (double)D;
+      }
+      for (int64_t i = 0; i < D; i++) ss += ((double)x[i] - mean) * ((double)x[i] - mean);
+      float scale = (float)(1.0 / sqrt(ss / (double)D + (double)n->fattr[0]));
+      for (int64_t i = 0; i < D; i++) y[i] = (float)((double)x[i] - mean) * scale;
+    }
+    break;
+  }
+  case AZC_OP_MATMUL: {
+    const azc_ir_node_t *w = n->inputs[1];
+    matmul_job_t j = {A, bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, w->shape[1].c), out,
+                      dimv(it, n, 0), w->shape[0].c, w->shape[1].c};
+    azc_threadpool_run(it->pool, matmul_worker, &j);
+    break;
+  }
+  case AZC_OP_SLICE: {
+    int64_t M = dimv(it, a, 0), D = a->shape[1].c, s = n->iattr[0], len = n->iattr[1];
+    for (int64_t r = 0; r < M; r++) memcpy(out + r * len, A + r * D + s, (size_t)len * sizeof(float));
+    break;
+  }
+  case AZC_OP_ROPE:
+    rope_rows(n, A, out, (const int32_t *)B, n->n_inputs > 2 ? bufs[n->inputs[2]->id] : NULL,
+              dimv(it, n, 0), dimv(it, n, 1), dimv(it, n, 2));
+    break;
+  case AZC_OP_KV_WRITE: {
+    const azc_ir_node_t *cache = a;
+    const float *x = bufs[n->inputs[1]->id];
+    const int32_t *pos = bufs[n->inputs[2]->id], *seq = bufs[n->inputs[3]->id];
+    int64_t T = dimv(it, n->inputs[1], 0), row = cache->shape[0].c * cache->shape[1].c;
+    for (int64_t t = 0; t < T; t++)
+      memcpy(azc_kv_cache_row(it->kv, (int32_t)cache->iattr[0], (int)cache->iattr[1], seq[t], pos[t]),
+             x + t * row, (size_t)row * sizeof(float));
+    break;
+  }
+  case AZC_OP_ATTN_SCORES:
+  case AZC_OP_ATTN_VALUES: {
+    const azc_ir_node_t *w = n->inputs[1], *cache = w->inputs[0];
+    attn_job_t j = {it,
+                    n,
+                    A,
+                    out,
+                    dimv(it, n, 0),
+                    dimv(it, n, 1),
+                    cache->shape[1].c,
+                    dimv(it, w, 0),
+                    cache->shape[0].c,
+                    (int32_t)cache->iattr[0],
+                    bufs[n->inputs[2]->id]};
+    azc_threadpool_run(it->pool, attn_worker, &j);
+    break;
+  }
+  case AZC_OP_CAUSAL_MASK: {
+    int64_t T = dimv(it, n, 0), H = dimv(it, n, 1), L = dimv(it, n, 2);
+    const int32_t *pos = (const int32_t *)B;
+    memcpy(out, A, (size_t)numel * sizeof(float));
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t h = 0; h < H; h++)
+        for (int64_t l = pos[t] + 1; l < L; l++) out[(t * H + h) * L + l] = -INFINITY;
+    break;
+  }
+  case AZC_OP_SOFTMAX: {
+    int64_t D = dimv(it, n, n->rank - 1), rows = numel / D;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *x = A + r * D;
+      float *y = out + r * D, mx = -INFINITY;
+      for (int64_t i = 0; i < D; i++) mx = x[i] > mx ? x[i] : mx;
+      double sum = 0;
+      for (int64_t i = 0; i < D; i++) {
+        y[i] = x[i] == -INFINITY ? 0.0f : expf(x[i] - mx);
+        sum += y[i];
+      }
+      float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+      for (int64_t i = 0; i < D; i++) y[i] *= inv;
+    }
+    break;
+  }
+  default: break;
+  }
+  return NULL;
+}
+
+static void free_dead(interp_t *it, int32_t i) {
+  /* free every root whose last use is node i */
+  const azc_ir_graph_t *g = it->g;
+  for (int k = 0; k < g->nodes[i]->n_inputs + 1; k++) {
+    const azc_ir_node_t *n = k < g->nodes[i]->n_inputs ? g->nodes[i]->inputs[k] : g->nodes[i];
+    int32_t r = it->root[n->id];
+    if (it->last_use[r] != i || !it->bufs[r]) continue;
+    azc_op_t op = g->nodes[r]->op;
+    if (op != AZC_OP_INPUT && op != AZC_OP_WEIGHT) free(it->bufs[r]);
+    it->bufs[r] = NULL;
+  }
+}
+
+static azc_status_t interp_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
+  interp_t *it = (interp_t *)ex;
+  const azc_ir_graph_t *g = it->g;
+  int32_t L = 0;
+  for (int32_t i = 0; i < b->n_tokens; i++) L = b->pos[i] + 1 > L ? b->pos[i] + 1 : L;
+  it->syms[AZC_SYM_T] = b->n_tokens;
+  it->syms[AZC_SYM_P] = L - b->n_tokens;
+  it->syms[AZC_SYM_O] = b->n_out;
+  it->batch = b;
+  memset(it->bufs, 0, sizeof(void *) * (size_t)g->n_nodes);
+  azc_status_t st = NULL;
+  int32_t i = 0;
+  for (; i < g->n_nodes && !st; i++) {
+    st = run_node(it, g->nodes[i]);
+    if (!st && i == it->output) {
+      const azc_ir_node_t *x = g->nodes[i]->inputs[0];
+      memcpy(logits, it->bufs[x->id], (size_t)azc_ir_node_numel(x, it->syms) * sizeof(float));
+    }
+    if (!st) free_dead(it, i);
+  }
+  /* on failure, free whatever is still held */
+  for (int32_t k = 0; k < g->n_nodes; k++) {
+    if (!it->bufs[k] || it->root[k] != k) continue;
+    azc_op_t op = g->nodes[k]->op;
+    if (op != AZC_OP_INPUT && op != AZC_OP_WEIGHT) free(it->bufs[k]);
+    it->bufs[k] = NULL;
+  }
+  return st;
+}
+
+static void interp_destroy(azc_executor_t *ex) {
+  interp_t *it = (interp_t *)ex;
+  azc_kv_cache_destroy(it->kv);
+  azc_threadpool_destroy(it->pool);
+  free(it->root);
+  free(it->last_use);
+  free(it->bufs);
+  free(it);
+}
+
+static const azc_executor_ops_t interp_ops = {"eager", interp_forward, interp_destroy};
+
+azc_status_t azc_ir_interp_create(const azc_ir_graph_t *g, const azc_executor_params_t *params,
+                                  azc_executor_t **out) {
+  *out = NULL;
+  interp_t *it = calloc(1, sizeof(*it));
+  if (!it) return AZC_ERR(AZC_OUT_OF_MEMORY, "eager executor");
+  it->g = g;
+  it->output = -1;
+  size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
+  it->root = malloc(nn * sizeof(int32_t));
+  it->last_use = malloc(nn * sizeof(int32_t));
+  it->bufs = calloc(nn, sizeof(void *));
+  azc_status_t st = NULL;
+  if (!it->root || !it->last_use || !it->bufs) st = AZC_ERR(AZC_OUT_OF_MEMORY, "eager executor");
+  int32_t n_layer = 0;
+  for (int32_t i = 0; !st && i < g->n_nodes; i++) {
+    const azc_ir_node_t *n = g->nodes[i];
+    it->root[i] = n->op == AZC_OP_RESHAPE ? it->root[n->inputs[0]->id] : i;
+    it->last_use[i] = i;
+    for (int k = 0; k < n->n_inputs; k++) it->last_use[it->root[n->inputs[k]->id]] = i;
+    if (n->op == AZC_OP_OUTPUT) {
+      if (it->output >= 0) st = AZC_ERR(AZC_UNSUPPORTED, "eager: graph has several outputs");
+      it->output = i;
+      it->base.n_vocab = (int32_t)n->shape[1].c;
+    }
+    if (n->op == AZC_OP_KV_CACHE && n->iattr[0] + 1 > n_layer) n_layer = (int32_t)n->iattr[0] + 1;
+  }
+  if (!st && it->output < 0) st = AZC_ERR(AZC_INVALID_ARGUMENT, "eager: graph has no output");
+  azc_executor_params_t p = *params;
+  if (p.n_seq <= 0) p.n_seq = 1;
+  if (p.n_batch <= 0) p.n_batch = 512;
+  if (!st && p.n_ctx <= 0) st = AZC_ERR(AZC_INVALID_ARGUMENT, "eager: context size %d", p.n_ctx);
+  if (!st) {
+    int32_t *hkv = calloc((size_t)(n_layer + 1), sizeof(int32_t));
+    int32_t *hd = calloc((size_t)(n_layer + 1), sizeof(int32_t));
+    if (!hkv || !hd) st = AZC_ERR(AZC_OUT_OF_MEMORY, "eager executor");
+    for (int32_t i = 0; !st && i < g->n_nodes; i++) {
+      const azc_ir_node_t *n = g->nodes[i];
+      if (n->op != AZC_OP_KV_CACHE) continue;
+      hkv[n->iattr[0]] = (int32_t)n->shape[0].c;
+      hd[n->iattr[0]] = (int32_t)n->shape[1].c;
+    }
+    if (!st) st = azc_kv_cache_create(n_layer, hkv, hd, p.n_seq, p.n_ctx, &it->kv);
+    free(hkv);
+    free(hd);
+  }
+  if (!st) st = azc_threadpool_create(p.n_threads, &it->pool);
+  if (st) {
+    interp_destroy(&it->base);
+    return st;
+  }
+  it->base.ops = &interp_ops;
+  it->base.n_ctx = p.n_ctx;
+  it->base.n_seq = p.n_seq;
+  it->base.n_batch = p.n_batch;
+  it->base.n_threads = azc_threadpool_size(it->pool);
+  *out = &it->base;
+  return NULL;
+}

@@ -1,0 +1,72 @@
+/* The generate loop, shared by eager and compiled execution: tokenize the
+ * prompts, prefill them (in chunks of the executor's batch size, several
+ * prompts in one forward call when batched), then decode one token per live
+ * sequence per step, sampling each, until end-of-generation, n_predict tokens
+ * or a full context. Generated text can be streamed as it is produced (whole
+ * UTF-8 characters only). Timings follow llama.cpp's split: prompt
+ * evaluation and generation. */
+#ifndef AZC_RUNTIME_GENERATE_H
+#define AZC_RUNTIME_GENERATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/executor.h"
+#include "runtime/sampler.h"
+#include "runtime/tokenizer.h"
+
+typedef struct azc_generate_params {
+  int32_t n_predict; /* tokens to generate per prompt; < 0: until EOS or the context is full */
+  azc_sampler_params_t sampling;
+  bool add_special;   /* add BOS/EOS as the model's metadata says (default true) */
+  bool parse_special; /* spellings of control tokens in the prompt become those tokens */
+  bool ignore_eos;
+  /* streaming: called with complete UTF-8 text of sequence `seq` as it is generated */
+  void (*on_text)(void *user, int32_t seq, const char *text, size_t len);
+  void *user;
+  /* when set, receives the logits at the last prompt position of prompt 0 (n_vocab floats) */
+  float *prompt_logits;
+} azc_generate_params_t;
+
+azc_generate_params_t azc_generate_params_default(void);
+
+typedef enum azc_stop_reason {
+  AZC_STOP_EOS = 0,
+  AZC_STOP_LENGTH = 1,  /* n_predict reached */
+  AZC_STOP_CONTEXT = 2, /* the context is full */
+} azc_stop_reason_t;
+
+typedef struct azc_generate_result {
+  int32_t *prompt_tokens;
+  size_t n_prompt;
+  int32_t *tokens; /* generated */
+  size_t n_tokens;
+  char *text; /* generated text, NUL-terminated */
+  size_t text_len;
+  azc_stop_reason_t stop;
+} azc_generate_result_t;
+
+typedef struct azc_generate_timings {
+  double prompt_ms; /* prefill forward calls */
+  int64_t prompt_tokens;
+  double gen_ms; /* decode forward calls and sampling */
+  int64_t gen_tokens; /* tokens produced by decode forward calls */
+  double sample_ms;
+} azc_generate_timings_t;
+
+/* Runs n_prompts prompts as one batch (each its own sequence; the executor
+ * must have n_seq >= n_prompts). results[i] is filled for prompt i; free each
+ * with azc_generate_result_free. The sampler for prompt i is seeded with
+ * seed + i. */
+azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok, const char *const *prompts,
+                          const size_t *prompt_lens, int32_t n_prompts,
+                          const azc_generate_params_t *params, azc_generate_result_t *results,
+                          azc_generate_timings_t *timings);
+void azc_generate_result_free(azc_generate_result_t *r);
+
+/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character
+ * boundary (an incomplete trailing sequence is held back). */
+size_t azc_utf8_complete_prefix(const char *s, size_t n);
+
+#endif
