@@ -15,6 +15,7 @@ static void usage(FILE *out) {
           "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R\n"
           "      --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager  --json\n"
           "      --logits-out FILE  --ignore-eos\n"
+          "  azc mkmodel --shape NAME -o OUT.gguf   a random-weight model (tests, benchmarks)\n"
           "\n"
           "run 'azc COMMAND --help' for a command's options\n",
           AZC_VERSION_STRING);
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "inspect")) return azc_cmd_inspect(argc - 1, argv + 1);
   if (!strcmp(cmd, "tokenize")) return azc_cmd_tokenize(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return azc_cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "mkmodel")) return azc_cmd_mkmodel(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -161,6 +161,7 @@ static azc_ir_node_t *new_node(azc_ir_graph_t *g, azc_op_t op) {
     return NULL;
   }
   n->op = op;
+  n->mem_offset = -1;
   n->layer = g->cur_layer;
   n->dtype = AZC_DTYPE_F32;
   n->id = g->n_nodes;
@@ -321,4 +322,96 @@ azc_ir_node_t *azc_ir_set_name(azc_ir_graph_t *g, azc_ir_node_t *n, const char *
   va_end(ap);
   n->name = azc_arena_strdup(&g->arena, buf);
   return n;
+}
+
+azc_mf_layout_t azc_mf_layout(const int64_t *ia, bool has_factors) {
+  azc_mf_layout_t l;
+  memset(&l, -1, sizeof(l));
+  int i = 0;
+  l.x = i++;
+  if (ia[AZC_MF_PROLOGUE] >= AZC_PRO_RMS) l.norm_w = i++;
+  if (ia[AZC_MF_PROLOGUE] == AZC_PRO_LAYER) l.norm_b = i++;
+  l.n_seg = (int)ia[AZC_MF_NSEG];
+  l.w = i;
+  i += l.n_seg > 0 ? l.n_seg : 0;
+  if (ia[AZC_MF_BIAS]) {
+    l.bias = i;
+    i += l.n_seg > 0 ? l.n_seg : 0;
+  }
+  if (ia[AZC_MF_EPILOGUE] == AZC_EPI_RESIDUAL) l.residual = i++;
+  if (ia[AZC_MF_EPILOGUE] == AZC_EPI_ROPE_KV) {
+    l.pos = i++;
+    l.seq = i++;
+    l.k_cache = i++;
+    l.v_cache = i++;
+    if (has_factors) l.factors = i++;
+  }
+  l.n_inputs = i;
+  return l;
+}
+
+azc_mf_layout_t azc_mf_layout_of(const azc_ir_node_t *n) {
+  azc_mf_layout_t l = azc_mf_layout(n->iattr, false);
+  if (n->iattr[AZC_MF_EPILOGUE] == AZC_EPI_ROPE_KV && n->n_inputs == l.n_inputs + 1)
+    l = azc_mf_layout(n->iattr, true);
+  return l;
+}
+
+int azc_ir_users(const azc_ir_graph_t *g, const azc_ir_node_t *x, azc_ir_node_t **out, int cap) {
+  int count = 0;
+  for (int32_t i = 0; i < g->n_nodes; i++) {
+    azc_ir_node_t *n = g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] == x) {
+        if (count < cap) out[count] = n;
+        count++;
+        break;
+      }
+  }
+  return count;
+}
+
+void azc_ir_graph_toposort(azc_ir_graph_t *g) {
+  /* iterative depth-first post-order over the current order: a node is
+   * placed once all its inputs are */
+  int32_t n = g->n_nodes;
+  if (n == 0) return;
+  for (int32_t i = 0; i < n; i++) g->nodes[i]->id = i;
+  uint8_t *state = calloc((size_t)n, 1); /* 0 new, 1 on stack, 2 placed */
+  azc_ir_node_t **order = malloc(sizeof(*order) * (size_t)n);
+  int32_t *stack = malloc(sizeof(int32_t) * (size_t)n), *next = malloc(sizeof(int32_t) * (size_t)n);
+  if (!state || !order || !stack || !next) {
+    free(state), free(order), free(stack), free(next);
+    return; /* keep the old order; the verifier will complain if it is wrong */
+  }
+  int32_t placed = 0;
+  for (int32_t root = 0; root < n; root++) {
+    if (state[root] || g->nodes[root]->dead) continue;
+    int32_t sp = 0;
+    stack[sp] = root;
+    next[sp++] = 0;
+    state[root] = 1;
+    while (sp) {
+      azc_ir_node_t *top = g->nodes[stack[sp - 1]];
+      if (next[sp - 1] < top->n_inputs) {
+        int32_t in = top->inputs[next[sp - 1]++]->id;
+        if (!state[in]) {
+          state[in] = 1;
+          stack[sp] = in;
+          next[sp++] = 0;
+        }
+      } else {
+        state[top->id] = 2;
+        order[placed++] = top;
+        sp--;
+      }
+    }
+  }
+  for (int32_t i = 0; i < placed; i++) {
+    g->nodes[i] = order[i];
+    g->nodes[i]->id = i;
+  }
+  g->n_nodes = placed;
+  free(state), free(order), free(stack), free(next);
 }

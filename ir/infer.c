@@ -56,6 +56,85 @@ static int64_t const_product(const azc_dim_t *s, int rank, azc_dim_t *sym, int *
   return p;
 }
 
+static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shape) {
+  const int64_t *ia = n->iattr;
+  if (ia[AZC_MF_NSEG] < 1 || ia[AZC_MF_NSEG] > 4) FAIL("n_seg must be 1..4");
+  if (ia[AZC_MF_PROLOGUE] < 0 || ia[AZC_MF_PROLOGUE] > AZC_PRO_LAYER) FAIL("unknown prologue");
+  if (ia[AZC_MF_EPILOGUE] < 0 || ia[AZC_MF_EPILOGUE] > AZC_EPI_ROPE_KV) FAIL("unknown epilogue");
+  azc_mf_layout_t l = azc_mf_layout_of(n);
+  if (n->n_inputs != l.n_inputs) FAIL("%d inputs, the attributes need %d", n->n_inputs, l.n_inputs);
+  const azc_ir_node_t *x = n->inputs[l.x];
+  if (!is_float_act(x) || x->rank != 2 || !azc_dim_is_const(x->shape[1])) FAIL("x must be f32 (M, K)");
+  int64_t K = x->shape[1].c, N = 0;
+  if (l.norm_w >= 0) {
+    if (!(n->fattr[AZC_MF_EPS] > 0)) FAIL("eps must be > 0");
+    for (int i = l.norm_w; i <= (l.norm_b >= 0 ? l.norm_b : l.norm_w); i++) {
+      const azc_ir_node_t *w = n->inputs[i];
+      if (w->dtype != AZC_DTYPE_F32 || w->rank != 1 || w->shape[0].c != K)
+        FAIL("norm weight/bias must be f32 (K)");
+    }
+  }
+  for (int s = 0; s < l.n_seg; s++) {
+    const azc_ir_node_t *w = n->inputs[l.w + s];
+    const azc_dtype_info_t *ti = azc_dtype_info(w->dtype);
+    if (w->rank != 2 || !azc_dim_is_const(w->shape[0]) || w->shape[1].c != K || !ti ||
+        !ti->can_dequantize || w->op != AZC_OP_WEIGHT)
+      FAIL("segment %d must be a readable (N, K) weight", s);
+    if (l.bias >= 0) {
+      const azc_ir_node_t *b = n->inputs[l.bias + s];
+      if (b->dtype != AZC_DTYPE_F32 || b->rank != 1 || b->shape[0].c != w->shape[0].c)
+        FAIL("bias %d must be f32 (N_%d)", s, s);
+    }
+    N += w->shape[0].c;
+  }
+  *rank = 2;
+  shape[0] = x->shape[0];
+  shape[1] = azc_dim_const(N);
+  switch (ia[AZC_MF_EPILOGUE]) {
+  case AZC_EPI_RESIDUAL: {
+    const azc_ir_node_t *r = n->inputs[l.residual];
+    if (!is_float_act(r) || r->rank != 2 || !azc_dim_eq(r->shape[0], x->shape[0]) ||
+        !azc_dim_eq(r->shape[1], shape[1]))
+      FAIL("residual must be f32 (M, N)");
+    break;
+  }
+  case AZC_EPI_SWIGLU:
+    if (l.n_seg != 2 || n->inputs[l.w]->shape[0].c != n->inputs[l.w + 1]->shape[0].c)
+      FAIL("swiglu needs two segments of equal width");
+    shape[1] = azc_dim_const(N / 2);
+    break;
+  case AZC_EPI_ROPE_KV: {
+    const azc_ir_node_t *pos = n->inputs[l.pos], *seq = n->inputs[l.seq];
+    const azc_ir_node_t *kc = n->inputs[l.k_cache], *vc = n->inputs[l.v_cache];
+    int64_t H = ia[AZC_MF_NHEAD], Hkv = ia[AZC_MF_NHEAD_KV], n_rot = ia[AZC_MF_NROT];
+    if (kc->op != AZC_OP_KV_CACHE || vc->op != AZC_OP_KV_CACHE || kc->iattr[1] != AZC_KV_K ||
+        vc->iattr[1] != AZC_KV_V || kc->iattr[0] != vc->iattr[0])
+      FAIL("needs the K and V caches of one layer");
+    int64_t hd = kc->shape[1].c;
+    if (H <= 0 || Hkv <= 0 || H % Hkv || kc->shape[0].c != Hkv || (H + 2 * Hkv) * hd != N)
+      FAIL("columns %lld do not split into %lld q and 2 x %lld kv heads of %lld", (long long)N,
+           (long long)H, (long long)Hkv, (long long)hd);
+    if (n_rot < 0 || n_rot % 2 || n_rot > hd) FAIL("bad n_rot %lld", (long long)n_rot);
+    if (n_rot && (ia[AZC_MF_ROPE_MODE] != AZC_ROPE_NORMAL && ia[AZC_MF_ROPE_MODE] != AZC_ROPE_NEOX))
+      FAIL("unknown rope mode");
+    if (n_rot && (!(n->fattr[AZC_MF_FREQ_BASE] > 0) || !(n->fattr[AZC_MF_FREQ_SCALE] > 0)))
+      FAIL("freq_base and freq_scale must be > 0");
+    if (!is_i32_vec(pos) || !is_i32_vec(seq) || !azc_dim_eq(pos->shape[0], x->shape[0]) ||
+        !azc_dim_eq(seq->shape[0], x->shape[0]))
+      FAIL("positions and sequence ids must be i32 (M)");
+    if (l.factors >= 0) {
+      const azc_ir_node_t *f = n->inputs[l.factors];
+      if (f->dtype != AZC_DTYPE_F32 || f->rank != 1 || f->shape[0].c != n_rot / 2)
+        FAIL("frequency factors must be f32 (n_rot/2)");
+    }
+    shape[1] = azc_dim_const(H * hd);
+    break;
+  }
+  default: break;
+  }
+  return NULL;
+}
+
 azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shape,
                           azc_dtype_t *dtype) {
   const azc_ir_node_t *a = n->n_inputs > 0 ? n->inputs[0] : NULL;
@@ -207,6 +286,28 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
     if (!is_float_act(a)) FAIL("output must be f32");
     copy_shape(a, rank, shape);
     return NULL;
+
+  case AZC_OP_MATMUL_FUSED: return infer_matmul_fused(n, rank, shape);
+
+  case AZC_OP_FLASH_ATTN: {
+    const azc_ir_node_t *k = n->inputs[1], *v = n->inputs[2], *pos = n->inputs[3], *seq = n->inputs[4];
+    if (!is_float_act(a) || a->rank != 3 || !azc_dim_is_const(a->shape[1]) ||
+        !azc_dim_is_const(a->shape[2]))
+      FAIL("q must be f32 (T, H, D)");
+    const azc_ir_node_t *kc = k->op == AZC_OP_KV_WRITE ? k->inputs[0] : k;
+    const azc_ir_node_t *vc = v->op == AZC_OP_KV_WRITE ? v->inputs[0] : v;
+    if (kc->op != AZC_OP_KV_CACHE || vc->op != AZC_OP_KV_CACHE || kc->iattr[1] != AZC_KV_K ||
+        vc->iattr[1] != AZC_KV_V || kc->iattr[0] != vc->iattr[0])
+      FAIL("k and v must be the K and V caches (or their writes) of one layer");
+    if (kc->shape[1].c != a->shape[2].c || a->shape[1].c % kc->shape[0].c)
+      FAIL("q heads/dims do not match the cache");
+    if (!is_i32_vec(pos) || !is_i32_vec(seq) || !azc_dim_eq(pos->shape[0], a->shape[0]) ||
+        !azc_dim_eq(seq->shape[0], a->shape[0]))
+      FAIL("positions and sequence ids must be i32 (T)");
+    if (!(n->fattr[0] > 0)) FAIL("scale must be > 0");
+    copy_shape(a, rank, shape);
+    return NULL;
+  }
 
   case AZC_OP_COUNT: break;
   }

@@ -116,26 +116,180 @@ static int64_t dimv(const interp_t *it, const azc_ir_node_t *n, int i) {
   return azc_dim_eval(n->shape[i], it->syms);
 }
 
+/* Rotates the first n_rot dims of each of the n_heads rows of hd values at
+ * row (one token at position pos). */
+static void rope_token(float *row, int64_t n_heads, int64_t hd, int64_t n_rot, int64_t mode,
+                       int32_t pos, float base, float scale, const float *factors) {
+  for (int64_t i = 0; i < n_rot / 2; i++) {
+    double freq = pow((double)base, -2.0 * (double)i / (double)n_rot);
+    double theta = (double)pos * (double)scale * freq;
+    if (factors) theta /= (double)factors[i];
+    float c = (float)cos(theta), s = (float)sin(theta);
+    int64_t a = mode == AZC_ROPE_NEOX ? i : 2 * i;
+    int64_t b = mode == AZC_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+    for (int64_t h = 0; h < n_heads; h++) {
+      float *r = row + h * hd, x0 = r[a], x1 = r[b];
+      r[a] = x0 * c - x1 * s;
+      r[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
 static void rope_rows(const azc_ir_node_t *n, const float *x, float *out, const int32_t *pos,
                       const float *factors, int64_t T, int64_t H, int64_t D) {
-  int64_t n_rot = n->iattr[0], mode = n->iattr[1];
-  float base = n->fattr[0], scale = n->fattr[1];
   memcpy(out, x, (size_t)(T * H * D) * sizeof(float));
-  for (int64_t t = 0; t < T; t++) {
-    for (int64_t i = 0; i < n_rot / 2; i++) {
-      double freq = pow((double)base, -2.0 * (double)i / (double)n_rot);
-      double theta = (double)pos[t] * (double)scale * freq;
-      if (factors) theta /= (double)factors[i];
-      float c = (float)cos(theta), s = (float)sin(theta);
-      for (int64_t h = 0; h < H; h++) {
-        float *row = out + (t * H + h) * D;
-        int64_t a = mode == AZC_ROPE_NEOX ? i : 2 * i;
-        int64_t b = mode == AZC_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
-        float x0 = row[a], x1 = row[b];
-        row[a] = x0 * c - x1 * s;
-        row[b] = x0 * s + x1 * c;
-      }
+  for (int64_t t = 0; t < T; t++)
+    rope_token(out + t * H * D, H, D, n->iattr[0], n->iattr[1], pos[t], n->fattr[0], n->fattr[1],
+               factors);
+}
+
+static void norm_rows(float *y, const float *x, int64_t rows, int64_t D, bool layer, float eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * D;
+    float *yr = y + r * D;
+    double mean = 0, ss = 0;
+    if (layer) {
+      for (int64_t i = 0; i < D; i++) mean += xr[i];
+      mean /= (double)D;
     }
+    for (int64_t i = 0; i < D; i++) ss += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+    float scale = (float)(1.0 / sqrt(ss / (double)D + (double)eps));
+    for (int64_t i = 0; i < D; i++) yr[i] = (float)((double)xr[i] - mean) * scale;
+  }
+}
+
+static void run_matmul(interp_t *it, const float *x, const azc_ir_node_t *w, float *out, int64_t M,
+                       int64_t ldo) {
+  /* out (M, ldo): columns [0, N) of each row */
+  int64_t N = w->shape[0].c, K = w->shape[1].c;
+  float *tmp = ldo == N ? out : malloc((size_t)(M * N) * sizeof(float));
+  if (!tmp) return;
+  matmul_job_t j = {x, it->bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, K), tmp, M, N, K};
+  /* small products are not worth waking the other threads for */
+  if ((double)M * (double)N * (double)K < 262144.0) matmul_worker(&j, 0, 1);
+  else azc_threadpool_run(it->pool, matmul_worker, &j);
+  if (tmp != out) {
+    for (int64_t m = 0; m < M; m++) memcpy(out + m * ldo, tmp + m * N, (size_t)N * sizeof(float));
+    free(tmp);
+  }
+}
+
+/* matmul_fused: prologue, segments side by side, bias, epilogue */
+static azc_status_t run_matmul_fused(interp_t *it, const azc_ir_node_t *n, float *out) {
+  azc_mf_layout_t l = azc_mf_layout_of(n);
+  void **bufs = it->bufs;
+  const azc_ir_node_t *xn = n->inputs[l.x];
+  int64_t M = dimv(it, xn, 0), K = xn->shape[1].c, N = 0;
+  for (int s = 0; s < l.n_seg; s++) N += n->inputs[l.w + s]->shape[0].c;
+  float *x = malloc((size_t)(M * K) * sizeof(float)), *full = malloc((size_t)(M * N) * sizeof(float));
+  if (!x || !full) {
+    free(x);
+    free(full);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: matmul_fused %%%d", n->id);
+  }
+  const float *X = bufs[xn->id];
+  if (l.norm_w >= 0) {
+    const float *g = bufs[n->inputs[l.norm_w]->id];
+    const float *b = l.norm_b >= 0 ? bufs[n->inputs[l.norm_b]->id] : NULL;
+    norm_rows(x, X, M, K, l.norm_b >= 0, n->fattr[AZC_MF_EPS]);
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t k = 0; k < K; k++) x[m * K + k] = x[m * K + k] * g[k] + (b ? b[k] : 0.0f);
+  } else {
+    memcpy(x, X, (size_t)(M * K) * sizeof(float));
+  }
+  int64_t off = 0;
+  for (int s = 0; s < l.n_seg; s++) {
+    const azc_ir_node_t *w = n->inputs[l.w + s];
+    int64_t Ns = w->shape[0].c;
+    run_matmul(it, x, w, full + off, M, N);
+    if (l.bias >= 0) {
+      const float *b = bufs[n->inputs[l.bias + s]->id];
+      for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < Ns; j++) full[m * N + off + j] += b[j];
+    }
+    off += Ns;
+  }
+  int64_t epi = n->iattr[AZC_MF_EPILOGUE];
+  if (epi == AZC_EPI_NONE) {
+    memcpy(out, full, (size_t)(M * N) * sizeof(float));
+  } else if (epi == AZC_EPI_RESIDUAL) {
+    const float *r = bufs[n->inputs[l.residual]->id];
+    for (int64_t i = 0; i < M * N; i++) out[i] = full[i] + r[i];
+  } else if (epi == AZC_EPI_GELU) {
+    for (int64_t i = 0; i < M * N; i++) out[i] = gelu(full[i]);
+  } else if (epi == AZC_EPI_SWIGLU) {
+    int64_t F = N / 2;
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t j = 0; j < F; j++) {
+        float g = full[m * N + j];
+        out[m * F + j] = g / (1.0f + expf(-g)) * full[m * N + F + j];
+      }
+  } else if (epi == AZC_EPI_ROPE_KV) {
+    const azc_ir_node_t *kc = n->inputs[l.k_cache];
+    int64_t H = n->iattr[AZC_MF_NHEAD], Hkv = n->iattr[AZC_MF_NHEAD_KV], hd = kc->shape[1].c;
+    int64_t n_rot = n->iattr[AZC_MF_NROT], mode = n->iattr[AZC_MF_ROPE_MODE];
+    const int32_t *pos = bufs[n->inputs[l.pos]->id], *seq = bufs[n->inputs[l.seq]->id];
+    const float *factors = l.factors >= 0 ? bufs[n->inputs[l.factors]->id] : NULL;
+    int32_t layer = (int32_t)kc->iattr[0];
+    for (int64_t m = 0; m < M; m++) {
+      float *row = full + m * N;
+      if (n_rot)
+        rope_token(row, H + Hkv, hd, n_rot, mode, pos[m], n->fattr[AZC_MF_FREQ_BASE],
+                   n->fattr[AZC_MF_FREQ_SCALE], factors);
+      memcpy(out + m * H * hd, row, (size_t)(H * hd) * sizeof(float));
+      memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_K, seq[m], pos[m]), row + H * hd,
+             (size_t)(Hkv * hd) * sizeof(float));
+      memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_V, seq[m], pos[m]), row + (H + Hkv) * hd,
+             (size_t)(Hkv * hd) * sizeof(float));
+    }
+  }
+  free(x);
+  free(full);
+  return NULL;
+}
+
+/* flash_attn reference: per (token, head), scores over the token's own
+ * sequence up to its position, softmax, weighted sum of values. */
+typedef struct flash_job {
+  interp_t *it;
+  const float *q;
+  float *out;
+  int64_t T, H, Hkv, D;
+  int32_t layer;
+  float scale;
+  const int32_t *pos, *seq;
+} flash_job_t;
+
+static void flash_worker(void *p, int ith, int nth) {
+  const flash_job_t *j = p;
+  long r0, r1;
+  azc_split_range((long)(j->T * j->H), ith, nth, &r0, &r1);
+  int64_t group = j->H / j->Hkv;
+  for (long r = r0; r < r1; r++) {
+    int64_t t = r / j->H, h = r % j->H, kvh = h / group;
+    int32_t s = j->seq[t], L = j->pos[t] + 1;
+    const float *q = j->q + (t * j->H + h) * j->D;
+    float *o = j->out + (t * j->H + h) * j->D;
+    float mx = -INFINITY;
+    double sum = 0;
+    memset(o, 0, (size_t)j->D * sizeof(float));
+    /* online softmax: rescale the running sum when the maximum grows */
+    for (int32_t l = 0; l < L; l++) {
+      float sc = j->scale *
+                 dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
+      const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, l) + kvh * j->D;
+      if (sc > mx) {
+        float c = expf(mx - sc);
+        for (int64_t d = 0; d < j->D; d++) o[d] *= c;
+        sum *= c;
+        mx = sc;
+      }
+      float e = expf(sc - mx);
+      sum += e;
+      for (int64_t d = 0; d < j->D; d++) o[d] += e * v[d];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t d = 0; d < j->D; d++) o[d] *= inv;
   }
 }
 
@@ -202,28 +356,13 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     break;
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM: {
-    int64_t D = dimv(it, n, n->rank - 1), rows = numel / D;
-    for (int64_t r = 0; r < rows; r++) {
-      const float *x = A + r * D;
-      float *y = out + r * D;
-      double mean = 0, ss = 0;
-      if (n->op == AZC_OP_LAYER_NORM) {
-        for (int64_t i = 0; i < D; i++) mean += x[i];
-        mean /= (double)D;
-      }
-      for (int64_t i = 0; i < D; i++) ss += ((double)x[i] - mean) * ((double)x[i] - mean);
-      float scale = (float)(1.0 / sqrt(ss / (double)D + (double)n->fattr[0]));
-      for (int64_t i = 0; i < D; i++) y[i] = (float)((double)x[i] - mean) * scale;
-    }
+    int64_t D = dimv(it, n, n->rank - 1);
+    norm_rows(out, A, numel / D, D, n->op == AZC_OP_LAYER_NORM, n->fattr[0]);
     break;
   }
-  case AZC_OP_MATMUL: {
-    const azc_ir_node_t *w = n->inputs[1];
-    matmul_job_t j = {A, bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, w->shape[1].c), out,
-                      dimv(it, n, 0), w->shape[0].c, w->shape[1].c};
-    azc_threadpool_run(it->pool, matmul_worker, &j);
+  case AZC_OP_MATMUL:
+    run_matmul(it, A, n->inputs[1], out, dimv(it, n, 0), n->inputs[1]->shape[0].c);
     break;
-  }
   case AZC_OP_SLICE: {
     int64_t M = dimv(it, a, 0), D = a->shape[1].c, s = n->iattr[0], len = n->iattr[1];
     for (int64_t r = 0; r < M; r++) memcpy(out + r * len, A + r * D + s, (size_t)len * sizeof(float));
@@ -257,7 +396,18 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
                     cache->shape[0].c,
                     (int32_t)cache->iattr[0],
                     bufs[n->inputs[2]->id]};
-    azc_threadpool_run(it->pool, attn_worker, &j);
+    if ((double)j.T * (double)j.H * (double)j.L * (double)j.D < 262144.0) attn_worker(&j, 0, 1);
+    else azc_threadpool_run(it->pool, attn_worker, &j);
+    break;
+  }
+  case AZC_OP_MATMUL_FUSED: return run_matmul_fused(it, n, out);
+  case AZC_OP_FLASH_ATTN: {
+    const azc_ir_node_t *kc = n->inputs[1]->op == AZC_OP_KV_WRITE ? n->inputs[1]->inputs[0] : n->inputs[1];
+    flash_job_t j = {it, A, out, dimv(it, n, 0), dimv(it, n, 1), kc->shape[0].c, dimv(it, n, 2),
+                     (int32_t)kc->iattr[0], n->fattr[0], bufs[n->inputs[3]->id], bufs[n->inputs[4]->id]};
+    if ((double)j.T * (double)j.H * (double)j.D * (double)(it->syms[AZC_SYM_P] + j.T) < 262144.0)
+      flash_worker(&j, 0, 1);
+    else azc_threadpool_run(it->pool, flash_worker, &j);
     break;
   }
   case AZC_OP_CAUSAL_MASK: {

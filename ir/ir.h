@@ -74,7 +74,7 @@ int64_t azc_dim_eval(azc_dim_t d, const int64_t *syms);
 /* "T", "P+T", "256", "2T+1" */
 void azc_dim_format(azc_dim_t d, char *buf, size_t cap);
 
-enum { AZC_IR_MAX_RANK = 4, AZC_IR_MAX_ATTRS = 4, AZC_IR_MAX_INPUTS = 8 };
+enum { AZC_IR_MAX_RANK = 4, AZC_IR_MAX_ATTRS = 8, AZC_IR_MAX_INPUTS = 16 };
 
 typedef struct azc_ir_node azc_ir_node_t;
 struct azc_ir_node {
@@ -92,7 +92,41 @@ struct azc_ir_node {
   const void *data; /* weight bytes (borrowed from the model file) */
   uint64_t nbytes;
   bool dead; /* removed; dropped by azc_ir_graph_compact */
+  int32_t layout;     /* weights: storage layout chosen by the layout pass (0 = as in GGUF) */
+  int64_t mem_offset; /* activations: byte offset in the arena (memory plan), -1 if none */
 };
+
+/* matmul_fused prologues and epilogues (iattr 0 and 2) */
+enum { AZC_PRO_NONE = 0, AZC_PRO_RMS = 1, AZC_PRO_LAYER = 2 };
+enum {
+  AZC_EPI_NONE = 0,
+  AZC_EPI_RESIDUAL = 1,
+  AZC_EPI_SWIGLU = 2,
+  AZC_EPI_GELU = 3,
+  AZC_EPI_ROPE_KV = 4,
+};
+/* matmul_fused attribute slots */
+enum {
+  AZC_MF_PROLOGUE = 0,
+  AZC_MF_NSEG = 1,
+  AZC_MF_EPILOGUE = 2,
+  AZC_MF_BIAS = 3,
+  AZC_MF_NROT = 4,
+  AZC_MF_ROPE_MODE = 5,
+  AZC_MF_NHEAD = 6,
+  AZC_MF_NHEAD_KV = 7,
+};
+enum { AZC_MF_EPS = 0, AZC_MF_FREQ_BASE = 1, AZC_MF_FREQ_SCALE = 2 };
+
+/* Where each input of a matmul_fused sits (-1 when absent). */
+typedef struct azc_mf_layout {
+  int x, norm_w, norm_b, w, bias, residual, pos, seq, k_cache, v_cache, factors;
+  int n_seg, n_inputs;
+} azc_mf_layout_t;
+/* From the attributes; n_inputs is what the node must have. */
+azc_mf_layout_t azc_mf_layout(const int64_t *iattr, bool has_factors);
+/* The layout of an existing node. */
+azc_mf_layout_t azc_mf_layout_of(const azc_ir_node_t *n);
 
 typedef struct azc_ir_graph {
   azc_arena_t arena;
@@ -101,12 +135,21 @@ typedef struct azc_ir_graph {
   azc_status_t error; /* first builder error, owned */
   int32_t cur_layer;  /* stamped on new nodes */
   char arch[32];      /* "llama", "gpt2" */
+  /* memory plan (passes/memory_plan.c): arena bytes for up to plan_T tokens */
+  int64_t arena_bytes;
+  int64_t plan_T, plan_O;
 } azc_ir_graph_t;
 
 azc_status_t azc_ir_graph_create(azc_ir_graph_t **out);
 void azc_ir_graph_destroy(azc_ir_graph_t *g);
 /* The first builder error (NULL if none). Ownership passes to the caller. */
 azc_status_t azc_ir_graph_status(azc_ir_graph_t *g);
+/* Reorders nodes so that every node comes after its inputs, keeping the
+ * existing order where it already is (passes append new nodes at the end),
+ * then drops dead nodes and renumbers ids. */
+void azc_ir_graph_toposort(azc_ir_graph_t *g);
+/* The live nodes that use n; writes up to cap of them, returns the count. */
+int azc_ir_users(const azc_ir_graph_t *g, const azc_ir_node_t *n, azc_ir_node_t **out, int cap);
 /* Drops dead nodes and renumbers ids (keeps topological order). */
 void azc_ir_graph_compact(azc_ir_graph_t *g);
 /* Points every use of `from` at `to` (to must come before all those uses). */

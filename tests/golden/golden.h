@@ -1,0 +1,19 @@
+/* Golden checks against llama.cpp's outputs in ../shared/golden (see
+ * DESIGN.md, "Correctness references"), shared by the eager and compiled
+ * test executables: each provides a way to make an executor for a model. */
+#ifndef AZC_TESTS_GOLDEN_H
+#define AZC_TESTS_GOLDEN_H
+
+#include "frontend/model.h"
+#include "runtime/executor.h"
+
+typedef azc_status_t (*golden_make_executor_fn)(const char *model_path, azc_model_t *model,
+                                                const azc_executor_params_t *params,
+                                                azc_executor_t **out, void **state);
+typedef void (*golden_free_state_fn)(void *state);
+
+/* Checks one golden JSON file; returns 0 on success, 1 on failure, 77 when
+ * ../shared is absent. Prints what it compared. */
+int golden_check(const char *json_name, golden_make_executor_fn make, golden_free_state_fn free_state);
+
+#endif
