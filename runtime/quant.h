@@ -49,6 +49,103 @@ typedef struct azc_dtype_info {
   bool can_quantize;   /* azc writes it (quantize_row) */
 } azc_dtype_info_t;
 
+/* Block layouts, byte for byte as GGUF stores them (ggml-common.h). Every
+ * member is a byte array, so a block has alignment 1 and any byte address in a
+ * mapped file is a valid block; multi-byte fields are little-endian (fp16 "d"
+ * and "m" fields: IEEE half, read with azc_fp16_to_f32(azc_load_u16le(...))).
+ * Inside a 32-value block, byte j of qs holds value j in its low nibble and
+ * value j + 16 in its high nibble. K-quant super-blocks hold 256 values in
+ * sub-blocks of 16 or 32, each with its own scale (and min). */
+typedef struct azc_block_q4_0 {
+  uint8_t d[2];           /* fp16 scale */
+  uint8_t qs[AZC_QK / 2]; /* x = (q - 8) * d */
+} azc_block_q4_0_t;
+
+typedef struct azc_block_q4_1 {
+  uint8_t d[2], m[2];     /* fp16 scale, fp16 min */
+  uint8_t qs[AZC_QK / 2]; /* x = q * d + m */
+} azc_block_q4_1_t;
+
+typedef struct azc_block_q5_0 {
+  uint8_t d[2];
+  uint8_t qh[4];          /* bit j (u32 LE) = 5th bit of value j */
+  uint8_t qs[AZC_QK / 2]; /* x = (q - 16) * d */
+} azc_block_q5_0_t;
+
+typedef struct azc_block_q5_1 {
+  uint8_t d[2], m[2];
+  uint8_t qh[4];
+  uint8_t qs[AZC_QK / 2]; /* x = q * d + m */
+} azc_block_q5_1_t;
+
+typedef struct azc_block_q8_0 {
+  uint8_t d[2];
+  int8_t qs[AZC_QK]; /* x = q * d */
+} azc_block_q8_0_t;
+
+typedef struct azc_block_q8_1 {
+  uint8_t d[2], s[2]; /* fp16 scale, fp16 d * sum(q) */
+  int8_t qs[AZC_QK];
+} azc_block_q8_1_t;
+
+/* Q2_K: 16 sub-blocks of 16. scales[i]: low nibble = scale, high = min, of
+ * sub-block i. Value e sits in qs[32 * (e / 128) + e % 32] at bit 2 * ((e / 32) % 4).
+ * x = d * sc * q - dmin * m. */
+typedef struct azc_block_q2_k {
+  uint8_t scales[AZC_QK_K / 16];
+  uint8_t qs[AZC_QK_K / 4];
+  uint8_t d[2], dmin[2];
+} azc_block_q2_k_t;
+
+/* Q3_K: 16 sub-blocks of 16 with 6-bit signed scales (stored + 32): the low
+ * nibbles of sub-blocks 0..7 in scales[0..7] low, 8..15 in scales[0..7] high,
+ * the top 2 bits of sub-block i in scales[8 + i % 4] at bit 2 * (i / 4). The
+ * low 2 bits of value e are packed like Q2_K; its 3rd bit is hmask[e % 32] bit
+ * e / 32, and a CLEAR bit subtracts 4: x = d * (sc - 32) * (q2 - (h ? 0 : 4)). */
+typedef struct azc_block_q3_k {
+  uint8_t hmask[AZC_QK_K / 8];
+  uint8_t qs[AZC_QK_K / 4];
+  uint8_t scales[12];
+  uint8_t d[2];
+} azc_block_q3_k_t;
+
+/* Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes: for
+ * i < 4, scale = scales[i] & 63, min = scales[i + 4] & 63; for i >= 4, scale =
+ * scales[i + 4] & 15 | (scales[i - 4] >> 6) << 4, min = scales[i + 4] >> 4 |
+ * (scales[i] >> 6) << 4. Value e is in qs[32 * (e / 64) + e % 32], low nibble
+ * when (e / 32) is even. x = d * sc * q - dmin * m. */
+typedef struct azc_block_q4_k {
+  uint8_t d[2], dmin[2];
+  uint8_t scales[AZC_K_SCALE_SIZE];
+  uint8_t qs[AZC_QK_K / 2];
+} azc_block_q4_k_t;
+
+/* Q5_K: Q4_K plus a 5th bit per value: qh[e % 32] bit e / 32. */
+typedef struct azc_block_q5_k {
+  uint8_t d[2], dmin[2];
+  uint8_t scales[AZC_K_SCALE_SIZE];
+  uint8_t qh[AZC_QK_K / 8];
+  uint8_t qs[AZC_QK_K / 2];
+} azc_block_q5_k_t;
+
+/* Q6_K: 16 sub-blocks of 16 with int8 scales. For value e, with h = e / 128,
+ * r = e % 128: the low 4 bits are in ql[64 * h + r % 64], low nibble when
+ * r < 64; the top 2 bits are in qh[32 * h + r % 32] at bit 2 * (r / 32).
+ * x = d * sc * (q - 32). */
+typedef struct azc_block_q6_k {
+  uint8_t ql[AZC_QK_K / 2];
+  uint8_t qh[AZC_QK_K / 4];
+  int8_t scales[AZC_QK_K / 16];
+  uint8_t d[2];
+} azc_block_q6_k_t;
+
+/* Q8_K: an f32 scale (not fp16), 256 int8 values, int16 sums of each 16. */
+typedef struct azc_block_q8_k {
+  uint8_t d[4];
+  int8_t qs[AZC_QK_K];
+  uint8_t bsums[AZC_QK_K / 16 * 2];
+} azc_block_q8_k_t;
+
 /* NULL for an id that is not a known type. */
 const azc_dtype_info_t *azc_dtype_info(uint32_t type_id);
 const char *azc_dtype_name(uint32_t type_id); /* "unknown" for bad ids */
@@ -60,9 +157,17 @@ size_t azc_dtype_row_size(azc_dtype_t type, int64_t n);
 /* dst[0..n) = values of the row at src. n is a multiple of the block size. */
 void azc_dequantize_row(azc_dtype_t type, const void *src, float *dst, int64_t n);
 /* Writes azc_dtype_row_size(type, n) bytes to dst; returns that size, or 0 if
- * the type cannot be quantized. */
+ * the type cannot be quantized or n is not a whole number of blocks. Rows are
+ * independent and these functions keep no state, so threads may quantize
+ * different rows at once. The bytes are those llama.cpp's reference
+ * quantizers write (no importance matrix). */
 size_t azc_quantize_row(azc_dtype_t type, const float *src, void *dst, int64_t n);
-/* sum_i row[i] * x[i] over n values of a stored row. */
+/* n_rows consecutive rows of n_cols values each (dst is n_rows * n_cols). */
+void azc_dequantize_rows(azc_dtype_t type, const void *src, float *dst, int64_t n_rows,
+                         int64_t n_cols);
+/* sum_i row[i] * x[i] over n values of a stored row. Equal to dequantizing the
+ * row and summing the products, up to float rounding (only the order of the
+ * additions differs); works one block at a time without a row buffer. */
 float azc_vec_dot_row(azc_dtype_t type, const void *row, const float *x, int64_t n);
 
 #endif
