@@ -83,14 +83,17 @@ __attribute__((unused)) static const char *test_current_name;
   do {                                                                                             \
     azc_status_t st_ = (expr);                                                                     \
     ASSERT_MSG(st_ != NULL, "%s succeeded, expected an error", #expr);                             \
-    int ok_ = azc_status_code(st_) == (code) &&                                                    \
-              ((needle) == NULL || strstr(azc_status_message(st_), (needle)) != NULL);             \
+    int ok_ = azc_status_code(st_) == (code) && test_msg_has(azc_status_message(st_), (needle));   \
     if (!ok_)                                                                                      \
       fprintf(stderr, "%s:%d: %s: got %s: %s\n", __FILE__, __LINE__, test_current_name,            \
               azc_code_name(azc_status_code(st_)), azc_status_message(st_));                       \
     azc_status_free(st_);                                                                          \
     ASSERT(ok_);                                                                                   \
   } while (0)
+
+static inline int test_msg_has(const char *msg, const char *needle) {
+  return !needle || strstr(msg, needle) != NULL;
+}
 
 #define TEST_SKIP(...)                                                                             \
   do {                                                                                             \

@@ -1,0 +1,385 @@
+/* GPT-2 byte-level BPE (GGUF tokenizer.ggml.model "gpt2", pre "gpt-2").
+ *
+ * Token texts are written in GPT-2's byte alphabet: the 188 printable bytes
+ * stand for themselves and the other 68 bytes for U+0100..U+0143 in order.
+ * Instead of encoding the input into that alphabet, the tables are decoded
+ * into plain bytes once at creation: a "piece" is a byte string (a token's
+ * bytes, or the result of a merge that is not itself a token), the piece table
+ * maps bytes to pieces, and the merge table maps a pair of pieces to the rank
+ * (its index in tokenizer.ggml.merges) and the merged piece.
+ *
+ * Encoding cuts the text into words with the GPT-2 pre-tokenizer
+ *     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * written out by hand over code point classes (tokenizer_unicode.c), with
+ * llama.cpp's reading of it; then each word starts as one symbol per byte and
+ * the lowest-ranked adjacent pair is merged (leftmost on ties) until no pair
+ * has a merge. A final piece that is not a token is written as its single-byte
+ * tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/tokenizer_internal.h"
+
+/* code points above U+10FFFF (from F4 90.., F5..F7): no class at all, as in
+ * llama.cpp, where they match none of the regex's branches */
+#define CLASS_NONE 4
+
+/* ---- the GPT-2 byte alphabet ---- */
+
+uint32_t azc_gpt2_byte_to_cpt(uint8_t b) {
+  if (azc_gpt2_byte_is_printable(b)) return b;
+  if (b <= 0x20) return 0x100 + b;                            /* 33 control bytes and space */
+  if (b >= 0x7F && b <= 0xA0) return 0x100 + 33 + (b - 0x7F); /* 34 more */
+  return 0x100 + 67;                                          /* 0xAD, the soft hyphen */
+}
+
+bool azc_gpt2_decode_text(const char *s, size_t n, char *out, size_t *out_n) {
+  const uint8_t *u = (const uint8_t *)s;
+  size_t k = 0;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    if (u[i] < 0x80) {
+      cp = u[i++];
+    } else if ((u[i] & 0xE0) == 0xC0 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80) {
+      cp = ((uint32_t)(u[i] & 0x1F) << 6) | (u[i + 1] & 0x3F);
+      i += 2;
+    } else {
+      return false; /* the alphabet ends at U+0143: two bytes at most */
+    }
+    int b = azc_gpt2_cpt_to_byte(cp);
+    if (b < 0) return false;
+    out[k++] = (char)b;
+  }
+  *out_n = k;
+  return true;
+}
+
+/* ---- tables ---- */
+
+static azc_status_t oom(void) {
+  return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory building the BPE tables");
+}
+
+/* The piece for bytes s[0..n), added (token -1) when new. s may be scratch. */
+static azc_status_t piece_get(azc_tokenizer_t *tok, const char *s, size_t n, int32_t *out) {
+  int32_t p = azc_strmap_find(&tok->bpe_piece_map, tok->bpe_pieces, s, n);
+  if (p >= 0) {
+    *out = p;
+    return NULL;
+  }
+  if (tok->n_bpe_pieces == tok->cap_bpe_pieces) {
+    if (tok->cap_bpe_pieces > INT32_MAX / 2) return oom();
+    int32_t cap = tok->cap_bpe_pieces * 2;
+    azc_strview_t *pieces = realloc(tok->bpe_pieces, (size_t)cap * sizeof(*pieces));
+    if (!pieces) return oom();
+    tok->bpe_pieces = pieces;
+    int32_t *tokens = realloc(tok->bpe_piece_token, (size_t)cap * sizeof(*tokens));
+    if (!tokens) return oom();
+    tok->bpe_piece_token = tokens;
+    tok->cap_bpe_pieces = cap;
+  }
+  char *copy = azc_arena_strndup(&tok->arena, s, n);
+  if (!copy) return oom();
+  p = tok->n_bpe_pieces++;
+  tok->bpe_pieces[p] = (azc_strview_t){copy, n};
+  tok->bpe_piece_token[p] = -1;
+  if (!azc_strmap_put(&tok->bpe_piece_map, tok->bpe_pieces, p)) return oom();
+  *out = p;
+  return NULL;
+}
+
+static uint32_t pair_hash(uint64_t key) {
+  key *= 0x9E3779B97F4A7C15ull;
+  return (uint32_t)(key >> 32);
+}
+
+static const azc_pairmap_slot_t *pair_find(const azc_pairmap_t *m, int32_t left, int32_t right) {
+  uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
+  for (uint32_t i = pair_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+    const azc_pairmap_slot_t *s = &m->slots[i];
+    if (s->key == key) return s;
+    if (s->key == UINT64_MAX) return NULL;
+  }
+}
+
+/* Adds the merge unless the pair has one already: the first (lowest) rank wins. */
+static void pair_put(azc_pairmap_t *m, int32_t left, int32_t right, int32_t rank, int32_t result) {
+  uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
+  for (uint32_t i = pair_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+    azc_pairmap_slot_t *s = &m->slots[i];
+    if (s->key == key) return;
+    if (s->key == UINT64_MAX) {
+      *s = (azc_pairmap_slot_t){key, rank, result};
+      m->count++;
+      return;
+    }
+  }
+}
+
+static bool pre_is_gpt2(azc_strview_t pre) {
+  return pre.size == 0 || azc_strview_eq(pre, "gpt-2") || azc_strview_eq(pre, "gpt2") ||
+         azc_strview_eq(pre, "default");
+}
+
+azc_status_t azc_tokenizer_bpe_init(azc_tokenizer_t *tok) {
+  if (!pre_is_gpt2(tok->pre))
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "tokenizer: BPE pre-tokenizer '%.*s' is not supported (gpt-2, default)",
+                   (int)AZC_MIN(tok->pre.size, 64), tok->pre.data);
+  int32_t n = tok->n_vocab;
+  int32_t cap = n + 256 + 64;
+  tok->bpe_pieces = malloc((size_t)cap * sizeof(azc_strview_t));
+  tok->bpe_piece_token = malloc((size_t)cap * sizeof(int32_t));
+  if (!tok->bpe_pieces || !tok->bpe_piece_token) return oom();
+  tok->cap_bpe_pieces = cap;
+  uint64_t expect_pieces = (uint64_t)n + 256 + (uint64_t)tok->n_merges / 8;
+  if (!azc_strmap_init(&tok->bpe_piece_map, (uint32_t)AZC_MIN(expect_pieces, 1u << 30)))
+    return oom();
+
+  /* token i is piece i; its bytes are the decoded text (a text outside the
+   * alphabet is never produced by merging bytes, so it stays out of the map) */
+  size_t total = 0;
+  for (int32_t i = 0; i < n; i++) total += tok->tokens[i].size;
+  char *buf = azc_arena_alloc(&tok->arena, total + 1, 1);
+  if (!buf) return oom();
+  for (int32_t i = 0; i < n; i++) {
+    size_t len = 0;
+    bool ok = azc_gpt2_decode_text(tok->tokens[i].data, tok->tokens[i].size, buf, &len);
+    tok->bpe_pieces[i] = (azc_strview_t){buf, ok ? len : 0};
+    tok->bpe_piece_token[i] = i;
+    tok->n_bpe_pieces = i + 1;
+    if (ok && len) {
+      if (!azc_strmap_put(&tok->bpe_piece_map, tok->bpe_pieces, i)) return oom();
+      buf += len;
+    }
+  }
+  for (int b = 0; b < 256; b++) {
+    char c = (char)b;
+    AZC_RETURN_IF_ERROR(piece_get(tok, &c, 1, &tok->bpe_byte_piece[b]));
+  }
+
+  uint32_t slots = 16;
+  while (slots < (uint64_t)tok->n_merges * 2 && slots < (1u << 30)) slots <<= 1;
+  tok->bpe_merge_map.slots = malloc((size_t)slots * sizeof(azc_pairmap_slot_t));
+  if (!tok->bpe_merge_map.slots) return oom();
+  memset(tok->bpe_merge_map.slots, 0xff, (size_t)slots * sizeof(azc_pairmap_slot_t));
+  tok->bpe_merge_map.mask = slots - 1;
+  size_t scratch_cap = 256;
+  char *scratch = malloc(scratch_cap);
+  if (!scratch) return oom();
+  azc_status_t st = NULL;
+  for (int32_t r = 0; r < tok->n_merges && !st; r++) {
+    azc_strview_t m = tok->merges[r];
+    const char *sp = m.size > 1 ? memchr(m.data + 1, ' ', m.size - 1) : NULL;
+    if (!sp) {
+      st = AZC_ERR(AZC_CORRUPT, "tokenizer: merge %d '%.*s' is not \"left right\"", r,
+                   (int)AZC_MIN(m.size, 64), m.data);
+      break;
+    }
+    size_t nl = (size_t)(sp - m.data), nr = m.size - nl - 1;
+    if (m.size > scratch_cap) {
+      char *bigger = realloc(scratch, m.size * 2);
+      if (!bigger) {
+        st = oom();
+        break;
+      }
+      scratch = bigger;
+      scratch_cap = m.size * 2;
+    }
+    /* scratch: left bytes, then right bytes, contiguous, so that their
+     * concatenation is scratch[0 .. dl + dr) */
+    size_t dl, dr;
+    if (!azc_gpt2_decode_text(m.data, nl, scratch, &dl) ||
+        !azc_gpt2_decode_text(sp + 1, nr, scratch + dl, &dr) || !dl || !dr)
+      continue; /* a merge outside the alphabet can never apply */
+    int32_t left, right, result;
+    st = piece_get(tok, scratch, dl, &left);
+    if (!st) st = piece_get(tok, scratch + dl, dr, &right);
+    if (!st) st = piece_get(tok, scratch, dl + dr, &result);
+    if (!st) pair_put(&tok->bpe_merge_map, left, right, r, result);
+  }
+  free(scratch);
+  return st;
+}
+
+void azc_tokenizer_bpe_free(azc_tokenizer_t *tok) {
+  free(tok->bpe_pieces);
+  free(tok->bpe_piece_token);
+  azc_strmap_free(&tok->bpe_piece_map);
+  free(tok->bpe_merge_map.slots);
+  tok->bpe_pieces = NULL;
+  tok->bpe_piece_token = NULL;
+  tok->bpe_merge_map.slots = NULL;
+}
+
+/* ---- merging one word ---- */
+
+static azc_status_t try_pair(const azc_tokenizer_t *tok, azc_tok_work_t *w, int32_t left,
+                             int32_t right) {
+  if (left < 0 || right < 0) return NULL;
+  const azc_tok_symbol_t *l = &w->syms[left], *r = &w->syms[right];
+  const azc_pairmap_slot_t *m = pair_find(&tok->bpe_merge_map, l->id, r->id);
+  if (!m) return NULL;
+  azc_tok_bigram_t b = {((uint64_t)(uint32_t)m->rank << 32) | (uint32_t)left, left, right,
+                        m->result, l->len + r->len};
+  return azc_tok_heap_push(w, &b);
+}
+
+static azc_status_t emit_piece(const azc_tokenizer_t *tok, const char *s, size_t n, int32_t piece,
+                               azc_idvec_t *out) {
+  int32_t t = tok->bpe_piece_token[piece];
+  if (t >= 0) return azc_idvec_push(out, t);
+  for (size_t i = 0; i < n; i++) { /* not a token: one token per byte */
+    t = tok->bpe_piece_token[tok->bpe_byte_piece[(uint8_t)s[i]]];
+    if (t < 0) t = tok->unk;
+    if (t >= 0) AZC_RETURN_IF_ERROR(azc_idvec_push(out, t)); /* else dropped, as llama.cpp does */
+  }
+  return NULL;
+}
+
+static azc_status_t bpe_word(const azc_tokenizer_t *tok, azc_tok_work_t *w, const char *s, size_t n,
+                             azc_idvec_t *out) {
+  if (n == 1) return emit_piece(tok, s, 1, tok->bpe_byte_piece[(uint8_t)s[0]], out);
+  AZC_RETURN_IF_ERROR(azc_tok_work_reserve_syms(w, n));
+  for (size_t i = 0; i < n; i++)
+    w->syms[i] = (azc_tok_symbol_t){(uint32_t)i, 1, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1,
+                                    tok->bpe_byte_piece[(uint8_t)s[i]]};
+  w->n_heap = 0;
+  for (size_t i = 1; i < n; i++) AZC_RETURN_IF_ERROR(try_pair(tok, w, (int32_t)i - 1, (int32_t)i));
+  while (w->n_heap) {
+    azc_tok_bigram_t bg = azc_tok_heap_pop(w);
+    azc_tok_symbol_t *l = &w->syms[bg.left], *r = &w->syms[bg.right];
+    if (l->len == 0 || r->len == 0 || l->len + r->len != bg.size) continue; /* stale */
+    l->len += r->len;
+    r->len = 0;
+    l->next = r->next;
+    if (r->next >= 0) w->syms[r->next].prev = bg.left;
+    l->id = bg.id;
+    AZC_RETURN_IF_ERROR(try_pair(tok, w, l->prev, bg.left));
+    AZC_RETURN_IF_ERROR(try_pair(tok, w, bg.left, l->next));
+  }
+  for (int32_t i = 0; i != -1; i = w->syms[i].next) {
+    const azc_tok_symbol_t *sym = &w->syms[i];
+    AZC_RETURN_IF_ERROR(emit_piece(tok, s + sym->start, sym->len, sym->id, out));
+  }
+  return NULL;
+}
+
+/* ---- the pre-tokenizer ---- */
+
+/* Decodes one code point as llama.cpp does: a lead byte with the right number
+ * of continuation bytes is accepted as it is (no overlong or surrogate
+ * checks); anything else is one invalid byte, classed like U+FFFD. */
+static size_t decode_cpt(const uint8_t *s, size_t n, uint32_t *cp, uint8_t *cls) {
+  uint8_t b = s[0];
+  size_t len = 0;
+  if (b < 0x80) {
+    *cp = b;
+    *cls = (uint8_t)azc_unicode_class(b);
+    return 1;
+  }
+  if ((b & 0x40) == 0)
+    len = 0;
+  else if ((b & 0x20) == 0)
+    len = 2;
+  else if ((b & 0x10) == 0)
+    len = 3;
+  else if ((b & 0x08) == 0)
+    len = 4;
+  bool ok = len && len <= n;
+  for (size_t i = 1; ok && i < len; i++) ok = (s[i] & 0xC0) == 0x80;
+  if (!ok) {
+    *cp = 0xFFFD;
+    *cls = AZC_UNICODE_OTHER;
+    return 1;
+  }
+  uint32_t v = b & (0x7F >> len);
+  for (size_t i = 1; i < len; i++) v = (v << 6) | (s[i] & 0x3F);
+  *cp = v;
+  *cls = v > 0x10FFFF ? CLASS_NONE : (uint8_t)azc_unicode_class(v);
+  return len;
+}
+
+typedef struct {
+  const uint32_t *cp;
+  const uint8_t *cls;
+  size_t n;
+} cpts_t;
+
+/* the class at i; past the end there is none (like llama.cpp's empty flags) */
+static inline int cls_at(const cpts_t *c, size_t i) { return i < c->n ? c->cls[i] : CLASS_NONE; }
+static inline bool is_other(int cls) { return cls == AZC_UNICODE_OTHER; }
+
+/* Where the word that starts at code point `pos` ends. */
+static size_t gpt2_word_end(const cpts_t *c, size_t pos) {
+  uint32_t cp = c->cp[pos];
+  if (cp == '\'' && pos + 1 < c->n) { /* 's 't 're 've 'm 'll 'd */
+    uint32_t a = c->cp[pos + 1];
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return pos + 2;
+    if (pos + 2 < c->n) {
+      uint32_t b = c->cp[pos + 2];
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        return pos + 3;
+    }
+  }
+  int cls = cp == ' ' ? cls_at(c, pos + 1) : c->cls[pos];
+  if (cls == AZC_UNICODE_LETTER || cls == AZC_UNICODE_NUMBER || is_other(cls)) {
+    /* ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+' */
+    pos += cp == ' ';
+    while (cls_at(c, pos) == cls) pos++;
+    return pos;
+  }
+  size_t n_space = 0;
+  while (cls_at(c, pos + n_space) == AZC_UNICODE_SPACE) n_space++;
+  if (n_space > 1 && pos + n_space < c->n) return pos + n_space - 1; /* \s+(?!\S) */
+  if (n_space > 0) return pos + n_space;                             /* \s+ */
+  return pos + 1; /* no branch matches (a code point beyond U+10FFFF) */
+}
+
+azc_status_t azc_tokenizer_gpt2_split(azc_tok_work_t *w, const char *text, size_t len,
+                                      azc_status_t (*word)(void *ctx, const char *s, size_t n),
+                                      void *ctx) {
+  if (len + 1 > w->cap_cpts) {
+    size_t cap = len + 1;
+    uint32_t *cp = realloc(w->cpts, cap * sizeof(uint32_t));
+    if (cp) w->cpts = cp;
+    uint8_t *cls = realloc(w->classes, cap);
+    if (cls) w->classes = cls;
+    uint32_t *off = realloc(w->offsets, cap * sizeof(uint32_t));
+    if (off) w->offsets = off;
+    if (!cp || !cls || !off)
+      return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu bytes", len);
+    w->cap_cpts = cap;
+  }
+  const uint8_t *u = (const uint8_t *)text;
+  size_t n = 0;
+  for (size_t i = 0; i < len; n++) {
+    w->offsets[n] = (uint32_t)i;
+    i += decode_cpt(u + i, len - i, &w->cpts[n], &w->classes[n]);
+  }
+  w->offsets[n] = (uint32_t)len;
+  cpts_t c = {w->cpts, w->classes, n};
+  for (size_t pos = 0; pos < n;) {
+    size_t end = gpt2_word_end(&c, pos);
+    AZC_RETURN_IF_ERROR(word(ctx, text + w->offsets[pos], w->offsets[end] - w->offsets[pos]));
+    pos = end;
+  }
+  return NULL;
+}
+
+typedef struct {
+  const azc_tokenizer_t *tok;
+  azc_tok_work_t *w;
+  azc_idvec_t *out;
+} word_ctx_t;
+
+static azc_status_t encode_word(void *p, const char *s, size_t n) {
+  word_ctx_t *c = p;
+  return bpe_word(c->tok, c->w, s, n, c->out);
+}
+
+azc_status_t azc_tokenizer_bpe_encode(const azc_tokenizer_t *tok, azc_tok_work_t *w,
+                                      const char *text, size_t len, azc_idvec_t *out) {
+  word_ctx_t c = {tok, w, out};
+  return azc_tokenizer_gpt2_split(w, text, len, encode_word, &c);
+}
