@@ -163,11 +163,19 @@ static void run_matmul(interp_t *it, const float *x, const azc_ir_node_t *w, flo
   /* out (M, ldo): columns [0, N) of each row */
   int64_t N = w->shape[0].c, K = w->shape[1].c;
   float *tmp = ldo == N ? out : malloc((size_t)(M * N) * sizeof(float));
-  if (!tmp) return;
-  matmul_job_t j = {x, it->bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, K), tmp, M, N, K};
+  /* activations in the format llama.cpp multiplies this weight type with */
+  float *xr = malloc((size_t)(M * K) * sizeof(float));
+  if (!tmp || !xr) {
+    if (tmp != out) free(tmp);
+    free(xr);
+    return;
+  }
+  for (int64_t m = 0; m < M; m++) azc_round_activations(w->dtype, x + m * K, xr + m * K, K);
+  matmul_job_t j = {xr, it->bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, K), tmp, M, N, K};
   /* small products are not worth waking the other threads for */
   if ((double)M * (double)N * (double)K < 262144.0) matmul_worker(&j, 0, 1);
   else azc_threadpool_run(it->pool, matmul_worker, &j);
+  free(xr);
   if (tmp != out) {
     for (int64_t m = 0; m < M; m++) memcpy(out + m * ldo, tmp + m * N, (size_t)N * sizeof(float));
     free(tmp);

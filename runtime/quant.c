@@ -6,6 +6,9 @@
 #include "runtime/quant.h"
 
 #include <ctype.h>
+#include <string.h>
+
+#include "runtime/base/util.h"
 
 /* The layouts in quant.h must match the byte sizes GGUF files use. */
 _Static_assert(sizeof(azc_block_q4_0_t) == 18, "Q4_0 block");
@@ -70,4 +73,40 @@ size_t azc_dtype_row_size(azc_dtype_t type, int64_t n) {
   const azc_dtype_info_t *i = azc_dtype_info(type);
   if (!i || n < 0 || n % i->block_size) return 0;
   return (size_t)(n / i->block_size) * (size_t)i->type_size;
+}
+
+azc_dtype_t azc_vec_dot_type(azc_dtype_t w) {
+  switch (w) {
+  case AZC_DTYPE_Q4_0:
+  case AZC_DTYPE_Q5_0:
+  case AZC_DTYPE_Q8_0: return AZC_DTYPE_Q8_0;
+  case AZC_DTYPE_Q4_1:
+  case AZC_DTYPE_Q5_1: return AZC_DTYPE_Q8_1;
+  case AZC_DTYPE_Q2_K:
+  case AZC_DTYPE_Q3_K:
+  case AZC_DTYPE_Q4_K:
+  case AZC_DTYPE_Q5_K:
+  case AZC_DTYPE_Q6_K: return AZC_DTYPE_Q8_K;
+  case AZC_DTYPE_F16: return AZC_DTYPE_F16;
+  case AZC_DTYPE_BF16: return AZC_DTYPE_BF16;
+  default: return AZC_DTYPE_F32;
+  }
+}
+
+void azc_round_activations(azc_dtype_t w, const float *x, float *out, int64_t n) {
+  azc_dtype_t t = azc_vec_dot_type(w);
+  const azc_dtype_info_t *ti = azc_dtype_info(t);
+  if (t == AZC_DTYPE_F32 || n % ti->block_size) {
+    if (out != x) memcpy(out, x, (size_t)n * sizeof(float));
+    return;
+  }
+  /* one block at a time through a stack buffer: Q8_K blocks are the largest */
+  uint8_t block[sizeof(azc_block_q8_k_t) > 64 * 2 ? sizeof(azc_block_q8_k_t) : 128];
+  for (int64_t i = 0; i < n; i += ti->block_size) {
+    int64_t k = ti->block_size;
+    if (t == AZC_DTYPE_F16 || t == AZC_DTYPE_BF16) k = AZC_MIN(64, n - i);
+    azc_quantize_row(t, x + i, block, k);
+    azc_dequantize_row(t, block, out + i, k);
+    if (t == AZC_DTYPE_F16 || t == AZC_DTYPE_BF16) i += k - ti->block_size;
+  }
 }

@@ -165,6 +165,13 @@ size_t azc_quantize_row(azc_dtype_t type, const float *src, void *dst, int64_t n
 /* n_rows consecutive rows of n_cols values each (dst is n_rows * n_cols). */
 void azc_dequantize_rows(azc_dtype_t type, const void *src, float *dst, int64_t n_rows,
                          int64_t n_cols);
+/* The activation format llama.cpp pairs with weights of type w in a matmul:
+ * Q8_0 (Q4_0, Q5_0, Q8_0), Q8_1 (Q4_1, Q5_1), Q8_K (K-quants), F16, BF16 or
+ * F32. Quantized matmuls in azc compute dequant(w) . dequant(q(x)) with x
+ * quantized to this format, as llama.cpp does. */
+azc_dtype_t azc_vec_dot_type(azc_dtype_t w);
+/* out = dequant(quant(x)) in azc_vec_dot_type(w) (out may equal x). */
+void azc_round_activations(azc_dtype_t w, const float *x, float *out, int64_t n);
 /* sum_i row[i] * x[i] over n values of a stored row. Equal to dequantizing the
  * row and summing the products, up to float rounding (only the order of the
  * additions differs); works one block at a time without a row buffer. */

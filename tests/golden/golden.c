@@ -123,12 +123,14 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
     int32_t best = 0;
     for (int i = 1; i < n_vocab; i++)
       if (logits[i] > logits[best]) best = i;
-    if (m1 - m2 < 0.1) {
-      first_close = s;
-      break;
-    }
-    if (best != ref_tok)
+    if (best != ref_tok) {
+      /* diverging is allowed only where the reference itself was close to a tie */
+      if (m1 - m2 < 0.1) {
+        first_close = s;
+        break;
+      }
       GFAIL("step %d: greedy token %d, reference %d (reference margin %.3f)", s, best, ref_tok, m1 - m2);
+    }
     checked++;
     char piece[256];
     size_t pn = azc_tokenizer_token_to_piece(tok, best, piece, sizeof(piece));
@@ -142,7 +144,7 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
     cur_pos++;
   }
   fprintf(stderr, "golden %s: %d of %d greedy steps equal%s\n", json_name, checked, n_steps,
-          first_close >= 0 ? " (stopped at the first reference margin < 0.1)" : "");
+          first_close >= 0 ? " (then diverged where the reference margin was < 0.1)" : "");
   if (first_close < 0 && strcmp(generated, ref_text))
     GFAIL("generated text differs:\n  azc:       %s\n  reference: %s", generated, ref_text);
 done:
