@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/hash.h"
+
 enum { MAX_ARRAY_DEPTH = 8, MAX_NAME_LEN = 4096 };
 
 typedef struct cursor {
@@ -163,6 +165,32 @@ static azc_status_t rd_value(cursor_t *c, azc_gguf_type_t type, azc_gguf_value_t
   return CUR_ERR(c, c->pos, AZC_CORRUPT, "%s: invalid value type %u", what, (unsigned)type);
 }
 
+/* A set of names (open addressing, in the arena) so that duplicate keys and
+ * tensor names are found in linear time: a crafted file with a million keys
+ * must not cost a million squared comparisons. */
+typedef struct name_set {
+  azc_strview_t *slots; /* data == NULL: empty */
+  size_t mask;
+} name_set_t;
+
+static bool name_set_init(name_set_t *s, azc_arena_t *arena, uint64_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2; /* n is bounded by the file size */
+  s->mask = cap - 1;
+  s->slots = azc_arena_alloc(arena, cap * sizeof(*s->slots), 8);
+  return s->slots != NULL;
+}
+
+/* Adds a name; false when an equal one was added before. */
+static bool name_set_add(name_set_t *s, azc_strview_t name) {
+  size_t i = (size_t)azc_hash64(name.data, name.size) & s->mask;
+  for (; s->slots[i].data; i = (i + 1) & s->mask)
+    if (s->slots[i].size == name.size && !memcmp(s->slots[i].data, name.data, name.size))
+      return false;
+  s->slots[i] = name;
+  return true;
+}
+
 static void key_label(char *buf, size_t cap, azc_strview_t key) {
   int n = key.size > 200 ? 200 : (int)key.size;
   snprintf(buf, cap, "key '%.*s'", n, key.data);
@@ -204,7 +232,9 @@ static azc_status_t parse(azc_gguf_t *g) {
   g->kv = n_kv ? azc_arena_alloc(&g->arena, (size_t)n_kv * sizeof(*g->kv), 8) : NULL;
   g->tensors =
       n_tensors ? azc_arena_alloc(&g->arena, (size_t)n_tensors * sizeof(*g->tensors), 8) : NULL;
-  if ((n_kv && !g->kv) || (n_tensors && !g->tensors))
+  name_set_t names;
+  if ((n_kv && !g->kv) || (n_tensors && !g->tensors) ||
+      !name_set_init(&names, &g->arena, AZC_MAX(n_kv, n_tensors)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: out of memory for the tables", g->name);
 
   g->alignment = AZC_GGUF_DEFAULT_ALIGNMENT;
@@ -217,10 +247,8 @@ static azc_status_t parse(azc_gguf_t *g) {
     key_label(label, sizeof(label), kv->key);
     if (kv->key.size == 0)
       return CUR_ERR(&c, kv->offset, AZC_CORRUPT, "metadata entry %" PRIu64 " has an empty key", i);
-    for (uint64_t j = 0; j < i; j++)
-      if (g->kv[j].key.size == kv->key.size &&
-          memcmp(g->kv[j].key.data, kv->key.data, kv->key.size) == 0)
-        return CUR_ERR(&c, kv->offset, AZC_CORRUPT, "%s: duplicate key", label);
+    if (!name_set_add(&names, kv->key))
+      return CUR_ERR(&c, kv->offset, AZC_CORRUPT, "%s: duplicate key", label);
     uint32_t type;
     size_t type_at = c.pos;
     AZC_RETURN_IF_ERROR(rd_u32(&c, &type, label));
@@ -240,6 +268,7 @@ static azc_status_t parse(azc_gguf_t *g) {
     }
   }
 
+  memset(names.slots, 0, (names.mask + 1) * sizeof(*names.slots)); /* now for tensor names */
   for (uint64_t i = 0; i < n_tensors; i++) {
     azc_gguf_tensor_t *t = &g->tensors[i];
     t->info_offset = c.pos;
@@ -253,9 +282,8 @@ static azc_status_t parse(azc_gguf_t *g) {
     t->name = azc_arena_strndup(&g->arena, name.data, name.size);
     if (!t->name) return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: out of memory", g->name);
     snprintf(label, sizeof(label), "tensor '%.200s'", t->name);
-    for (uint64_t j = 0; j < i; j++)
-      if (!strcmp(g->tensors[j].name, t->name))
-        return CUR_ERR(&c, t->info_offset, AZC_CORRUPT, "%s: duplicate tensor name", label);
+    if (!name_set_add(&names, name))
+      return CUR_ERR(&c, t->info_offset, AZC_CORRUPT, "%s: duplicate tensor name", label);
     size_t dims_at = c.pos;
     AZC_RETURN_IF_ERROR(rd_u32(&c, &t->n_dims, label));
     if (t->n_dims > AZC_GGUF_MAX_DIMS)
@@ -285,8 +313,9 @@ static azc_status_t parse(azc_gguf_t *g) {
     t->type = (azc_dtype_t)type;
     uint64_t rows = nelem / (t->ne[0] ? (uint64_t)t->ne[0] : 1), row_bytes, size;
     if (t->ne[0] == 0) rows = 0;
-    row_bytes = (uint64_t)t->ne[0] / (uint64_t)ti->block_size * (uint64_t)ti->type_size;
-    if (azc_mul_overflow_u64(rows, row_bytes, &size))
+    if (azc_mul_overflow_u64((uint64_t)t->ne[0] / (uint64_t)ti->block_size, (uint64_t)ti->type_size,
+                             &row_bytes) ||
+        azc_mul_overflow_u64(rows, row_bytes, &size))
       return CUR_ERR(&c, t->info_offset, AZC_CORRUPT, "%s: byte size overflows", label);
     t->size = size;
     size_t off_at = c.pos;
@@ -303,7 +332,11 @@ static azc_status_t parse(azc_gguf_t *g) {
     azc_gguf_tensor_t *t = &g->tensors[i];
     uint64_t start, end;
     if (azc_add_overflow_u64(g->data_offset, t->offset, &start) ||
-        azc_add_overflow_u64(start, t->size, &end) || end > g->size)
+        azc_add_overflow_u64(start, t->size, &end))
+      return CUR_ERR(&c, t->info_offset, AZC_CORRUPT,
+                     "tensor '%.200s': data offset %" PRIu64 " (+%" PRIu64 " bytes) overflows",
+                     t->name, t->offset, t->size);
+    if (end > g->size)
       return CUR_ERR(&c, t->info_offset, AZC_CORRUPT,
                      "tensor '%.200s': data [%" PRIu64 ", +%" PRIu64
                      ") runs past the end of the file (%zu bytes)",
@@ -477,7 +510,7 @@ azc_status_t azc_gguf_copy_arr_i32(const azc_gguf_t *g, const char *key, int32_t
   if (!a) return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: key '%s': out of memory", g->name, key);
   for (uint64_t i = 0; i < n; i++) {
     double d = arr_elem(v, i);
-    if (d < INT32_MIN || d > INT32_MAX) {
+    if (!(d >= INT32_MIN && d <= INT32_MAX)) { /* NaN too: converting it is undefined */
       free(a);
       return AZC_ERR(AZC_CORRUPT, "%s: key '%s' element %" PRIu64 " out of int32 range", g->name,
                      key, i);

@@ -16,7 +16,7 @@ typedef struct buf {
 } buf_t;
 
 static void buf_put(buf_t *b, const void *p, size_t n) {
-  if (b->oom) return;
+  if (b->oom || n == 0) return; /* p may be NULL for an empty array */
   if (b->size + n > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->size + n) cap *= 2;
@@ -234,7 +234,11 @@ azc_status_t azc_gguf_writer_add_tensor(azc_gguf_writer_t *w, const char *name, 
   if (n_dims == 0 || n_dims > AZC_GGUF_MAX_DIMS)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "tensor '%s': %u dimensions", name, n_dims);
   uint64_t nelem = 1;
-  for (uint32_t d = 0; d < n_dims; d++) nelem *= (uint64_t)ne[d];
+  for (uint32_t d = 0; d < n_dims; d++)
+    if (ne[d] < 0 || azc_mul_overflow_u64(nelem, (uint64_t)ne[d], &nelem) ||
+        nelem > (uint64_t)INT64_MAX)
+      return AZC_ERR(AZC_INVALID_ARGUMENT, "tensor '%s': dimension %u = %" PRId64 " is invalid",
+                     name, d, ne[d]);
   if (ne[0] % ti->block_size)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "tensor '%s': row length %" PRId64 " not a multiple of %d",
                    name, ne[0], ti->block_size);
@@ -280,8 +284,18 @@ void azc_gguf_writer_set_alignment(azc_gguf_writer_t *w, uint32_t alignment) {
   w->alignment = alignment ? alignment : AZC_GGUF_DEFAULT_ALIGNMENT;
 }
 
+static bool has_key(const azc_gguf_writer_t *w, const char *key) {
+  for (size_t i = 0; i < w->n_kv; i++)
+    if (!strcmp(w->kv[i].key, key)) return true;
+  return false;
+}
+
 static azc_status_t write_all(azc_gguf_writer_t *w, azc_atomic_file_t *f) {
-  if (w->alignment != AZC_GGUF_DEFAULT_ALIGNMENT)
+  if ((w->alignment & (w->alignment - 1)) != 0)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "alignment %u is not a power of two", w->alignment);
+  /* the key must state the padding actually written, also when it was set or
+   * copied from another file with a different value */
+  if (w->alignment != AZC_GGUF_DEFAULT_ALIGNMENT || has_key(w, "general.alignment"))
     AZC_RETURN_IF_ERROR(azc_gguf_writer_set_u32(w, "general.alignment", w->alignment));
   buf_t h = {0};
   put_u32(&h, AZC_GGUF_MAGIC);
@@ -314,7 +328,8 @@ static azc_status_t write_all(azc_gguf_writer_t *w, azc_atomic_file_t *f) {
     wtensor_t *t = &w->tensors[i];
     if (t->fill) {
       void *buf = malloc(t->size ? (size_t)t->size : 1);
-      if (!buf) return AZC_ERR(AZC_OUT_OF_MEMORY, "tensor '%s': %" PRIu64 " bytes", t->name, t->size);
+      if (!buf)
+        return AZC_ERR(AZC_OUT_OF_MEMORY, "tensor '%s': %" PRIu64 " bytes", t->name, t->size);
       azc_status_t fst = t->fill(t->fill_user, t->name, buf, t->size);
       if (!fst) fst = azc_atomic_file_write(f, buf, t->size);
       free(buf);
