@@ -15,6 +15,8 @@ int azc_cmd_inspect(int argc, char **argv);
 int azc_cmd_tokenize(int argc, char **argv);
 int azc_cmd_run(int argc, char **argv);
 int azc_cmd_mkmodel(int argc, char **argv);
+int azc_cmd_compile(int argc, char **argv);
+int azc_cmd_cache(int argc, char **argv);
 
 /* Prints "azc: error: <message>" and returns 1 (frees st). */
 int cli_fail(azc_status_t st);

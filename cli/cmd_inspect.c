@@ -1,11 +1,19 @@
-/* azc inspect MODEL [--ir]: what azc read from a GGUF file — file facts,
- * hyperparameters, tokenizer, every metadata key, the tensor table — and,
- * with --ir, the IR the architecture lowers to. */
+/* azc inspect MODEL.gguf [--ir [--after PASS]] [--passes] | MODEL.bundle:
+ * what azc read from a GGUF file (file facts, hyperparameters, tokenizer,
+ * every metadata key, the tensor table), the IR it lowers to and the IR after
+ * any pass; or, for a bundle, its sections with checksums, the model, the
+ * code target and required CPU features, the run defaults, the plan and every
+ * kernel with its cache key. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "frontend/model.h"
+#include "passes/passes.h"
+#include "runtime/bundle.h"
+#include "runtime/bundle_sections.h"
+#include "runtime/plan.h"
 
 static void print_metadata(const azc_gguf_t *g) {
   printf("metadata (%" PRIu64 " keys):\n", g->n_kv);
@@ -45,41 +53,157 @@ static void print_token(const azc_tokenizer_desc_t *t, const char *label, int32_
   printf(" %s %d '%.*s'", label, id, (int)AZC_MIN(t->tokens[id].size, 32), t->tokens[id].data);
 }
 
+/* ---- bundles ---- */
+static azc_status_t record(azc_bundle_t *b, const char *name, void *dst, size_t size) {
+  const void *data;
+  uint64_t n;
+  AZC_RETURN_IF_ERROR(azc_bundle_section(b, name, &data, &n));
+  if (n != size) return AZC_ERR(AZC_CORRUPT, "section '%s' has %llu bytes", name, (unsigned long long)n);
+  memcpy(dst, data, size);
+  return NULL;
+}
+
+static azc_status_t inspect_bundle(const char *path) {
+  azc_bundle_t *b;
+  AZC_RETURN_IF_ERROR(azc_bundle_open(path, 0, &b));
+  azc_status_t st = NULL;
+  printf("bundle: %s (%.2f MiB, format version %u, written by azc %s)\n", path,
+         (double)azc_bundle_file_size(b) / (1 << 20), AZC_BUNDLE_FORMAT_VERSION,
+         azc_bundle_azc_version(b));
+  printf("sections (%zu):\n  %-12s %12s %12s %6s  %s\n", azc_bundle_section_count(b), "name",
+         "offset", "size", "align", "xxh3-64");
+  for (size_t i = 0; !st && i < azc_bundle_section_count(b); i++) {
+    azc_bundle_section_info_t info;
+    st = azc_bundle_section_info(b, i, &info);
+    if (!st)
+      printf("  %-12s %12llu %12llu %6u  %016llx\n", info.name, (unsigned long long)info.offset,
+             (unsigned long long)info.size, info.align, (unsigned long long)info.checksum);
+  }
+  azc_bundle_meta_t meta;
+  azc_bundle_cpu_target_t t;
+  azc_bundle_defaults_t d;
+  if (!st) st = record(b, AZC_SECTION_META, &meta, sizeof(meta));
+  if (!st) st = record(b, AZC_SECTION_CPU_TARGET, &t, sizeof(t));
+  if (!st) st = record(b, AZC_SECTION_DEFAULTS, &d, sizeof(d));
+  if (!st) {
+    meta.arch[sizeof(meta.arch) - 1] = meta.name[sizeof(meta.name) - 1] = 0;
+    meta.source[sizeof(meta.source) - 1] = 0;
+    t.triple[63] = t.cpu[63] = t.variant[31] = t.required[511] = 0;
+    printf("model: %s \"%s\" from %s: %d layers, %d-dim, %d heads (%d kv), ffn %d, vocab %d, "
+           "trained context %d, %.2f MiB of weights\n",
+           meta.arch, meta.name, meta.source, meta.n_layer, meta.n_embd, meta.n_head,
+           meta.n_head_kv, meta.n_ff, meta.n_vocab, meta.n_ctx_train,
+           (double)meta.weight_bytes / (1 << 20));
+    printf("code: %s, cpu %s, kernel variant %s\n  requires: %s\n", t.triple, t.cpu, t.variant,
+           t.required[0] ? t.required : "(baseline)");
+    printf("defaults: temp %g, top-k %d, top-p %g, min-p %g, repeat-penalty %g (last %d), "
+           "n %d, ctx %d, threads %d, seed %s\n",
+           (double)d.temperature, d.top_k, (double)d.top_p, (double)d.min_p,
+           (double)d.repeat_penalty, d.repeat_last_n, d.n_predict, d.n_ctx, d.n_threads,
+           d.seed == UINT64_MAX ? "random" : "fixed");
+  }
+  const void *data;
+  uint64_t size;
+  azc_plan_t *p = NULL;
+  if (!st) st = azc_bundle_section(b, AZC_SECTION_PLAN, &data, &size);
+  if (!st) st = azc_plan_deserialize(data, (size_t)size, &p);
+  const uint8_t *code = NULL;
+  uint64_t code_size = 0;
+  if (!st) st = azc_bundle_section(b, AZC_SECTION_CPU_CODE, (const void **)&code, &code_size);
+  if (!st) {
+    printf("plan: %d steps, %d kernels, %d weights, arena %.2f MiB for up to %lld tokens per call\n",
+           p->n_steps, p->n_kernels, p->n_weights, (double)p->arena_bytes / (1 << 20),
+           (long long)p->plan_T);
+    printf("kernels:\n");
+    for (int32_t k = 0; k < p->n_kernels; k++) {
+      int uses = 0;
+      for (int32_t i = 0; i < p->n_steps; i++) uses += p->steps[i].kernel == k;
+      uint64_t obj = 0;
+      if (16 + 16ull * (uint64_t)(k + 1) <= code_size) memcpy(&obj, code + 16 + 16 * k + 8, 8);
+      printf("  %s  %6llu bytes  x%-3d %s\n", p->kernels[k].symbol, (unsigned long long)obj, uses,
+             p->kernels[k].desc);
+    }
+  }
+  azc_plan_free(p);
+  azc_bundle_close(b);
+  return st;
+}
+
+static bool is_bundle(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char magic[8] = {0};
+  bool yes = f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, AZC_BUNDLE_MAGIC, 8);
+  if (f) fclose(f);
+  return yes;
+}
+
+static int print_ir(azc_model_t *m, const char *path, const char *after) {
+  azc_ir_graph_t *graph;
+  azc_status_t st = azc_model_lower(m, &graph);
+  if (st) return cli_fail(st);
+  if (after) {
+    azc_pass_options_t o = azc_pass_options_default();
+    o.stop_after = after;
+    st = azc_passes_run(graph, &o, NULL, NULL);
+    if (st) {
+      azc_ir_graph_destroy(graph);
+      return cli_fail(st);
+    }
+  }
+  int counts[AZC_OP_COUNT];
+  azc_ir_op_counts(graph, counts);
+  printf("// %s%s%s: %d nodes\n// ops:", path, after ? " after pass " : "", after ? after : "",
+         graph->n_nodes);
+  for (int i = 0; i < AZC_OP_COUNT; i++)
+    if (counts[i]) printf(" %s %d", azc_op_info((azc_op_t)i)->name, counts[i]);
+  printf("\n");
+  if (graph->arena_bytes)
+    printf("// memory plan: %.2f MiB arena for %lld tokens\n", (double)graph->arena_bytes / (1 << 20),
+           (long long)graph->plan_T);
+  azc_ir_print(graph, stdout);
+  azc_ir_graph_destroy(graph);
+  return 0;
+}
+
 int azc_cmd_inspect(int argc, char **argv) {
-  const char *path = NULL;
+  const char *path = NULL, *after = NULL;
   bool ir = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--ir")) ir = true;
-    else if (!strcmp(argv[i], "--help")) {
-      printf("usage: azc inspect MODEL.gguf [--ir]\n");
+    else if (!strcmp(argv[i], "--after")) {
+      azc_status_t st = cli_str_arg(argc, argv, &i, &after);
+      if (st) return cli_fail(st);
+      ir = true;
+    } else if (!strncmp(argv[i], "--after=", 8)) {
+      after = argv[i] + 8;
+      ir = true;
+    } else if (!strcmp(argv[i], "--passes")) {
+      int n;
+      const azc_pass_t *list = azc_pass_list(&n);
+      for (int k = 0; k < n; k++) printf("%-16s %s\n", list[k].name, list[k].doc);
+      return 0;
+    } else if (!strcmp(argv[i], "--help")) {
+      printf("usage: azc inspect MODEL.gguf [--ir [--after PASS]] | MODEL.bundle | --passes\n");
       return 0;
     } else if (argv[i][0] == '-') return cli_usage_error("inspect: unknown option %s", argv[i]);
     else if (!path) path = argv[i];
     else return cli_usage_error("inspect: more than one model given");
   }
   if (!path) return cli_usage_error("inspect: no model given (usage: azc inspect MODEL [--ir])");
+  if (is_bundle(path)) {
+    if (ir) return cli_usage_error("inspect: --ir needs a GGUF model; a bundle holds compiled code");
+    azc_status_t st = inspect_bundle(path);
+    return st ? cli_fail(st) : 0;
+  }
   azc_model_t *m;
   azc_status_t st = azc_model_open(path, &m);
   if (st) return cli_fail(st);
   const azc_gguf_t *g = m->gguf;
   const azc_hparams_t *hp = &m->hp;
   if (ir) {
-    azc_ir_graph_t *graph;
-    st = azc_model_lower(m, &graph);
-    if (st) {
-      azc_model_close(m);
-      return cli_fail(st);
-    }
-    int counts[AZC_OP_COUNT];
-    azc_ir_op_counts(graph, counts);
-    printf("// %s: %d nodes\n// ops:", path, graph->n_nodes);
-    for (int i = 0; i < AZC_OP_COUNT; i++)
-      if (counts[i]) printf(" %s %d", azc_op_info((azc_op_t)i)->name, counts[i]);
-    printf("\n");
-    azc_ir_print(graph, stdout);
-    azc_ir_graph_destroy(graph);
+    int rc = print_ir(m, path, after);
     azc_model_close(m);
-    return 0;
+    return rc;
   }
   printf("file: %s (%.2f MiB, GGUF v%u, alignment %" PRIu64 ", data at byte %" PRIu64 ")\n", path,
          (double)g->size / (1 << 20), g->version, g->alignment, g->data_offset);

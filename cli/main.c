@@ -9,12 +9,14 @@ static void usage(FILE *out) {
           "azc %s: an ahead-of-time compiler for language models (GGUF)\n"
           "\n"
           "usage:\n"
-          "  azc inspect MODEL [--ir]               metadata, tensors, tokenizer, IR\n"
+          "  azc compile MODEL.gguf -o OUT.bundle [--target-cpu CPU] [--target TRIPLE] ...\n"
+          "  azc run (MODEL.gguf | MODEL.bundle) (-p TEXT | -f FILE) [options]\n"
+          "  azc inspect (MODEL.gguf [--ir [--after PASS]] | MODEL.bundle)\n"
+          "  azc cache (info | clear)                the kernel cache\n"
           "  azc tokenize MODEL TEXT [--bos]        token ids of TEXT\n"
-          "  azc run MODEL (-p TEXT | -f FILE) [options]\n"
-          "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R\n"
-          "      --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager  --json\n"
-          "      --logits-out FILE  --ignore-eos\n"
+          "      run options: -n N  --temp T  --top-k K  --top-p P  --min-p P\n"
+          "      --repeat-penalty R  --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager\n"
+          "      --json  --logits-out FILE  --ignore-eos\n"
           "  azc mkmodel --shape NAME -o OUT.gguf   a random-weight model (tests, benchmarks)\n"
           "\n"
           "run 'azc COMMAND --help' for a command's options\n",
@@ -35,6 +37,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "tokenize")) return azc_cmd_tokenize(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return azc_cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "mkmodel")) return azc_cmd_mkmodel(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compile")) return azc_cmd_compile(argc - 1, argv + 1);
+  if (!strcmp(cmd, "cache")) return azc_cmd_cache(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }

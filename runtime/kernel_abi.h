@@ -25,8 +25,12 @@ typedef struct azk_call {
   const int32_t *pos, *seq;    /* per token (T) */
   float *k_cache, *v_cache;    /* this layer's caches: (n_seq, n_ctx, kv_dim) */
   int64_t kv_seq_stride;       /* floats from one sequence to the next (n_ctx * kv_dim) */
+  uint8_t *shared;             /* scratch shared by all threads of this step */
   uint8_t *scratch;            /* thread ith may use scratch + ith * scratch_stride */
   int64_t scratch_stride;
+  /* waits until every thread of the step has reached it (phases inside a kernel) */
+  void (*barrier)(void *ctx);
+  void *barrier_ctx;
 } azk_call_t;
 
 typedef void (*azk_fn_t)(const azk_call_t *call, int ith, int nth);

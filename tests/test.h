@@ -140,7 +140,8 @@ static inline const char *test_shared_dir(void) {
 static inline const char *test_shared_path(char *buf, size_t cap, const char *rel) {
   const char *d = test_shared_dir();
   if (!d) return NULL;
-  snprintf(buf, cap, "%s/%s", d, rel);
+  int n = snprintf(buf, cap, "%s/%s", d, rel);
+  if (n < 0 || (size_t)n >= cap) return NULL;
   struct stat sb;
   if (stat(buf, &sb) != 0) return NULL;
   return buf;

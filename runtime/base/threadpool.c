@@ -147,3 +147,24 @@ void azc_threadpool_destroy(azc_threadpool_t *p) {
   free(p->workers);
   free(p);
 }
+
+void azc_barrier_init(azc_barrier_t *b, int n) {
+  b->n = n;
+  atomic_store(&b->count, 0);
+  atomic_store(&b->phase, 0);
+}
+
+void azc_barrier_wait(void *barrier) {
+  azc_barrier_t *b = barrier;
+  if (b->n <= 1) return;
+  unsigned phase = atomic_load_explicit(&b->phase, memory_order_acquire);
+  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->phase, 1, memory_order_release);
+    return;
+  }
+  for (int spins = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; spins++) {
+    if (spins < 4096) cpu_relax();
+    else sched_yield();
+  }
+}

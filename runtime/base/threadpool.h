@@ -8,6 +8,8 @@
 #ifndef AZC_BASE_THREADPOOL_H
 #define AZC_BASE_THREADPOOL_H
 
+#include <stdatomic.h>
+
 #include "runtime/base/status.h"
 
 typedef struct azc_threadpool azc_threadpool_t;
@@ -22,5 +24,16 @@ void azc_threadpool_run(azc_threadpool_t *pool, azc_parallel_fn_t fn, void *ctx)
 /* Splits [0, n) into nth nearly equal parts; sets [*begin, *end) for part ith. */
 void azc_split_range(long n, int ith, int nth, long *begin, long *end);
 int azc_cpu_count(void);
+
+/* A spinning barrier for the threads of one parallel region: every thread
+ * calls azc_barrier_wait(b) and all return once n have arrived. Reusable. */
+typedef struct azc_barrier {
+  int n;
+  atomic_int count;
+  atomic_uint phase;
+} azc_barrier_t;
+
+void azc_barrier_init(azc_barrier_t *b, int n);
+void azc_barrier_wait(void *barrier);
 
 #endif

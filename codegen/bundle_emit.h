@@ -1,0 +1,20 @@
+/* Writing a compiled model into one bundle file: model metadata, plan,
+ * tokenizer, CPU target and kernel objects, run defaults and the weights
+ * (copied from the GGUF mapping into a page-aligned section so the runtime
+ * maps them zero-copy). The file appears atomically or not at all. */
+#ifndef AZC_CODEGEN_BUNDLE_EMIT_H
+#define AZC_CODEGEN_BUNDLE_EMIT_H
+
+#include "codegen/compile.h"
+#include "frontend/model.h"
+#include "runtime/bundle_sections.h"
+
+azc_bundle_defaults_t azc_bundle_defaults_default(void);
+
+/* progress (may be NULL): weight bytes written so far, of total. */
+azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_compiled_t *c,
+                             const azc_bundle_defaults_t *defaults,
+                             void (*progress)(void *user, uint64_t done, uint64_t total),
+                             void *user);
+
+#endif

@@ -1,0 +1,354 @@
+/* The compiler driver (see compile.h). */
+#include "codegen/compile.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/cache.h"
+#include "codegen/cpu/llvm_cpu.h"
+#include "codegen/spec.h"
+#include "passes/passes.h"
+#include "runtime/base/hash.h"
+#include "runtime/base/threadpool.h"
+#include "runtime/base/util.h"
+
+azc_compile_options_t azc_compile_options_default(void) {
+  azc_compile_options_t o;
+  memset(&o, 0, sizeof(o));
+  o.n_batch = 512;
+  o.n_ctx = 4096;
+  o.use_cache = true;
+  o.fuse = true;
+  return o;
+}
+
+void azc_compiled_free(azc_compiled_t *c) {
+  if (!c) return;
+  for (int i = 0; c->plan && i < c->plan->n_kernels; i++) free(c->objects ? c->objects[i] : NULL);
+  free(c->objects);
+  free(c->object_sizes);
+  free(c->weight_data);
+  azc_plan_free(c->plan);
+  free(c);
+}
+
+/* ---- keys ---- */
+static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_cpu_target_t *t) {
+  uint8_t buf[AZC_KERNEL_SPEC_MAX_BYTES + 4096];
+  size_t n = azc_kernel_spec_bytes(s, buf);
+  uint64_t lib = azc_cpu_library_hash(t->variant);
+  int k = snprintf((char *)buf + n, sizeof(buf) - n, "|%s|%s|%s|%s|O3|pic|abi%d|azc %s|%s|%016llx",
+                   t->triple, t->cpu, t->features, t->variant, AZK_ABI_VERSION, AZC_VERSION_STRING,
+                   azc_cpu_llvm_version(), (unsigned long long)lib);
+  return azc_hash128(buf, n + (size_t)(k > 0 ? k : 0));
+}
+
+/* ---- parallel kernel compiles ---- */
+typedef struct job {
+  azc_kernel_spec_t spec;
+  azc_hash128_t key;
+  char symbol[48];
+  char desc[128];
+  uint8_t *obj;
+  size_t size;
+  bool hit;
+  azc_status_t st;
+  double ms;
+} job_t;
+
+typedef struct jobs {
+  job_t *jobs;
+  int n;
+  atomic_int next, done;
+  const azc_cpu_target_t *target;
+  azc_cache_t *cache;
+  const azc_compile_options_t *opt;
+  pthread_mutex_t mu;
+} jobs_t;
+
+static void *compile_worker(void *arg) {
+  jobs_t *js = arg;
+  for (;;) {
+    int i = atomic_fetch_add(&js->next, 1);
+    if (i >= js->n) return NULL;
+    job_t *j = &js->jobs[i];
+    double t0 = azc_time_ms();
+    if (js->cache) {
+      void *data;
+      size_t size;
+      azc_status_t st = azc_cache_get(js->cache, j->key, &data, &size);
+      if (!st) {
+        j->obj = data;
+        j->size = size;
+        j->hit = true;
+      } else {
+        azc_status_free(st);
+      }
+    }
+    if (!j->hit) {
+      j->st = azc_cpu_compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
+      if (!j->st && js->cache) {
+        azc_status_t st = azc_cache_put(js->cache, j->key, j->obj, j->size, j->desc);
+        if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
+      }
+    }
+    j->ms = azc_time_ms() - t0;
+    int done = atomic_fetch_add(&js->done, 1) + 1;
+    if (js->opt->progress) {
+      pthread_mutex_lock(&js->mu);
+      js->opt->progress(js->opt->user, done, js->n, j->hit, j->ms, j->desc);
+      pthread_mutex_unlock(&js->mu);
+    }
+  }
+}
+
+static azc_status_t compile_kernels(job_t *jobs, int n, const azc_cpu_target_t *t,
+                                    const azc_compile_options_t *opt, azc_compile_stats_t *stats) {
+  azc_cache_t *cache = NULL;
+  if (opt->use_cache) {
+    azc_status_t st = azc_cache_open(opt->cache_dir, &cache);
+    if (st) return azc_status_wrap(st, "kernel cache");
+  }
+  jobs_t js = {.jobs = jobs, .n = n, .target = t, .cache = cache, .opt = opt};
+  pthread_mutex_init(&js.mu, NULL);
+  int nw = opt->jobs > 0 ? opt->jobs : azc_cpu_count();
+  nw = AZC_MAX(1, AZC_MIN(nw, n));
+  pthread_t th[64];
+  nw = AZC_MIN(nw, 64);
+  double t0 = azc_time_ms();
+  int started = 0;
+  for (int i = 1; i < nw; i++)
+    if (pthread_create(&th[i], NULL, compile_worker, &js) == 0) started = i;
+    else break;
+  compile_worker(&js);
+  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  stats->ms_kernels_wall = azc_time_ms() - t0;
+  pthread_mutex_destroy(&js.mu);
+  azc_status_t st = NULL;
+  for (int i = 0; i < n; i++) {
+    if (jobs[i].st && !st) {
+      st = jobs[i].st;
+      jobs[i].st = NULL;
+    }
+    azc_status_free(jobs[i].st);
+    if (jobs[i].hit) {
+      stats->cache_hits++;
+      stats->ms_cache += jobs[i].ms;
+    } else {
+      stats->cache_misses++;
+      stats->ms_codegen += jobs[i].ms;
+    }
+  }
+  if (cache) {
+    stats->cache_rebuilt = (int)azc_cache_stats(cache).corrupt;
+    azc_cache_close(cache);
+  }
+  return st;
+}
+
+/* ---- plan ---- */
+/* The node whose storage a value lives in (through reshapes). */
+static const azc_ir_node_t *storage(const azc_ir_node_t *n) {
+  while (n->op == AZC_OP_RESHAPE) n = n->inputs[0];
+  return n;
+}
+
+static int32_t node_layer(const azc_ir_node_t *n) {
+  switch (n->op) {
+  case AZC_OP_KV_WRITE: return (int32_t)n->inputs[0]->iattr[0];
+  case AZC_OP_ATTN_SCORES:
+  case AZC_OP_ATTN_VALUES: return (int32_t)n->inputs[1]->inputs[0]->iattr[0];
+  case AZC_OP_FLASH_ATTN: {
+    const azc_ir_node_t *k = n->inputs[1];
+    return (int32_t)(k->op == AZC_OP_KV_WRITE ? k->inputs[0] : k)->iattr[0];
+  }
+  case AZC_OP_MATMUL_FUSED:
+    if (n->iattr[AZC_MF_EPILOGUE] == AZC_EPI_ROPE_KV)
+      return (int32_t)n->inputs[azc_mf_layout_of(n).k_cache]->iattr[0];
+    return -1;
+  default: return -1;
+  }
+}
+
+static azc_status_t value_of(const azc_ir_node_t *in, const int32_t *weight_index,
+                             azc_plan_value_t *v) {
+  const azc_ir_node_t *s = storage(in);
+  memset(v, 0, sizeof(*v));
+  switch (s->op) {
+  case AZC_OP_WEIGHT:
+    v->kind = AZC_VAL_WEIGHT;
+    v->index = weight_index[s->id];
+    return NULL;
+  case AZC_OP_INPUT:
+    v->kind = AZC_VAL_INPUT;
+    v->index = (int32_t)s->iattr[0];
+    return NULL;
+  case AZC_OP_KV_CACHE:
+  case AZC_OP_KV_WRITE: v->kind = AZC_VAL_NONE; return NULL;
+  default:
+    if (s->mem_offset < 0)
+      return AZC_ERR(AZC_INTERNAL, "node %%%d (%s) has no place in the memory plan", s->id,
+                     azc_op_info(s->op)->name);
+    v->kind = AZC_VAL_ARENA;
+    v->offset = s->mem_offset;
+    return NULL;
+  }
+}
+
+static int m_symbol(const azc_ir_node_t *n) {
+  if (n->op == AZC_OP_KV_WRITE) return AZC_SYM_T;
+  return n->shape[0].k[AZC_SYM_O] ? AZC_SYM_O : AZC_SYM_T;
+}
+
+static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
+                               const azc_cpu_target_t *t, const azc_compile_options_t *opt,
+                               azc_compiled_t *c) {
+  double t0 = azc_time_ms();
+  int32_t n = g->n_nodes, n_steps = 0, n_weights = 0, n_layer = 0;
+  int32_t *weight_index = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  int32_t *kernel_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  job_t *jobs = calloc((size_t)(n ? n : 1), sizeof(job_t));
+  azc_status_t st = NULL;
+  if (!weight_index || !kernel_of || !jobs) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
+  int n_jobs = 0;
+  const azc_ir_node_t *output = NULL;
+  for (int32_t i = 0; !st && i < n; i++) {
+    const azc_ir_node_t *x = g->nodes[i];
+    weight_index[i] = kernel_of[i] = -1;
+    if (x->op == AZC_OP_WEIGHT) weight_index[i] = n_weights++;
+    if (x->op == AZC_OP_KV_CACHE) n_layer = AZC_MAX(n_layer, (int32_t)x->iattr[0] + 1);
+    if (x->op == AZC_OP_OUTPUT) output = x;
+    if (!azc_kernel_node_needs_kernel(x)) continue;
+    azc_kernel_spec_t spec;
+    st = azc_kernel_spec_from_node(x, &spec);
+    if (st) break;
+    azc_hash128_t key = kernel_key(&spec, t);
+    int k = 0;
+    while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
+    if (k == n_jobs) {
+      jobs[k].spec = spec;
+      jobs[k].key = key;
+      char hex[33];
+      azc_hash128_hex(key, hex);
+      snprintf(jobs[k].symbol, sizeof(jobs[k].symbol), "azk_%s", hex);
+      azc_kernel_spec_describe(&spec, jobs[k].desc, sizeof(jobs[k].desc));
+      n_jobs++;
+    }
+    kernel_of[i] = k;
+    n_steps++;
+  }
+  if (!st && !output) st = AZC_ERR(AZC_INTERNAL, "graph has no output");
+  azc_plan_t *p = NULL;
+  if (!st) st = azc_plan_alloc(n_layer, n_steps, n_jobs, n_weights, &p);
+  c->plan = p;
+  if (!st) {
+    c->weight_data = calloc((size_t)n_weights + 1, sizeof(void *));
+    if (!c->weight_data) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
+  }
+  int32_t step = 0;
+  for (int32_t i = 0; !st && i < n; i++) {
+    const azc_ir_node_t *x = g->nodes[i];
+    if (x->op == AZC_OP_WEIGHT) {
+      azc_plan_weight_t *w = &p->weights[weight_index[i]];
+      snprintf(w->name, sizeof(w->name), "%s", x->name);
+      w->dtype = (int32_t)x->dtype;
+      w->layout = x->layout;
+      w->rank = x->rank;
+      for (int d = 0; d < x->rank; d++) w->shape[d] = x->shape[d].c;
+      w->nbytes = x->nbytes;
+      c->weight_data[weight_index[i]] = x->data;
+    }
+    if (x->op == AZC_OP_KV_CACHE) {
+      p->kv_heads[x->iattr[0]] = (int32_t)x->shape[0].c;
+      p->kv_head_dim[x->iattr[0]] = (int32_t)x->shape[1].c;
+    }
+    if (kernel_of[i] < 0) continue;
+    azc_plan_step_t *s = &p->steps[step++];
+    s->kernel = kernel_of[i];
+    s->node = x->id;
+    s->m_sym = m_symbol(x);
+    s->layer = node_layer(x);
+    s->n_in = x->n_inputs;
+    s->work_per_row = azc_kernel_spec_work_per_row(&jobs[kernel_of[i]].spec);
+    if (x->op == AZC_OP_KV_WRITE) s->out.kind = AZC_VAL_NONE;
+    else st = value_of(x, weight_index, &s->out);
+    for (int k = 0; !st && k < x->n_inputs; k++) st = value_of(x->inputs[k], weight_index, &s->in[k]);
+    int64_t rows = s->m_sym == AZC_SYM_O ? g->plan_O : g->plan_T, shared, thread;
+    azc_kernel_spec_scratch(&jobs[kernel_of[i]].spec, rows, &shared, &thread);
+    p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
+    p->thread_bytes = AZC_MAX(p->thread_bytes, thread);
+  }
+  if (!st) {
+    p->n_vocab = n_vocab;
+    p->n_ctx_train = n_ctx_train;
+    p->learned_positions = !strcmp(g->arch, "gpt2");
+    p->arena_bytes = g->arena_bytes;
+    p->plan_T = g->plan_T;
+    p->plan_O = g->plan_O;
+    st = value_of(output->inputs[0], weight_index, &p->logits);
+    if (!st && p->logits.kind != AZC_VAL_ARENA)
+      st = AZC_ERR(AZC_INTERNAL, "the logits are not computed by a kernel");
+    for (int k = 0; !st && k < n_jobs; k++) {
+      snprintf(p->kernels[k].symbol, sizeof(p->kernels[k].symbol), "%s", jobs[k].symbol);
+      snprintf(p->kernels[k].desc, sizeof(p->kernels[k].desc), "%s", jobs[k].desc);
+      memcpy(p->kernels[k].key, &jobs[k].key.lo, 8);
+      memcpy(p->kernels[k].key + 8, &jobs[k].key.hi, 8);
+    }
+  }
+  c->stats.steps = n_steps;
+  c->stats.kernels = n_jobs;
+  c->stats.ms_specs = azc_time_ms() - t0;
+  if (!st) st = compile_kernels(jobs, n_jobs, t, opt, &c->stats);
+  if (!st) {
+    c->objects = calloc((size_t)n_jobs + 1, sizeof(uint8_t *));
+    c->object_sizes = calloc((size_t)n_jobs + 1, sizeof(size_t));
+    if (!c->objects || !c->object_sizes) st = AZC_ERR(AZC_OUT_OF_MEMORY, "kernel objects");
+  }
+  for (int k = 0; k < n_jobs; k++) {
+    if (!st) {
+      c->objects[k] = jobs[k].obj;
+      c->object_sizes[k] = jobs[k].size;
+    } else {
+      free(jobs[k].obj);
+    }
+  }
+  free(weight_index);
+  free(kernel_of);
+  free(jobs);
+  return st;
+}
+
+azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
+                               const azc_compile_options_t *opt, azc_compiled_t **out) {
+  *out = NULL;
+  azc_compiled_t *c = calloc(1, sizeof(*c));
+  if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "compile");
+  azc_status_t st = azc_cpu_target_resolve(opt->target_triple, opt->target_cpu, &c->target);
+  if (!st) {
+    azc_ir_op_counts(g, c->stats.ops_before);
+    c->stats.nodes_before = g->n_nodes;
+    azc_pass_options_t po = azc_pass_options_default();
+    po.n_batch = opt->n_batch;
+    po.n_out = opt->n_batch;
+    po.n_ctx = opt->n_ctx;
+    po.fuse = opt->fuse;
+    po.dump_after = opt->dump_after;
+    po.dump_out = opt->dump_out;
+    po.target_arch = c->target.arch;
+    double t0 = azc_time_ms();
+    st = azc_passes_run(g, &po, NULL, NULL);
+    c->stats.ms_passes = azc_time_ms() - t0;
+    azc_ir_op_counts(g, c->stats.ops_after);
+    c->stats.nodes_after = g->n_nodes;
+    c->stats.arena_bytes = g->arena_bytes;
+  }
+  if (!st) st = build_plan(g, n_vocab, n_ctx_train, &c->target, opt, c);
+  if (st) {
+    azc_compiled_free(c);
+    return st;
+  }
+  *out = c;
+  return NULL;
+}

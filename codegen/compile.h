@@ -1,0 +1,60 @@
+/* The compiler driver: a lowered graph in, a plan and kernel objects out.
+ *
+ *   passes (fusion, memory plan) -> kernel specs per node -> distinct kernels
+ *   (by cache key) -> cache hit, or LLVM compile + cache put -> plan
+ *
+ * Kernels are compiled on several threads. The result can run in-process
+ * (azc run model.gguf) or be written into a bundle (azc compile). */
+#ifndef AZC_CODEGEN_COMPILE_H
+#define AZC_CODEGEN_COMPILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "codegen/cpu/target.h"
+#include "ir/ir.h"
+#include "runtime/plan.h"
+
+typedef struct azc_compile_options {
+  const char *target_triple; /* NULL: host */
+  const char *target_cpu;    /* NULL: host (or the triple's default) */
+  int64_t n_batch;           /* most tokens per forward call (default 512) */
+  int64_t n_ctx;             /* bounds unfused attention in the memory plan */
+  bool use_cache;            /* false: --no-cache (compile everything, store nothing) */
+  const char *cache_dir;     /* NULL: from the environment */
+  bool fuse;                 /* false: run the unfused graph (debugging) */
+  const char *dump_after;    /* pass name or "all" */
+  FILE *dump_out;
+  int jobs;                  /* parallel kernel compiles (<= 0: one per core) */
+  /* progress: called after each kernel is ready */
+  void (*progress)(void *user, int done, int total, bool hit, double ms, const char *desc);
+  void *user;
+} azc_compile_options_t;
+
+azc_compile_options_t azc_compile_options_default(void);
+
+typedef struct azc_compile_stats {
+  int ops_before[AZC_OP_COUNT], ops_after[AZC_OP_COUNT];
+  int nodes_before, nodes_after;
+  int steps, kernels, cache_hits, cache_misses, cache_rebuilt;
+  double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: LLVM time summed over jobs */
+  double ms_kernels_wall;                             /* wall time of the kernel phase */
+  int64_t arena_bytes;
+} azc_compile_stats_t;
+
+typedef struct azc_compiled {
+  azc_cpu_target_t target;
+  azc_plan_t *plan;
+  uint8_t **objects; /* per plan kernel: an ELF relocatable object */
+  size_t *object_sizes;
+  const void **weight_data; /* per plan weight: the bytes in the model file (borrowed) */
+  azc_compile_stats_t stats;
+} azc_compiled_t;
+
+/* Runs the passes on g (in place) and compiles it. The weights stay where the
+ * graph points (the model file), so the model must outlive the result. */
+azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
+                               const azc_compile_options_t *opt, azc_compiled_t **out);
+void azc_compiled_free(azc_compiled_t *c);
+
+#endif

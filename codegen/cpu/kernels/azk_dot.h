@@ -1,0 +1,411 @@
+/* The innermost layer of the CPU kernel templates: quantizing activations and
+ * the dot product of one stored weight row (any GGUF type the runtime reads)
+ * with one to four quantized activation rows.
+ *
+ * It is header-only and freestanding (no library calls, only builtins and
+ * intrinsics) because the kernel templates that include it are compiled to
+ * LLVM bitcode per target class, linked with constant shape parameters and
+ * optimized for the exact CPU: the weight type, the row count R and usually K
+ * are constants there, so every dispatch switch below folds away. The
+ * implementation is chosen by the compiler's target macros:
+ *   x86-64 with AVX2+FMA+F16C  azk_dot_x86.h (maddubs/madd; with AVX512-VNNI+VL or
+ *                               AVX-VNNI the 32-value types use vpdpbusd, and with
+ *                               AVX-512 the float weight types use 512-bit vectors)
+ *   AArch64 NEON               azk_dot_neon.h (sdot with +dotprod, else smull/sadalp)
+ *   anything else              azk_dot_scalar.h (plain C the auto-vectorizer handles;
+ *                               also what x86-64 SSE2 gets); -DAZK_FORCE_SCALAR forces it
+ * All paths compute the same integer block sums, so their results differ only
+ * in the order of the float additions, and all quantize activations to the
+ * same bytes. azk_dot_scalar(...) and azk_dot_rows_scalar(...) are always
+ * available so that a test can compare a SIMD build with the portable code.
+ *
+ * API (wtype is an azc_dtype_t; K a multiple of the type's block size, 32 or
+ * 256, any K for F32/F16/BF16):
+ *   size_t azk_xq_row_size(wtype, K)             bytes of one quantized activation row
+ *   void azk_quantize_x(wtype, x, xq, K)         float row -> the activation format of wtype
+ *   void azk_quantize_x_q8(x, xq, K)             the q8 row below (Q4_0..Q8_0 weights)
+ *   void azk_quantize_x_q8k(x, xq, K)            K/256 azk_block_q8k_t (the K-quants)
+ *   float azk_dot(wtype, K, w_row, xq_row)       one weight row . one activation row
+ *   void azk_dot_rows(wtype, K, w_row, xq_rows, xq_stride, R, out)
+ *                                                out[r] = w_row . row r (at xq_rows + r *
+ *                                                xq_stride bytes), r < R; each weight block
+ *                                                is unpacked once for up to 4 rows
+ *   float azk_dot_<type>(K, w, xq), void azk_dot_rows_<type>(K, w, xq, stride, R, out)
+ *                                                per type: f32 f16 bf16 q4_0 q4_1 q5_0
+ *                                                q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k
+ *   float azk_vec_dot_f32(a, b, n)               sum a[i] * b[i] of two float vectors
+ *   void azk_vec_axpy_f32(n, alpha, x, y)        y[i] += alpha * x[i] (both for attention)
+ * For F32/F16/BF16 weights the "quantized" activation row is the float row
+ * itself (azk_quantize_x copies it; passing x directly is the same). Results:
+ * sum_i w_i * xq_i with the weights dequantized exactly as runtime/quant.c does
+ * and xq_i the dequantized activation (d * q), up to float rounding; that is
+ * what llama.cpp computes. Activation rows must be 4-byte aligned (32 or 64 is
+ * better; xq_stride a multiple of 4); weight rows may sit at any byte.
+ *
+ * Compile with -ffp-contract=on or off (not fast) if the activation bytes must
+ * be identical on every path: the scalar rounding relies on x * scale being
+ * rounded before it is rounded to an integer. */
+#ifndef AZC_CODEGEN_CPU_KERNELS_AZK_DOT_H
+#define AZC_CODEGEN_CPU_KERNELS_AZK_DOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/quant.h"
+
+#ifndef AZK_INLINE
+#define AZK_INLINE static inline __attribute__((always_inline))
+#endif
+#define AZK_MAX_ROWS 4
+
+/* Activations for the 32-value weight types: one row of K values (K a
+ * multiple of 32) is laid out as
+ *   int8_t qs[K]; float d[K / 32]; float s[K / 32];
+ * with x_j ~ d[j / 32] * qs[j] and s[b] = d[b] * (the sum of block b's qs), so
+ * that the min (Q4_1, Q5_1) or offset (Q4_0, Q5_0 on x86) of a weight block
+ * costs one multiply-add per block. The scales are floats (llama.cpp's
+ * block_q8_0 has an fp16 d) and kept apart from the values, so that the
+ * scales of four blocks load as one vector; from a 32-byte aligned row start
+ * every block of values is 32-byte aligned too. 1.25 K bytes per row. */
+AZK_INLINE const int8_t *azk_q8_qs(const uint8_t *row) { return (const int8_t *)row; }
+AZK_INLINE const float *azk_q8_d(const uint8_t *row, int64_t K) {
+  return (const float *)(const void *)(row + K);
+}
+AZK_INLINE const float *azk_q8_s(const uint8_t *row, int64_t K) {
+  return azk_q8_d(row, K) + K / AZC_QK;
+}
+
+/* Activations for the K-quants, 256 values: x_j ~ d * qs[j]; bsums[i] = sum of
+ * qs[16 i .. 16 i + 16), used for the mins and offsets of the weight
+ * sub-blocks. Padded to 320 bytes so that qs and bsums stay 32-byte aligned in
+ * a row that starts 32-byte aligned. */
+typedef struct azk_block_q8k {
+  int8_t qs[AZC_QK_K];
+  int16_t bsums[AZC_QK_K / 16];
+  float d;
+  int32_t pad[7];
+} azk_block_q8k_t;
+
+_Static_assert(sizeof(azk_block_q8k_t) == 320, "azk_block_q8k_t layout");
+
+#if defined(AZK_FORCE_SCALAR)
+#define AZK_PATH_SCALAR 1
+#define AZK_DOT_PATH "scalar"
+#elif defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define AZK_PATH_X86 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) &&                   \
+    defined(__AVX512F__)
+#define AZK_DOT_PATH "avx512-vnni"
+#elif defined(__AVXVNNI__)
+#define AZK_DOT_PATH "avx2-vnni"
+#else
+#define AZK_DOT_PATH "avx2"
+#endif
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define AZK_PATH_NEON 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define AZK_DOT_PATH "neon-dotprod"
+#else
+#define AZK_DOT_PATH "neon"
+#endif
+#else
+#define AZK_PATH_SCALAR 1
+#define AZK_DOT_PATH "scalar"
+#endif
+
+/* ---- small helpers shared by all paths ---- */
+
+AZK_INLINE uint16_t azk_load_u16(const void *p) {
+  uint16_t v;
+  __builtin_memcpy(&v, p, 2);
+  return v;
+}
+
+AZK_INLINE uint32_t azk_load_u32(const void *p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+/* IEEE half -> float without branches or tables (vectorizable): move exponent
+ * and mantissa into place, re-bias by multiplying with 2^112 (exact; it also
+ * normalizes half denormals), give inf/NaN the all-ones exponent. */
+AZK_INLINE float azk_half_bits_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)(h & 0x7fff) << 13;
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  f *= 0x1p112f;
+  __builtin_memcpy(&bits, &f, 4);
+  bits |= f >= 65536.0f ? 0x7f800000u : 0;
+  bits |= (uint32_t)(h & 0x8000) << 16;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+AZK_INLINE float azk_bf16_bits_to_f32(uint16_t h) {
+  const uint32_t bits = (uint32_t)h << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+/* Round to nearest, ties to even, for |v| < 2^22, without a library call or a
+ * float -> int conversion: adding 1.5 * 2^23 leaves the rounded integer in the
+ * low mantissa bits (the same rounding as cvtps2dq and fcvtns). */
+AZK_INLINE int32_t azk_round_small(float v) {
+  const float f = v + 12582912.0f;
+  uint32_t bits;
+  __builtin_memcpy(&bits, &f, 4);
+  return (int32_t)(bits - 0x4B400000u);
+}
+
+AZK_INLINE float azk_absf(float v) { return __builtin_fabsf(v); }
+
+/* Bytes of one weight block (or element) and values per block of the types
+ * this header handles; 0 for the others. */
+AZK_INLINE int azk_wtype_block_bytes(int wtype) {
+  switch (wtype) {
+  case AZC_DTYPE_F32: return 4;
+  case AZC_DTYPE_F16:
+  case AZC_DTYPE_BF16: return 2;
+  case AZC_DTYPE_Q4_0: return sizeof(azc_block_q4_0_t);
+  case AZC_DTYPE_Q4_1: return sizeof(azc_block_q4_1_t);
+  case AZC_DTYPE_Q5_0: return sizeof(azc_block_q5_0_t);
+  case AZC_DTYPE_Q5_1: return sizeof(azc_block_q5_1_t);
+  case AZC_DTYPE_Q8_0: return sizeof(azc_block_q8_0_t);
+  case AZC_DTYPE_Q2_K: return sizeof(azc_block_q2_k_t);
+  case AZC_DTYPE_Q3_K: return sizeof(azc_block_q3_k_t);
+  case AZC_DTYPE_Q4_K: return sizeof(azc_block_q4_k_t);
+  case AZC_DTYPE_Q5_K: return sizeof(azc_block_q5_k_t);
+  case AZC_DTYPE_Q6_K: return sizeof(azc_block_q6_k_t);
+  default: return 0;
+  }
+}
+
+AZK_INLINE int azk_wtype_block_values(int wtype) {
+  switch (wtype) {
+  case AZC_DTYPE_F32:
+  case AZC_DTYPE_F16:
+  case AZC_DTYPE_BF16: return 1;
+  case AZC_DTYPE_Q4_0:
+  case AZC_DTYPE_Q4_1:
+  case AZC_DTYPE_Q5_0:
+  case AZC_DTYPE_Q5_1:
+  case AZC_DTYPE_Q8_0: return AZC_QK;
+  case AZC_DTYPE_Q2_K:
+  case AZC_DTYPE_Q3_K:
+  case AZC_DTYPE_Q4_K:
+  case AZC_DTYPE_Q5_K:
+  case AZC_DTYPE_Q6_K: return AZC_QK_K;
+  default: return 0;
+  }
+}
+
+/* The 6-bit scales and mins of a Q4_K/Q5_K block as bytes: out[0..8) scales,
+ * out[8..16) mins (layout in runtime/quant.h), four at a time. */
+AZK_INLINE void azk_k4_scales(const uint8_t s[12], uint32_t out[4]) {
+  const uint32_t a0 = azk_load_u32(s), a1 = azk_load_u32(s + 4), a2 = azk_load_u32(s + 8);
+  out[0] = a0 & 0x3f3f3f3fu;
+  out[1] = (a2 & 0x0f0f0f0fu) | ((a0 >> 2) & 0x30303030u);
+  out[2] = a1 & 0x3f3f3f3fu;
+  out[3] = ((a2 >> 4) & 0x0f0f0f0fu) | ((a1 >> 2) & 0x30303030u);
+}
+
+/* The 16 6-bit scales of a Q3_K block as bytes, still biased by +32. */
+AZK_INLINE void azk_k3_scales(const uint8_t s[12], uint32_t out[4]) {
+  const uint32_t a0 = azk_load_u32(s), a1 = azk_load_u32(s + 4), a2 = azk_load_u32(s + 8);
+  out[0] = (a0 & 0x0f0f0f0fu) | ((a2 << 4) & 0x30303030u);
+  out[1] = (a1 & 0x0f0f0f0fu) | ((a2 << 2) & 0x30303030u);
+  out[2] = ((a0 >> 4) & 0x0f0f0f0fu) | (a2 & 0x30303030u);
+  out[3] = ((a1 >> 4) & 0x0f0f0f0fu) | ((a2 >> 2) & 0x30303030u);
+}
+
+#include "codegen/cpu/kernels/azk_dot_scalar.h"
+#if defined(AZK_PATH_X86)
+#include "codegen/cpu/kernels/azk_dot_x86.h"
+#define AZK_IMPL(name) azk_x86_##name
+#elif defined(AZK_PATH_NEON)
+#include "codegen/cpu/kernels/azk_dot_neon.h"
+#define AZK_IMPL(name) azk_neon_##name
+#else
+#define AZK_IMPL(name) azk_scalar_##name
+#endif
+
+/* ---- activations ---- */
+
+static inline void azk_quantize_x_q8(const float *x, void *dst, int64_t K) {
+  AZK_IMPL(quantize_q8)(x, (uint8_t *)dst, K);
+}
+
+static inline void azk_quantize_x_q8k(const float *x, void *dst, int64_t K) {
+  AZK_IMPL(quantize_q8k)(x, (azk_block_q8k_t *)dst, K);
+}
+
+AZK_INLINE size_t azk_xq_row_size(int wtype, int64_t K) {
+  switch (azk_wtype_block_values(wtype)) {
+  case 1: return (size_t)K * sizeof(float);
+  case AZC_QK: return (size_t)K + (size_t)(K / AZC_QK) * 2 * sizeof(float);
+  case AZC_QK_K: return (size_t)(K / AZC_QK_K) * sizeof(azk_block_q8k_t);
+  default: return 0;
+  }
+}
+
+AZK_INLINE void azk_quantize_x(int wtype, const float *x, void *dst, int64_t K) {
+  switch (azk_wtype_block_values(wtype)) {
+  case 1: {
+    float *y = dst;
+    for (int64_t i = 0; i < K; i++) y[i] = x[i];
+    break;
+  }
+  case AZC_QK: azk_quantize_x_q8(x, dst, K); break;
+  case AZC_QK_K: azk_quantize_x_q8k(x, dst, K); break;
+  default: break;
+  }
+}
+
+/* ---- dot products, per type ---- */
+
+/* Runs impl with R as a constant, so that its per-row loops unroll and its
+ * accumulator arrays live in registers. */
+#define AZK_WITH_CONST_R(R, call_with_r)                                                           \
+  do {                                                                                             \
+    switch (R) {                                                                                   \
+    case 1: call_with_r(1); break;                                                                 \
+    case 2: call_with_r(2); break;                                                                 \
+    case 3: call_with_r(3); break;                                                                 \
+    default: call_with_r(4); break;                                                                \
+    }                                                                                              \
+  } while (0)
+
+#define AZK_DEFINE_DOT(name)                                                                       \
+  static inline void azk_dot_rows_##name(int64_t K, const void *w, const void *x, size_t x_stride, \
+                                         int R, float *out) {                                      \
+    const uint8_t *w8 = (const uint8_t *)w, *x8 = (const uint8_t *)x;                              \
+    for (; R > AZK_MAX_ROWS; R -= AZK_MAX_ROWS, x8 += AZK_MAX_ROWS * x_stride)                     \
+      AZK_CALL_ROWS_##name(AZK_MAX_ROWS), out += AZK_MAX_ROWS;                                     \
+    if (R >= 1) AZK_WITH_CONST_R(R, AZK_CALL_ROWS_##name);                                         \
+  }                                                                                                \
+  static inline float azk_dot_##name(int64_t K, const void *w, const void *x) {                    \
+    float out[1];                                                                                  \
+    azk_dot_rows_##name(K, w, x, 0, 1, out);                                                       \
+    return out[0];                                                                                 \
+  }
+
+#define AZK_CALL_ROWS_f32(r) AZK_IMPL(rows_plain)(AZC_DTYPE_F32, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_f16(r) AZK_IMPL(rows_plain)(AZC_DTYPE_F16, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_bf16(r) AZK_IMPL(rows_plain)(AZC_DTYPE_BF16, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q4_0(r) AZK_IMPL(rows_b32)(AZC_DTYPE_Q4_0, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q4_1(r) AZK_IMPL(rows_b32)(AZC_DTYPE_Q4_1, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q5_0(r) AZK_IMPL(rows_b32)(AZC_DTYPE_Q5_0, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q5_1(r) AZK_IMPL(rows_b32)(AZC_DTYPE_Q5_1, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q8_0(r) AZK_IMPL(rows_b32)(AZC_DTYPE_Q8_0, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q2_k(r) AZK_IMPL(rows_q2_k)(K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q3_k(r) AZK_IMPL(rows_q3_k)(K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q4_k(r) AZK_IMPL(rows_q4_k)(K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q5_k(r) AZK_IMPL(rows_q5_k)(K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q6_k(r) AZK_IMPL(rows_q6_k)(K, w8, x8, x_stride, r, out)
+
+AZK_DEFINE_DOT(f32)
+AZK_DEFINE_DOT(f16)
+AZK_DEFINE_DOT(bf16)
+AZK_DEFINE_DOT(q4_0)
+AZK_DEFINE_DOT(q4_1)
+AZK_DEFINE_DOT(q5_0)
+AZK_DEFINE_DOT(q5_1)
+AZK_DEFINE_DOT(q8_0)
+AZK_DEFINE_DOT(q2_k)
+AZK_DEFINE_DOT(q3_k)
+AZK_DEFINE_DOT(q4_k)
+AZK_DEFINE_DOT(q5_k)
+AZK_DEFINE_DOT(q6_k)
+
+/* ---- dispatch on the weight type ---- */
+
+/* out[r] = w_row . (activation row r at x_rows + r * x_stride bytes), r < R.
+ * Unknown types give zeros. */
+AZK_INLINE void azk_dot_rows(int wtype, int64_t K, const void *w_row, const void *x_rows,
+                             size_t x_stride, int R, float *out) {
+  switch (wtype) {
+  case AZC_DTYPE_F32: azk_dot_rows_f32(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_F16: azk_dot_rows_f16(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_BF16: azk_dot_rows_bf16(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q4_0: azk_dot_rows_q4_0(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q4_1: azk_dot_rows_q4_1(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q5_0: azk_dot_rows_q5_0(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q5_1: azk_dot_rows_q5_1(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q8_0: azk_dot_rows_q8_0(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q2_K: azk_dot_rows_q2_k(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q3_K: azk_dot_rows_q3_k(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q4_K: azk_dot_rows_q4_k(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q5_K: azk_dot_rows_q5_k(K, w_row, x_rows, x_stride, R, out); break;
+  case AZC_DTYPE_Q6_K: azk_dot_rows_q6_k(K, w_row, x_rows, x_stride, R, out); break;
+  default:
+    for (int r = 0; r < R; r++) out[r] = 0.0f;
+    break;
+  }
+}
+
+AZK_INLINE float azk_dot(int wtype, int64_t K, const void *w_row, const void *x_row) {
+  float out[1];
+  azk_dot_rows(wtype, K, w_row, x_row, 0, 1, out);
+  return out[0];
+}
+
+/* ---- the portable code, callable from any build (for tests) ---- */
+
+static inline void azk_quantize_x_scalar(int wtype, const float *x, void *dst, int64_t K) {
+  switch (azk_wtype_block_values(wtype)) {
+  case 1: {
+    float *y = dst;
+    for (int64_t i = 0; i < K; i++) y[i] = x[i];
+    break;
+  }
+  case AZC_QK: azk_scalar_quantize_q8(x, (uint8_t *)dst, K); break;
+  case AZC_QK_K: azk_scalar_quantize_q8k(x, (azk_block_q8k_t *)dst, K); break;
+  default: break;
+  }
+}
+
+static inline void azk_dot_rows_scalar(int wtype, int64_t K, const void *w_row, const void *x_rows,
+                                       size_t x_stride, int R, float *out) {
+  const uint8_t *w = (const uint8_t *)w_row, *x = (const uint8_t *)x_rows;
+  for (; R > AZK_MAX_ROWS; R -= AZK_MAX_ROWS, x += AZK_MAX_ROWS * x_stride, out += AZK_MAX_ROWS)
+    azk_dot_rows_scalar(wtype, K, w, x, x_stride, AZK_MAX_ROWS, out);
+  for (int r = 0; r < R; r++) out[r] = 0.0f;
+  if (R < 1) return;
+  switch (wtype) {
+  case AZC_DTYPE_F32:
+  case AZC_DTYPE_F16:
+  case AZC_DTYPE_BF16: azk_scalar_rows_plain(wtype, K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q4_0:
+  case AZC_DTYPE_Q4_1:
+  case AZC_DTYPE_Q5_0:
+  case AZC_DTYPE_Q5_1:
+  case AZC_DTYPE_Q8_0: azk_scalar_rows_b32(wtype, K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q2_K: azk_scalar_rows_q2_k(K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q3_K: azk_scalar_rows_q3_k(K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q4_K: azk_scalar_rows_q4_k(K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q5_K: azk_scalar_rows_q5_k(K, w, x, x_stride, R, out); break;
+  case AZC_DTYPE_Q6_K: azk_scalar_rows_q6_k(K, w, x, x_stride, R, out); break;
+  default: break;
+  }
+}
+
+static inline float azk_dot_scalar(int wtype, int64_t K, const void *w_row, const void *x_row) {
+  float out[1];
+  azk_dot_rows_scalar(wtype, K, w_row, x_row, 0, 1, out);
+  return out[0];
+}
+
+/* ---- float helpers for attention ---- */
+
+static inline float azk_vec_dot_f32(const float *a, const float *b, int64_t n) {
+  return AZK_IMPL(dot_f32)(a, b, n);
+}
+
+/* y[i] += alpha * x[i] */
+static inline void azk_vec_axpy_f32(int64_t n, float alpha, const float *x, float *y) {
+  AZK_IMPL(axpy_f32)(n, alpha, x, y);
+}
+
+#endif

@@ -1,0 +1,521 @@
+/* Kernel templates: one generic C function per kernel kind, compiled to LLVM
+ * bitcode at build time (one bitcode file per target class, see
+ * codegen/CMakeLists.txt). The code generator adds, per kernel spec, a
+ * constant parameter block and a wrapper `azk_<key>(call, ith, nth)` that
+ * calls the template with it; everything is inlined into the wrapper and the
+ * module is optimized for the target CPU, so every shape, quant type and
+ * epilogue choice below becomes a constant and the dead branches disappear.
+ *
+ * Threads: a kernel runs on all threads of the pool at once; thread ith of
+ * nth takes a contiguous share of the work units. Kernels with a preparation
+ * phase (norm prologue, activation quantization, rope tables) split it across
+ * threads too and meet at call->barrier before the main phase.
+ *
+ * Semantics are the eager interpreter's (ir/interp.c); tests/codegen
+ * compares every kernel with it. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "codegen/cpu/kernels/azk_dot.h"
+#include "codegen/cpu/kernels/azk_math.h"
+#include "codegen/cpu/kernels/azk_params.h"
+#include "runtime/kernel_abi.h"
+#include "runtime/quant.h"
+
+/* The reference block decoders (get_rows reads any stored type). */
+#include "runtime/quant.c"
+#include "runtime/quant_dequantize.c"
+
+#define AZK_INLINE static inline __attribute__((always_inline))
+
+/* double-precision math for rope angles (the runtime resolves these to libm) */
+double pow(double, double);
+double cos(double);
+double sin(double);
+
+AZK_INLINE void split_range(int64_t n, int ith, int nth, int64_t *b, int64_t *e) {
+  int64_t q = n / nth, r = n % nth;
+  *b = ith * q + (ith < r ? ith : r);
+  *e = *b + q + (ith < r ? 1 : 0);
+}
+
+AZK_INLINE void barrier(const azk_call_t *c) {
+  if (c->barrier) c->barrier(c->barrier_ctx);
+}
+
+/* ---- norms ---- */
+AZK_INLINE void norm_row(float *restrict y, const float *restrict x, int64_t D, int layer, float eps,
+                         const float *g, const float *b) {
+  double mean = 0, ss = 0;
+  if (layer) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= D; i += 16)
+      for (int k = 0; k < 16; k++) acc[k] += x[i + k];
+    for (; i < D; i++) acc[0] += x[i];
+    for (int k = 0; k < 16; k++) mean += acc[k];
+    mean /= (double)D;
+  }
+  float m = (float)mean, acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= D; i += 16)
+    for (int k = 0; k < 16; k++) acc[k] += (x[i + k] - m) * (x[i + k] - m);
+  for (; i < D; i++) acc[0] += (x[i] - m) * (x[i] - m);
+  for (int k = 0; k < 16; k++) ss += acc[k];
+  float scale = (float)(1.0 / __builtin_sqrt(ss / (double)D + (double)eps));
+  for (int64_t j = 0; j < D; j++) {
+    float v = (x[j] - m) * scale;
+    if (g) v *= g[j];
+    if (b) v += b[j];
+    y[j] = v;
+  }
+}
+
+/* ---- rope ---- */
+/* cos/sin table for one token: cs[2i] = cos, cs[2i+1] = sin of pos * theta_i */
+AZK_INLINE void rope_table(float *cs, int n_rot, int32_t pos, float base, float scale,
+                           const float *factors) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    double theta = (double)pos * (double)scale * pow((double)base, -2.0 * i / (double)n_rot);
+    if (factors) theta /= (double)factors[i];
+    cs[2 * i] = (float)cos(theta);
+    cs[2 * i + 1] = (float)sin(theta);
+  }
+}
+
+AZK_INLINE void rope_head(float *r, const float *cs, int n_rot, int mode) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    int a = mode == 2 ? i : 2 * i, b = mode == 2 ? i + n_rot / 2 : 2 * i + 1;
+    float x0 = r[a], x1 = r[b], c = cs[2 * i], s = cs[2 * i + 1];
+    r[a] = x0 * c - x1 * s;
+    r[b] = x0 * s + x1 * c;
+  }
+}
+
+/* ---- matmul_fused ---- */
+enum { MM_COLS = 16, MM_ROWS = 4, MAX_HEAD_DIM = 512 };
+
+/* The activation rows one segment multiplies with: F32 weights read floats,
+ * the others read x quantized into their llama.cpp vec_dot format. */
+AZK_INLINE int act_format(int wtype) { return (int)azc_vec_dot_type((azc_dtype_t)wtype); }
+
+typedef struct mm_state {
+  const azk_call_t *c;
+  const azk_mm_params_t *p;
+  const uint8_t *xq[4]; /* activations for each segment */
+  size_t xq_stride[4];
+  const float *cs; /* rope tables (M, n_rot) */
+} mm_state_t;
+
+/* Phase 1: normalize (prologue), then quantize each row once per distinct
+ * activation format; rows are split across threads, results shared. */
+AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
+  const azk_call_t *c = st->c;
+  const azk_mm_params_t *p = st->p;
+  const int64_t M = c->M, K = p->K;
+  const float *X = c->in[p->in_x];
+  uint8_t *shared = c->shared;
+  size_t off = 0;
+  float *normed = NULL;
+  if (p->prologue) {
+    normed = (float *)shared;
+    off += (size_t)(M * K) * sizeof(float);
+  }
+  for (int s = 0; s < p->n_seg; s++) {
+    int f = act_format(p->wtype[s]);
+    int same = -1;
+    for (int t = 0; t < s; t++)
+      if (act_format(p->wtype[t]) == f) same = t;
+    if (same >= 0) {
+      st->xq[s] = st->xq[same];
+      st->xq_stride[s] = st->xq_stride[same];
+    } else if (f == AZC_DTYPE_F32) {
+      st->xq[s] = (const uint8_t *)(normed ? normed : X);
+      st->xq_stride[s] = (size_t)K * sizeof(float);
+    } else {
+      st->xq[s] = shared + off;
+      st->xq_stride[s] = azk_xq_row_size(p->wtype[s], K);
+      off += (size_t)M * st->xq_stride[s];
+      off = (off + 63) & ~(size_t)63;
+    }
+  }
+  float *cs = NULL;
+  if (p->epilogue == 4 && p->n_rot) {
+    cs = (float *)(shared + off);
+    off += (size_t)(M * p->n_rot) * sizeof(float);
+  }
+  st->cs = cs;
+  int64_t m0, m1;
+  split_range(M, ith, nth, &m0, &m1);
+  for (int64_t m = m0; m < m1; m++) {
+    const float *x = X + m * K;
+    if (normed) {
+      norm_row(normed + m * K, x, K, p->prologue == 2, p->eps, c->in[p->in_norm_w],
+               p->prologue == 2 ? c->in[p->in_norm_b] : NULL);
+      x = normed + m * K;
+    }
+    for (int s = 0; s < p->n_seg; s++) {
+      int f = act_format(p->wtype[s]), first = 1;
+      for (int t = 0; t < s; t++)
+        if (act_format(p->wtype[t]) == f) first = 0;
+      if (!first || f == AZC_DTYPE_F32) continue;
+      uint8_t *dst = (uint8_t *)st->xq[s] + (size_t)m * st->xq_stride[s];
+      if (f == AZC_DTYPE_F16 || f == AZC_DTYPE_BF16) {
+        /* float rows holding half-precision values, as llama.cpp multiplies them */
+        float *y = (float *)dst;
+        for (int64_t k = 0; k < K; k++)
+          y[k] = f == AZC_DTYPE_F16 ? azc_fp16_to_f32(azc_f32_to_fp16(x[k]))
+                                    : azc_bf16_to_f32(azc_f32_to_bf16(x[k]));
+      } else {
+        azk_quantize_x(p->wtype[s], x, dst, K);
+      }
+    }
+    if (cs)
+      rope_table(cs + m * p->n_rot, p->n_rot, c->pos[m], p->freq_base, p->freq_scale,
+                 p->in_factors >= 0 ? c->in[p->in_factors] : NULL);
+  }
+  barrier(c);
+}
+
+/* acc[r][j] = dot(weight row col0 + j of segment s, activation row m0 + r) */
+AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, int64_t m0, int R,
+                        float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS]) {
+  const azk_mm_params_t *p = st->p;
+  const uint8_t *W = st->c->in[p->in_w[s]];
+  size_t row_bytes = azc_dtype_row_size((azc_dtype_t)p->wtype[s], p->K);
+  const uint8_t *xq = st->xq[s] + (size_t)m0 * st->xq_stride[s];
+  for (int j = 0; j < ncols; j++) {
+    float out[MM_ROWS];
+    const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
+    if (R == MM_ROWS) azk_dot_rows(p->wtype[s], p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
+    else
+      for (int r = 0; r < R; r++)
+        out[r] = azk_dot(p->wtype[s], p->K, w, xq + (size_t)r * st->xq_stride[s]);
+    for (int r = 0; r < R; r++) acc[r][j] = out[r];
+  }
+  if (p->bias) {
+    const float *b = st->c->in[p->in_bias[s]];
+    for (int r = 0; r < R; r++)
+      for (int j = 0; j < ncols; j++) acc[r][j] += b[col0 + j];
+  }
+}
+
+/* One unit of work: columns [col0, col0 + ncols) of segment s, where ocol is
+ * where segment s's column 0 sits in the concatenated output. */
+AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, int64_t ocol) {
+  const azk_call_t *c = st->c;
+  const azk_mm_params_t *p = st->p;
+  const int64_t M = c->M;
+  int64_t Ntot = 0;
+  for (int t = 0; t < p->n_seg; t++) Ntot += p->N[t];
+  float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
+  float *out = c->out;
+  for (int64_t m = 0; m < M; m += MM_ROWS) {
+    int R = M - m >= MM_ROWS ? MM_ROWS : (int)(M - m);
+    if (p->epilogue == 2) { /* swiglu: gate (segment 0) and up (segment 1) */
+      float up[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
+      mm_tile(st, 0, col0, ncols, m, R, acc);
+      mm_tile(st, 1, col0, ncols, m, R, up);
+      int64_t F = p->N[0];
+      for (int r = 0; r < R; r++)
+        for (int j = 0; j < ncols; j++) out[(m + r) * F + col0 + j] = azk_silu(acc[r][j]) * up[r][j];
+      continue;
+    }
+    mm_tile(st, s, col0, ncols, m, R, acc);
+    if (p->epilogue == 4) { /* rope + kv: the unit is one head */
+      int64_t hd = p->head_dim, Hq = p->n_head * hd, Hk = p->n_head_kv * hd;
+      int64_t col = ocol + col0; /* column in [q | k | v] */
+      for (int r = 0; r < R; r++) {
+        int64_t t = m + r;
+        float *row = acc[r];
+        if (p->n_rot && col < Hq + Hk) rope_head(row, st->cs + t * p->n_rot, p->n_rot, p->rope_mode);
+        float *dst;
+        if (col < Hq) dst = out + t * Hq + col;
+        else if (col < Hq + Hk)
+          dst = c->k_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq);
+        else
+          dst = c->v_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq - Hk);
+        for (int j = 0; j < ncols; j++) dst[j] = row[j];
+      }
+      continue;
+    }
+    for (int r = 0; r < R; r++) {
+      float *o = out + (m + r) * Ntot + ocol + col0;
+      if (p->epilogue == 1) {
+        const float *res = (const float *)c->in[p->in_residual] + (m + r) * Ntot + ocol + col0;
+        for (int j = 0; j < ncols; j++) o[j] = acc[r][j] + res[j];
+      } else if (p->epilogue == 3) {
+        for (int j = 0; j < ncols; j++) o[j] = azk_gelu(acc[r][j]);
+      } else {
+        for (int j = 0; j < ncols; j++) o[j] = acc[r][j];
+      }
+    }
+  }
+}
+
+/* Units of one segment: heads for rope/kv, else MM_COLS columns. */
+AZK_INLINE int64_t seg_unit_width(const azk_mm_params_t *p) {
+  return p->epilogue == 4 ? p->head_dim : MM_COLS;
+}
+
+AZK_INLINE int64_t seg_units(const azk_mm_params_t *p, int s) {
+  int64_t w = seg_unit_width(p);
+  return (p->N[s] + w - 1) / w;
+}
+
+AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, int64_t *ubase,
+                           int64_t *ocol) {
+  const azk_mm_params_t *p = st->p;
+  if (s >= p->n_seg) return;
+  int64_t n = seg_units(p, s), w = seg_unit_width(p);
+  for (int64_t u = u0 > *ubase ? u0 : *ubase; u < u1 && u < *ubase + n; u++) {
+    int64_t col0 = (u - *ubase) * w;
+    int ncols = (int)(p->N[s] - col0 < w ? p->N[s] - col0 : w);
+    mm_unit(st, s, col0, ncols, *ocol);
+  }
+  *ubase += n;
+  *ocol += p->N[s];
+}
+
+AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk_mm_params_t *p) {
+  mm_state_t st = {c, p, {0}, {0}, NULL};
+  mm_prepare(&st, ith, nth);
+  int64_t total = p->epilogue == 2 ? seg_units(p, 0) : 0;
+  if (p->epilogue != 2)
+    for (int s = 0; s < p->n_seg; s++) total += seg_units(p, s);
+  int64_t u0, u1;
+  split_range(total, ith, nth, &u0, &u1);
+  if (p->epilogue == 2) {
+    int64_t ub = 0, oc = 0;
+    mm_segment(&st, 0, u0, u1, &ub, &oc);
+    return;
+  }
+  int64_t ub = 0, oc = 0;
+  /* one call per segment with a constant index, so each segment's weight
+   * type is a constant in its own copy of the loop */
+  mm_segment(&st, 0, u0, u1, &ub, &oc);
+  mm_segment(&st, 1, u0, u1, &ub, &oc);
+  mm_segment(&st, 2, u0, u1, &ub, &oc);
+  mm_segment(&st, 3, u0, u1, &ub, &oc);
+}
+
+/* ---- flash attention ---- */
+/* One unit: token t, kv head g; the H/Hkv query heads of that group share
+ * each K and V row as it is loaded. Online softmax: a running maximum and
+ * sum per head, the accumulator rescaled when the maximum grows. */
+AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth, const azk_fa_params_t *p) {
+  const int64_t T = c->T, H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, G = H / Hkv;
+  const float *Q = c->in[p->in_q];
+  float *out = c->out;
+  int64_t u0, u1;
+  split_range(T * Hkv, ith, nth, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    int64_t t = u / Hkv, g = u % Hkv;
+    int32_t L = c->pos[t] + 1;
+    const float *kbase = c->k_cache + c->seq[t] * c->kv_seq_stride + g * D;
+    const float *vbase = c->v_cache + c->seq[t] * c->kv_seq_stride + g * D;
+    float mx[64], sum[64];
+    for (int64_t h = 0; h < G; h++) {
+      mx[h] = -__builtin_inff();
+      sum[h] = 0;
+      float *o = out + (t * H + g * G + h) * D;
+      for (int64_t d = 0; d < D; d++) o[d] = 0;
+    }
+    for (int32_t l = 0; l < L; l++) {
+      const float *k = kbase + (int64_t)l * Hkv * D, *v = vbase + (int64_t)l * Hkv * D;
+      for (int64_t h = 0; h < G; h++) {
+        const float *q = Q + (t * H + g * G + h) * D;
+        float *o = out + (t * H + g * G + h) * D;
+        float s = azk_vec_dot_f32(q, k, D) * p->scale;
+        if (s > mx[h]) {
+          float corr = azk_expf(mx[h] - s);
+          sum[h] *= corr;
+          for (int64_t d = 0; d < D; d++) o[d] *= corr;
+          mx[h] = s;
+        }
+        float e = azk_expf(s - mx[h]);
+        sum[h] += e;
+        for (int64_t d = 0; d < D; d++) o[d] += e * v[d];
+      }
+    }
+    for (int64_t h = 0; h < G; h++) {
+      float *o = out + (t * H + g * G + h) * D, inv = 1.0f / sum[h];
+      for (int64_t d = 0; d < D; d++) o[d] *= inv;
+    }
+  }
+}
+
+/* ---- the other ops (unfused graphs; small, row-parallel) ---- */
+/* get_rows: i[0] = row length D, i[1] = table type, i[2] = 1 if the table is
+ * an activation (rows counted by call->T), i[3] = table rows */
+AZK_INLINE void azk_get_rows_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  const int64_t D = p->i[0];
+  const int32_t *idx = c->in[1];
+  size_t rb = azc_dtype_row_size((azc_dtype_t)p->i[1], D);
+  int64_t r0, r1;
+  split_range(c->M, ith, nth, &r0, &r1);
+  for (int64_t r = r0; r < r1; r++)
+    azc_dequantize_row((azc_dtype_t)p->i[1], (const uint8_t *)c->in[0] + (size_t)idx[r] * rb,
+                       (float *)c->out + r * D, D);
+}
+
+/* elementwise: i[0] = op, i[1] = row width D, i[2] = 1 when b is one row
+ * broadcast over the rows of a; f[0] = scale */
+AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  const int64_t D = p->i[1];
+  int64_t r0, r1;
+  split_range(c->M, ith, nth, &r0, &r1);
+  const float *a = c->in[0], *b = c->in[1];
+  float *o = c->out;
+  for (int64_t r = r0; r < r1; r++)
+    for (int64_t j = 0; j < D; j++) {
+      int64_t i = r * D + j;
+      float x = a[i];
+      switch (p->i[0]) {
+      case AZK_EW_ADD: o[i] = x + b[p->i[2] ? j : i]; break;
+      case AZK_EW_MUL: o[i] = x * b[p->i[2] ? j : i]; break;
+      case AZK_EW_SCALE: o[i] = x * p->f[0]; break;
+      case AZK_EW_SILU: o[i] = azk_silu(x); break;
+      default: o[i] = azk_gelu(x); break;
+      }
+    }
+}
+
+/* norm: i[0] = D, i[1] = 1 for layer norm; f[0] = eps */
+AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t r0, r1, D = p->i[0];
+  split_range(c->M, ith, nth, &r0, &r1);
+  for (int64_t r = r0; r < r1; r++)
+    norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0], NULL,
+             NULL);
+}
+
+/* slice: i[0] = input width, i[1] = start, i[2] = len */
+AZK_INLINE void azk_slice_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t r0, r1;
+  split_range(c->M, ith, nth, &r0, &r1);
+  for (int64_t r = r0; r < r1; r++)
+    memcpy((float *)c->out + r * p->i[2], (const float *)c->in[0] + r * p->i[0] + p->i[1],
+           (size_t)p->i[2] * sizeof(float));
+}
+
+/* rope: i[0] = heads, i[1] = head dim, i[2] = n_rot, i[3] = mode, i[4] = has
+ * factors (in[2]); f[0] = base, f[1] = scale */
+AZK_INLINE void azk_rope_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t r0, r1, H = p->i[0], D = p->i[1];
+  split_range(c->M, ith, nth, &r0, &r1);
+  float cs[MAX_HEAD_DIM];
+  for (int64_t t = r0; t < r1; t++) {
+    float *o = (float *)c->out + t * H * D;
+    memcpy(o, (const float *)c->in[0] + t * H * D, (size_t)(H * D) * sizeof(float));
+    rope_table(cs, p->i[2], c->pos[t], p->f[0], p->f[1], p->i[4] ? c->in[2] : NULL);
+    for (int64_t h = 0; h < H; h++) rope_head(o + h * D, cs, p->i[2], p->i[3]);
+  }
+}
+
+/* kv_write: i[0] = row width (n_head_kv * head_dim), i[1] = kind (0 K, 1 V);
+ * in[1] = rows (T, width) */
+AZK_INLINE void azk_kv_write_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t r0, r1, W = p->i[0];
+  split_range(c->T, ith, nth, &r0, &r1);
+  float *cache = p->i[1] ? c->v_cache : c->k_cache;
+  for (int64_t t = r0; t < r1; t++)
+    memcpy(cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * W,
+           (const float *)c->in[1] + t * W, (size_t)W * sizeof(float));
+}
+
+/* attn_scores / attn_values: i[0] = heads, i[1] = kv heads, i[2] = head dim */
+AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
+  split_range(c->T * H, ith, nth, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    int64_t t = u / H, h = u % H, g = h / (H / Hkv);
+    const float *q = (const float *)c->in[0] + u * D;
+    float *o = (float *)c->out + u * L;
+    for (int64_t l = 0; l < L; l++)
+      o[l] = azk_vec_dot_f32(q, c->k_cache + c->seq[t] * c->kv_seq_stride + (l * Hkv + g) * D, D);
+  }
+}
+
+AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
+  split_range(c->T * H, ith, nth, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    int64_t t = u / H, h = u % H, g = h / (H / Hkv);
+    const float *pr = (const float *)c->in[0] + u * L;
+    float *o = (float *)c->out + u * D;
+    for (int64_t d = 0; d < D; d++) o[d] = 0;
+    for (int64_t l = 0; l < L; l++) {
+      if (pr[l] == 0.0f) continue;
+      const float *v = c->v_cache + c->seq[t] * c->kv_seq_stride + (l * Hkv + g) * D;
+      for (int64_t d = 0; d < D; d++) o[d] += pr[l] * v[d];
+    }
+  }
+}
+
+/* causal_mask: i[0] = heads */
+AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t H = p->i[0], L = c->L, u0, u1;
+  split_range(c->T * H, ith, nth, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    int64_t t = u / H;
+    const float *x = (const float *)c->in[0] + u * L;
+    float *o = (float *)c->out + u * L;
+    for (int64_t l = 0; l < L; l++) o[l] = l > c->pos[t] ? -__builtin_inff() : x[l];
+  }
+}
+
+/* softmax over rows of width i[0] (0: the key length L); rows = M * i[1] */
+AZK_INLINE void azk_softmax_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+  int64_t W = p->i[0] ? p->i[0] : c->L, u0, u1;
+  split_range(c->M * p->i[1], ith, nth, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    const float *x = (const float *)c->in[0] + u * W;
+    float *y = (float *)c->out + u * W, mx = -__builtin_inff();
+    for (int64_t i = 0; i < W; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < W; i++) sum += y[i] = azk_expf(x[i] - mx);
+    float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+    for (int64_t i = 0; i < W; i++) y[i] *= inv;
+  }
+}
+
+/* Entry points the code generator's wrappers call (kept external in the
+ * bitcode so they can be found by name; internalized once a wrapper exists). */
+void azk_entry_matmul(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_matmul_impl(c, ith, nth, p);
+}
+void azk_entry_flash_attn(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_flash_attn_impl(c, ith, nth, p);
+}
+void azk_entry_get_rows(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_get_rows_impl(c, ith, nth, p);
+}
+void azk_entry_elementwise(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_elementwise_impl(c, ith, nth, p);
+}
+void azk_entry_norm(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_norm_impl(c, ith, nth, p);
+}
+void azk_entry_slice(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_slice_impl(c, ith, nth, p);
+}
+void azk_entry_rope(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_rope_impl(c, ith, nth, p);
+}
+void azk_entry_kv_write(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_kv_write_impl(c, ith, nth, p);
+}
+void azk_entry_attn_scores(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_attn_scores_impl(c, ith, nth, p);
+}
+void azk_entry_causal_mask(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_causal_mask_impl(c, ith, nth, p);
+}
+void azk_entry_softmax(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_softmax_impl(c, ith, nth, p);
+}
+void azk_entry_attn_values(const azk_call_t *c, int ith, int nth, const void *p) {
+  azk_attn_values_impl(c, ith, nth, p);
+}

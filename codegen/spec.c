@@ -1,0 +1,298 @@
+/* Kernel specs from fused-graph nodes (see spec.h). */
+#include "codegen/spec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen/cpu/kernels/azk_dot.h"
+
+bool azc_kernel_node_needs_kernel(const azc_ir_node_t *n) {
+  switch (n->op) {
+  case AZC_OP_INPUT:
+  case AZC_OP_WEIGHT:
+  case AZC_OP_KV_CACHE:
+  case AZC_OP_RESHAPE:
+  case AZC_OP_OUTPUT: return false;
+  default: return true;
+  }
+}
+
+static int64_t row_width(const azc_ir_node_t *n) {
+  int64_t w = 1;
+  for (int i = 1; i < n->rank; i++) w *= n->shape[i].c;
+  return w;
+}
+
+static void mm_from_fused(const azc_ir_node_t *n, azk_mm_params_t *p) {
+  azc_mf_layout_t l = azc_mf_layout_of(n);
+  const int64_t *ia = n->iattr;
+  p->K = (int32_t)n->inputs[l.x]->shape[1].c;
+  p->n_seg = l.n_seg;
+  p->prologue = (int32_t)ia[AZC_MF_PROLOGUE];
+  p->epilogue = (int32_t)ia[AZC_MF_EPILOGUE];
+  p->bias = ia[AZC_MF_BIAS] ? 1 : 0;
+  for (int s = 0; s < 4; s++) p->in_w[s] = p->in_bias[s] = -1;
+  p->in_x = l.x;
+  p->in_norm_w = l.norm_w;
+  p->in_norm_b = l.norm_b;
+  p->in_residual = l.residual;
+  p->in_factors = l.factors;
+  for (int s = 0; s < l.n_seg; s++) {
+    const azc_ir_node_t *w = n->inputs[l.w + s];
+    p->N[s] = (int32_t)w->shape[0].c;
+    p->wtype[s] = (int32_t)w->dtype;
+    p->wlayout[s] = w->layout;
+    p->in_w[s] = l.w + s;
+    if (l.bias >= 0) p->in_bias[s] = l.bias + s;
+  }
+  if (p->prologue) p->eps = n->fattr[AZC_MF_EPS];
+  if (p->epilogue == AZC_EPI_ROPE_KV) {
+    p->n_head = (int32_t)ia[AZC_MF_NHEAD];
+    p->n_head_kv = (int32_t)ia[AZC_MF_NHEAD_KV];
+    p->head_dim = (int32_t)n->inputs[l.k_cache]->shape[1].c;
+    p->n_rot = (int32_t)ia[AZC_MF_NROT];
+    if (p->n_rot) {
+      p->rope_mode = (int32_t)ia[AZC_MF_ROPE_MODE];
+      p->freq_base = n->fattr[AZC_MF_FREQ_BASE];
+      p->freq_scale = n->fattr[AZC_MF_FREQ_SCALE];
+    }
+  }
+}
+
+azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t *s) {
+  memset(s, 0, sizeof(*s));
+  azk_op_params_t *op = &s->p.op;
+  switch (n->op) {
+  case AZC_OP_MATMUL_FUSED:
+    s->kind = AZK_KIND_MATMUL;
+    mm_from_fused(n, &s->p.mm);
+    return NULL;
+  case AZC_OP_MATMUL: {
+    azk_mm_params_t *p = &s->p.mm;
+    s->kind = AZK_KIND_MATMUL;
+    p->K = (int32_t)n->inputs[1]->shape[1].c;
+    p->n_seg = 1;
+    p->N[0] = (int32_t)n->inputs[1]->shape[0].c;
+    p->wtype[0] = (int32_t)n->inputs[1]->dtype;
+    p->wlayout[0] = n->inputs[1]->layout;
+    p->in_x = 0;
+    p->in_w[0] = 1;
+    p->in_norm_w = p->in_norm_b = p->in_residual = p->in_factors = -1;
+    for (int k = 1; k < 4; k++) p->in_w[k] = -1;
+    for (int k = 0; k < 4; k++) p->in_bias[k] = -1;
+    return NULL;
+  }
+  case AZC_OP_FLASH_ATTN: {
+    const azc_ir_node_t *q = n->inputs[0], *k = n->inputs[1];
+    const azc_ir_node_t *kc = k->op == AZC_OP_KV_WRITE ? k->inputs[0] : k;
+    s->kind = AZK_KIND_FLASH_ATTN;
+    s->p.fa.n_head = (int32_t)q->shape[1].c;
+    s->p.fa.n_head_kv = (int32_t)kc->shape[0].c;
+    s->p.fa.head_dim = (int32_t)q->shape[2].c;
+    s->p.fa.in_q = 0;
+    s->p.fa.scale = n->fattr[0];
+    return NULL;
+  }
+  case AZC_OP_GET_ROWS:
+    s->kind = AZK_KIND_GET_ROWS;
+    op->i[0] = (int32_t)n->inputs[0]->shape[1].c;
+    op->i[1] = (int32_t)n->inputs[0]->dtype;
+    return NULL;
+  case AZC_OP_ADD:
+  case AZC_OP_MUL:
+    s->kind = AZK_KIND_ELEMENTWISE;
+    op->i[0] = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
+    op->i[1] = (int32_t)row_width(n);
+    op->i[2] = n->inputs[1]->rank == 1 && n->rank > 1;
+    return NULL;
+  case AZC_OP_SCALE:
+  case AZC_OP_SILU:
+  case AZC_OP_GELU:
+    s->kind = AZK_KIND_ELEMENTWISE;
+    op->i[0] = n->op == AZC_OP_SCALE  ? AZK_EW_SCALE
+               : n->op == AZC_OP_SILU ? AZK_EW_SILU
+                                      : AZK_EW_GELU;
+    op->i[1] = (int32_t)row_width(n);
+    if (n->op == AZC_OP_SCALE) op->f[0] = n->fattr[0];
+    /* scaled attention scores have a symbolic last dim: not a kernel we make */
+    if (!azc_dim_is_const(n->shape[n->rank - 1])) break;
+    return NULL;
+  case AZC_OP_RMS_NORM:
+  case AZC_OP_LAYER_NORM:
+    s->kind = AZK_KIND_NORM;
+    op->i[0] = (int32_t)n->shape[n->rank - 1].c;
+    op->i[1] = n->op == AZC_OP_LAYER_NORM;
+    op->f[0] = n->fattr[0];
+    return NULL;
+  case AZC_OP_SLICE:
+    s->kind = AZK_KIND_SLICE;
+    op->i[0] = (int32_t)n->inputs[0]->shape[1].c;
+    op->i[1] = (int32_t)n->iattr[0];
+    op->i[2] = (int32_t)n->iattr[1];
+    return NULL;
+  case AZC_OP_ROPE:
+    s->kind = AZK_KIND_ROPE;
+    op->i[0] = (int32_t)n->shape[1].c;
+    op->i[1] = (int32_t)n->shape[2].c;
+    op->i[2] = (int32_t)n->iattr[0];
+    op->i[3] = (int32_t)n->iattr[1];
+    op->i[4] = n->n_inputs == 3;
+    op->f[0] = n->fattr[0];
+    op->f[1] = n->fattr[1];
+    return NULL;
+  case AZC_OP_KV_WRITE:
+    s->kind = AZK_KIND_KV_WRITE;
+    op->i[0] = (int32_t)(n->inputs[0]->shape[0].c * n->inputs[0]->shape[1].c);
+    op->i[1] = (int32_t)n->inputs[0]->iattr[1];
+    return NULL;
+  case AZC_OP_ATTN_SCORES:
+  case AZC_OP_ATTN_VALUES: {
+    const azc_ir_node_t *cache = n->inputs[1]->inputs[0];
+    s->kind = n->op == AZC_OP_ATTN_SCORES ? AZK_KIND_ATTN_SCORES : AZK_KIND_ATTN_VALUES;
+    op->i[0] = (int32_t)n->shape[1].c;
+    op->i[1] = (int32_t)cache->shape[0].c;
+    op->i[2] = (int32_t)cache->shape[1].c;
+    return NULL;
+  }
+  case AZC_OP_CAUSAL_MASK:
+    s->kind = AZK_KIND_CAUSAL_MASK;
+    op->i[0] = (int32_t)n->shape[1].c;
+    return NULL;
+  case AZC_OP_SOFTMAX: {
+    s->kind = AZK_KIND_SOFTMAX;
+    azc_dim_t last = n->shape[n->rank - 1];
+    op->i[0] = azc_dim_is_const(last) ? (int32_t)last.c : 0;
+    int64_t mid = 1;
+    for (int i = 1; i + 1 < n->rank; i++) mid *= n->shape[i].c;
+    op->i[1] = (int32_t)mid;
+    return NULL;
+  }
+  default: break;
+  }
+  return AZC_ERR(AZC_UNSUPPORTED, "no CPU kernel for op %s (node %%%d)", azc_op_info(n->op)->name,
+                 n->id);
+}
+
+size_t azc_kernel_spec_bytes(const azc_kernel_spec_t *s, uint8_t *buf) {
+  size_t n = 0, psize = s->kind == AZK_KIND_MATMUL       ? sizeof(azk_mm_params_t)
+                        : s->kind == AZK_KIND_FLASH_ATTN ? sizeof(azk_fa_params_t)
+                                                         : sizeof(azk_op_params_t);
+  memcpy(buf, "AZKSPEC1", 8);
+  n += 8;
+  memcpy(buf + n, &s->kind, 4);
+  n += 4;
+  memcpy(buf + n, &s->p, psize);
+  return n + psize;
+}
+
+const char *azc_kernel_spec_entry(const azc_kernel_spec_t *s) {
+  switch (s->kind) {
+  case AZK_KIND_MATMUL: return "azk_entry_matmul";
+  case AZK_KIND_FLASH_ATTN: return "azk_entry_flash_attn";
+  case AZK_KIND_GET_ROWS: return "azk_entry_get_rows";
+  case AZK_KIND_ELEMENTWISE: return "azk_entry_elementwise";
+  case AZK_KIND_NORM: return "azk_entry_norm";
+  case AZK_KIND_SLICE: return "azk_entry_slice";
+  case AZK_KIND_ROPE: return "azk_entry_rope";
+  case AZK_KIND_KV_WRITE: return "azk_entry_kv_write";
+  case AZK_KIND_ATTN_SCORES: return "azk_entry_attn_scores";
+  case AZK_KIND_CAUSAL_MASK: return "azk_entry_causal_mask";
+  case AZK_KIND_SOFTMAX: return "azk_entry_softmax";
+  case AZK_KIND_ATTN_VALUES: return "azk_entry_attn_values";
+  default: return "?";
+  }
+}
+
+static const char *lower_name(int type, char *buf) {
+  const char *s = azc_dtype_name((uint32_t)type);
+  int i = 0;
+  for (; s[i] && i < 15; i++) buf[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+  buf[i] = 0;
+  return buf;
+}
+
+void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap) {
+  static const char *pro[] = {"", " rmsnorm->", " layernorm->"};
+  static const char *epi[] = {"", " ->+residual", " ->swiglu", " ->gelu", " ->rope/kv"};
+  const azk_op_params_t *op = &s->p.op;
+  char t[16];
+  size_t k = 0;
+  switch (s->kind) {
+  case AZK_KIND_MATMUL: {
+    const azk_mm_params_t *p = &s->p.mm;
+    k += (size_t)snprintf(buf + k, cap - k, "matmul%s K=%d N=", pro[p->prologue], p->K);
+    for (int i = 0; i < p->n_seg && k < cap; i++)
+      k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "+" : "", p->N[i]);
+    for (int i = 0; i < p->n_seg && k < cap; i++)
+      k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? "," : " ", lower_name(p->wtype[i], t));
+    if (k < cap) snprintf(buf + k, cap - k, "%s%s", p->bias ? " +bias" : "", epi[p->epilogue]);
+    return;
+  }
+  case AZK_KIND_FLASH_ATTN:
+    snprintf(buf, cap, "flash_attn heads=%d kv_heads=%d head_dim=%d", s->p.fa.n_head,
+             s->p.fa.n_head_kv, s->p.fa.head_dim);
+    return;
+  case AZK_KIND_GET_ROWS:
+    snprintf(buf, cap, "get_rows D=%d %s", op->i[0], lower_name(op->i[1], t));
+    return;
+  case AZK_KIND_ELEMENTWISE: {
+    static const char *ew[] = {"?", "add", "mul", "scale", "silu", "gelu"};
+    snprintf(buf, cap, "%s D=%d%s", ew[op->i[0] >= 1 && op->i[0] <= 5 ? op->i[0] : 0], op->i[1],
+             op->i[2] ? " (row broadcast)" : "");
+    return;
+  }
+  case AZK_KIND_NORM:
+    snprintf(buf, cap, "%s D=%d", op->i[1] ? "layernorm" : "rmsnorm", op->i[0]);
+    return;
+  case AZK_KIND_SLICE:
+    snprintf(buf, cap, "slice [%d, +%d) of %d", op->i[1], op->i[2], op->i[0]);
+    return;
+  case AZK_KIND_ROPE:
+    snprintf(buf, cap, "rope heads=%d dim=%d n_rot=%d", op->i[0], op->i[1], op->i[2]);
+    return;
+  case AZK_KIND_KV_WRITE:
+    snprintf(buf, cap, "kv_write %s width=%d", op->i[1] ? "v" : "k", op->i[0]);
+    return;
+  case AZK_KIND_ATTN_SCORES: snprintf(buf, cap, "attn_scores heads=%d", op->i[0]); return;
+  case AZK_KIND_ATTN_VALUES: snprintf(buf, cap, "attn_values heads=%d", op->i[0]); return;
+  case AZK_KIND_CAUSAL_MASK: snprintf(buf, cap, "causal_mask heads=%d", op->i[0]); return;
+  case AZK_KIND_SOFTMAX: snprintf(buf, cap, "softmax"); return;
+  default: snprintf(buf, cap, "kernel kind %u", s->kind);
+  }
+}
+
+static int64_t align64(int64_t x) { return (x + 63) & ~(int64_t)63; }
+
+void azc_kernel_spec_scratch(const azc_kernel_spec_t *s, int64_t M, int64_t *shared,
+                             int64_t *per_thread) {
+  *shared = 0;
+  *per_thread = 0;
+  if (s->kind != AZK_KIND_MATMUL) return;
+  /* mirrors mm_prepare in codegen/cpu/kernels/azk_kernels.c */
+  const azk_mm_params_t *p = &s->p.mm;
+  int64_t off = 0;
+  if (p->prologue) off += M * p->K * (int64_t)sizeof(float);
+  for (int i = 0; i < p->n_seg; i++) {
+    int f = (int)azc_vec_dot_type((azc_dtype_t)p->wtype[i]), first = 1;
+    for (int t = 0; t < i; t++)
+      if ((int)azc_vec_dot_type((azc_dtype_t)p->wtype[t]) == f) first = 0;
+    if (!first || f == AZC_DTYPE_F32) continue;
+    off += M * (int64_t)azk_xq_row_size(p->wtype[i], p->K);
+    off = align64(off);
+  }
+  if (p->epilogue == AZC_EPI_ROPE_KV && p->n_rot) off += M * p->n_rot * (int64_t)sizeof(float);
+  *shared = align64(off);
+}
+
+double azc_kernel_spec_work_per_row(const azc_kernel_spec_t *s) {
+  switch (s->kind) {
+  case AZK_KIND_MATMUL: {
+    double n = 0;
+    for (int i = 0; i < s->p.mm.n_seg; i++) n += s->p.mm.N[i];
+    return 2.0 * n * s->p.mm.K;
+  }
+  case AZK_KIND_FLASH_ATTN:
+    return 4.0 * s->p.fa.n_head * s->p.fa.head_dim * 256; /* per key, ~256 keys */
+  default: return 64.0 * (s->p.op.i[0] > 0 ? s->p.op.i[0] : 64);
+  }
+}

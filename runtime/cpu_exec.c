@@ -1,0 +1,152 @@
+/* Compiled executor (see cpu_exec.h). A forward call walks the plan's steps:
+ * it resolves each value to a pointer (arena + offset, a weight, a batch
+ * input), fills one azk_call_t and runs the step's kernel on the thread pool
+ * (or on the calling thread alone when the step is too small to be worth
+ * waking the others: decode steps of small models). Nothing is allocated per
+ * call. */
+#include "runtime/cpu_exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/threadpool.h"
+#include "runtime/base/util.h"
+#include "runtime/kv_cache.h"
+
+/* below this many flops a step runs on one thread */
+#define AZC_PARALLEL_MIN_WORK 400000.0
+
+typedef struct cpu_exec {
+  azc_executor_t base;
+  const azc_plan_t *plan;
+  const azk_fn_t *kernels;
+  const void *const *weights;
+  azc_kv_cache_t *kv;
+  azc_threadpool_t *pool;
+  azc_barrier_t barrier;
+  uint8_t *arena, *shared, *scratch;
+  const azc_batch_t *batch;
+  azk_call_t call;
+  azk_fn_t fn;
+} cpu_exec_t;
+
+static void *resolve(cpu_exec_t *e, const azc_plan_value_t *v) {
+  switch (v->kind) {
+  case AZC_VAL_ARENA: return e->arena + v->offset;
+  case AZC_VAL_WEIGHT: return (void *)e->weights[v->index];
+  case AZC_VAL_INPUT: {
+    const azc_batch_t *b = e->batch;
+    const int32_t *src[4] = {b->tokens, b->pos, b->seq, b->out_rows};
+    return (void *)src[v->index];
+  }
+  default: return NULL;
+  }
+}
+
+static void run_step(void *ctx, int ith, int nth) {
+  cpu_exec_t *e = ctx;
+  e->fn(&e->call, ith, nth);
+}
+
+static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
+  cpu_exec_t *e = (cpu_exec_t *)ex;
+  const azc_plan_t *p = e->plan;
+  if (b->n_tokens > p->plan_T || b->n_out > p->plan_O)
+    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
+                   b->n_tokens, b->n_out, (long long)p->plan_T, (long long)p->plan_O);
+  int32_t L = 0;
+  for (int32_t i = 0; i < b->n_tokens; i++) L = AZC_MAX(L, b->pos[i] + 1);
+  e->batch = b;
+  azk_call_t *c = &e->call;
+  int nthreads = azc_threadpool_size(e->pool);
+  for (int32_t i = 0; i < p->n_steps; i++) {
+    const azc_plan_step_t *s = &p->steps[i];
+    memset(c, 0, sizeof(*c));
+    c->out = resolve(e, &s->out);
+    for (int k = 0; k < s->n_in; k++) c->in[k] = resolve(e, &s->in[k]);
+    c->M = s->m_sym == 2 ? b->n_out : b->n_tokens;
+    c->T = b->n_tokens;
+    c->L = L;
+    c->pos = b->pos;
+    c->seq = b->seq;
+    if (s->layer >= 0) {
+      c->k_cache = e->kv->layers[s->layer].k;
+      c->v_cache = e->kv->layers[s->layer].v;
+      c->kv_seq_stride = (int64_t)e->kv->n_ctx * e->kv->layers[s->layer].n_head_kv *
+                         e->kv->layers[s->layer].head_dim;
+    }
+    c->shared = e->shared;
+    c->scratch = e->scratch;
+    c->scratch_stride = p->thread_bytes;
+    e->fn = e->kernels[s->kernel];
+    if (c->M == 0) continue;
+    if (nthreads > 1 && s->work_per_row * (double)c->M >= AZC_PARALLEL_MIN_WORK) {
+      c->barrier = azc_barrier_wait;
+      c->barrier_ctx = &e->barrier;
+      azc_threadpool_run(e->pool, run_step, e);
+    } else {
+      e->fn(c, 0, 1);
+    }
+  }
+  memcpy(logits, e->arena + p->logits.offset, sizeof(float) * (size_t)b->n_out * (size_t)p->n_vocab);
+  return NULL;
+}
+
+static void exec_destroy(azc_executor_t *ex) {
+  cpu_exec_t *e = (cpu_exec_t *)ex;
+  azc_kv_cache_destroy(e->kv);
+  azc_threadpool_destroy(e->pool);
+  free(e->arena);
+  free(e->shared);
+  free(e->scratch);
+  free(e);
+}
+
+static const azc_executor_ops_t exec_ops = {"compiled", exec_forward, exec_destroy};
+
+static void *alloc64(int64_t n) {
+  void *p = NULL;
+  return posix_memalign(&p, 64, (size_t)(n > 0 ? n : 64)) ? NULL : p;
+}
+
+azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels,
+                                 const void *const *weights, const azc_executor_params_t *params,
+                                 azc_executor_t **out) {
+  *out = NULL;
+  azc_executor_params_t prm = *params;
+  if (prm.n_seq <= 0) prm.n_seq = 1;
+  if (prm.n_ctx <= 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "context size %d", prm.n_ctx);
+  if (plan->learned_positions && prm.n_ctx > plan->n_ctx_train)
+    return AZC_ERR(AZC_INVALID_ARGUMENT,
+                   "context %d exceeds the %d positions this model has learned embeddings for",
+                   prm.n_ctx, plan->n_ctx_train);
+  cpu_exec_t *e = calloc(1, sizeof(*e));
+  if (!e) return AZC_ERR(AZC_OUT_OF_MEMORY, "compiled executor");
+  e->plan = plan;
+  e->kernels = kernels;
+  e->weights = weights;
+  azc_status_t st = azc_threadpool_create(prm.n_threads, &e->pool);
+  int nth = azc_threadpool_size(e->pool);
+  if (!st) st = azc_kv_cache_create(plan->n_layer, plan->kv_heads, plan->kv_head_dim, prm.n_seq,
+                                    prm.n_ctx, &e->kv);
+  if (!st) {
+    e->arena = alloc64(plan->arena_bytes);
+    e->shared = alloc64(plan->shared_bytes);
+    e->scratch = alloc64(plan->thread_bytes * nth);
+    if (!e->arena || !e->shared || !e->scratch)
+      st = AZC_ERR(AZC_OUT_OF_MEMORY, "arena of %lld bytes", (long long)plan->arena_bytes);
+  }
+  if (st) {
+    exec_destroy(&e->base);
+    return st;
+  }
+  azc_barrier_init(&e->barrier, nth);
+  e->base.ops = &exec_ops;
+  e->base.n_vocab = plan->n_vocab;
+  e->base.n_ctx = prm.n_ctx;
+  e->base.n_seq = prm.n_seq;
+  e->base.n_batch = (int32_t)AZC_MIN(plan->plan_T, prm.n_batch > 0 ? prm.n_batch : plan->plan_T);
+  e->base.n_threads = nth;
+  *out = &e->base;
+  return NULL;
+}

@@ -1,0 +1,162 @@
+/* Opening a bundle for execution (see model_bundle.h). */
+#include "runtime/model_bundle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/util.h"
+#include "runtime/cpu_exec.h"
+#include "runtime/cpu_features.h"
+#include "runtime/kernel_symbols.h"
+
+/* the record sizes docs/bundle-format.md gives */
+_Static_assert(sizeof(azc_bundle_meta_t) == 472, "meta layout");
+_Static_assert(sizeof(azc_bundle_cpu_target_t) == 2744, "cpu.target layout");
+_Static_assert(sizeof(azc_bundle_defaults_t) == 56, "defaults layout");
+_Static_assert(sizeof(azc_bundle_code_header_t) == 16, "cpu.code header layout");
+
+static azc_status_t get_record(azc_bundle_t *b, const char *name, void *dst, size_t size,
+                               const char *magic) {
+  const void *data;
+  uint64_t n;
+  AZC_RETURN_IF_ERROR(azc_bundle_section(b, name, &data, &n));
+  if (n != size)
+    return AZC_ERR(AZC_CORRUPT, "section '%s' has %llu bytes, expected %zu", name,
+                   (unsigned long long)n, size);
+  memcpy(dst, data, size);
+  if (memcmp(dst, magic, 8)) return AZC_ERR(AZC_CORRUPT, "section '%s' has a bad magic", name);
+  return NULL;
+}
+
+static void terminate(char *s, size_t n) { s[n - 1] = 0; }
+
+static azc_status_t check_target(azc_bundle_model_t *m) {
+  azc_bundle_cpu_target_t *t = &m->target;
+  terminate(t->triple, sizeof(t->triple));
+  terminate(t->arch, sizeof(t->arch));
+  terminate(t->cpu, sizeof(t->cpu));
+  terminate(t->variant, sizeof(t->variant));
+  terminate(t->required, sizeof(t->required));
+  terminate(t->features, sizeof(t->features));
+  if (strcmp(t->arch, azc_host_arch()))
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "the bundle's code is for %s (%s, cpu %s); this machine is %s: recompile it "
+                   "with azc compile here",
+                   t->arch, t->triple, t->cpu, azc_host_arch());
+  char missing[512];
+  if (!azc_host_has_features(t->required, missing, sizeof(missing)))
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "the bundle was compiled for cpu %s and needs CPU features this machine "
+                   "lacks: %s (recompile with --target-cpu for this CPU)",
+                   t->cpu, missing);
+  return NULL;
+}
+
+static azc_status_t load_code(azc_bundle_model_t *m) {
+  const uint8_t *data;
+  uint64_t size;
+  AZC_RETURN_IF_ERROR(azc_bundle_section(m->bundle, AZC_SECTION_CPU_CODE, (const void **)&data, &size));
+  azc_bundle_code_header_t h;
+  if (size < sizeof(h)) return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' is too small");
+  memcpy(&h, data, sizeof(h));
+  if (memcmp(h.magic, "AZCCODE1", 8)) return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' has a bad magic");
+  if (h.abi_version != AZK_ABI_VERSION)
+    return AZC_ERR(AZC_UNSUPPORTED, "kernel ABI %u; this runtime speaks %d: recompile the model",
+                   h.abi_version, AZK_ABI_VERSION);
+  if (h.n_objects == 0 || h.n_objects > 65536 || sizeof(h) + 16ull * h.n_objects > size)
+    return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' lists %u objects", h.n_objects);
+  const void **objs = calloc(h.n_objects, sizeof(void *));
+  size_t *sizes = calloc(h.n_objects, sizeof(size_t));
+  azc_status_t st = NULL;
+  if (!objs || !sizes) st = AZC_ERR(AZC_OUT_OF_MEMORY, "code table");
+  for (uint32_t i = 0; !st && i < h.n_objects; i++) {
+    uint64_t off = azc_load_u64le(data + sizeof(h) + 16 * i);
+    uint64_t n = azc_load_u64le(data + sizeof(h) + 16 * i + 8);
+    if (off > size || n > size - off)
+      st = AZC_ERR(AZC_CORRUPT, "section 'cpu.code': object %u lies outside the section", i);
+    objs[i] = data + off;
+    sizes[i] = (size_t)n;
+  }
+  double t0 = azc_time_ms();
+  if (!st) st = azc_code_image_load(objs, sizes, (int)h.n_objects, azc_kernel_resolve, NULL, &m->code);
+  m->load_code_ms = azc_time_ms() - t0;
+  free(objs);
+  free(sizes);
+  AZC_RETURN_IF_ERROR_CTX(st, "loading the bundle's kernels");
+  m->kernels = calloc((size_t)m->plan->n_kernels + 1, sizeof(azk_fn_t));
+  if (!m->kernels) return AZC_ERR(AZC_OUT_OF_MEMORY, "kernel table");
+  for (int32_t k = 0; k < m->plan->n_kernels; k++) {
+    void *f = azc_code_image_symbol(m->code, m->plan->kernels[k].symbol);
+    if (!f) return AZC_ERR(AZC_CORRUPT, "kernel %s is missing from the bundle's code", m->plan->kernels[k].symbol);
+    *(void **)&m->kernels[k] = f;
+  }
+  return NULL;
+}
+
+static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t flags) {
+  double t0 = azc_time_ms();
+  AZC_RETURN_IF_ERROR(azc_bundle_open(path, AZC_BUNDLE_LAZY_VERIFY, &m->bundle));
+  azc_bundle_t *b = m->bundle;
+  AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_META, &m->meta, sizeof(m->meta), "AZCMETA1"));
+  terminate(m->meta.arch, sizeof(m->meta.arch));
+  terminate(m->meta.name, sizeof(m->meta.name));
+  terminate(m->meta.source, sizeof(m->meta.source));
+  AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_CPU_TARGET, &m->target, sizeof(m->target), "AZCCPU01"));
+  AZC_RETURN_IF_ERROR(check_target(m));
+  AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_DEFAULTS, &m->defaults, sizeof(m->defaults), "AZCDEF01"));
+  const void *data;
+  uint64_t size;
+  AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_PLAN, &data, &size));
+  AZC_RETURN_IF_ERROR_CTX(azc_plan_deserialize(data, (size_t)size, &m->plan), "section 'plan'");
+  AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_TOKENIZER, &data, &size));
+  AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_deserialize(data, (size_t)size, &m->tokenizer),
+                          "section 'tokenizer'");
+  AZC_RETURN_IF_ERROR(load_code(m));
+  double tv = azc_time_ms();
+  if (!(flags & AZC_BUNDLE_MODEL_NO_VERIFY_WEIGHTS))
+    AZC_RETURN_IF_ERROR(azc_bundle_verify_section(b, AZC_SECTION_WEIGHTS));
+  m->verify_ms = azc_time_ms() - tv;
+  AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_WEIGHTS, &data, &size));
+  m->weights = calloc((size_t)m->plan->n_weights + 1, sizeof(void *));
+  if (!m->weights) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight table");
+  for (int32_t i = 0; i < m->plan->n_weights; i++) {
+    const azc_plan_weight_t *w = &m->plan->weights[i];
+    if (w->offset > size || w->nbytes > size - w->offset)
+      return AZC_ERR(AZC_CORRUPT, "weight %s lies outside section 'weights'", w->name);
+    m->weights[i] = (const uint8_t *)data + w->offset;
+  }
+  if (m->plan->n_vocab != azc_tokenizer_n_vocab(m->tokenizer) && m->plan->n_vocab < azc_tokenizer_n_vocab(m->tokenizer))
+    return AZC_ERR(AZC_CORRUPT, "plan has %d logits but the tokenizer %d tokens", m->plan->n_vocab,
+                   azc_tokenizer_n_vocab(m->tokenizer));
+  m->open_ms = azc_time_ms() - t0;
+  return NULL;
+}
+
+azc_status_t azc_bundle_model_open(const char *path, uint32_t flags, azc_bundle_model_t **out) {
+  *out = NULL;
+  azc_bundle_model_t *m = calloc(1, sizeof(*m));
+  if (!m) return AZC_ERR(AZC_OUT_OF_MEMORY, "%s", path);
+  azc_status_t st = open_model(m, path, flags);
+  if (st) {
+    azc_bundle_model_close(m);
+    return azc_status_wrap(st, "%s", path);
+  }
+  *out = m;
+  return NULL;
+}
+
+void azc_bundle_model_close(azc_bundle_model_t *m) {
+  if (!m) return;
+  azc_tokenizer_destroy(m->tokenizer);
+  free(m->kernels);
+  free(m->weights);
+  azc_code_image_free(m->code);
+  azc_plan_free(m->plan);
+  azc_bundle_close(m->bundle);
+  free(m);
+}
+
+azc_status_t azc_bundle_model_executor(const azc_bundle_model_t *m,
+                                       const azc_executor_params_t *params, azc_executor_t **out) {
+  return azc_cpu_exec_create(m->plan, m->kernels, m->weights, params, out);
+}
