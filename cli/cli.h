@@ -17,6 +17,8 @@ int azc_cmd_run(int argc, char **argv);
 int azc_cmd_mkmodel(int argc, char **argv);
 int azc_cmd_compile(int argc, char **argv);
 int azc_cmd_cache(int argc, char **argv);
+int azc_cmd_quantize(int argc, char **argv);
+int azc_cmd_bench(int argc, char **argv);
 
 /* Prints "azc: error: <message>" and returns 1 (frees st). */
 int cli_fail(azc_status_t st);

@@ -12,12 +12,14 @@ static void usage(FILE *out) {
           "  azc compile MODEL.gguf -o OUT.bundle [--target-cpu CPU] [--target TRIPLE] ...\n"
           "  azc run (MODEL.gguf | MODEL.bundle) (-p TEXT | -f FILE) [options]\n"
           "  azc inspect (MODEL.gguf [--ir [--after PASS]] | MODEL.bundle)\n"
+          "  azc bench MODEL.gguf [-t N] [--json] [--vs-llama-bench PATH]   compiled vs eager (vs llama.cpp)\n"
           "  azc cache (info | clear)                the kernel cache\n"
           "  azc tokenize MODEL TEXT [--bos]        token ids of TEXT\n"
           "      run options: -n N  --temp T  --top-k K  --top-p P  --min-p P\n"
           "      --repeat-penalty R  --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager\n"
           "      --json  --logits-out FILE  --ignore-eos\n"
           "  azc mkmodel --shape NAME -o OUT.gguf   a random-weight model (tests, benchmarks)\n"
+          "  azc quantize IN.gguf OUT.gguf --type TYPE   q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, ...\n"
           "\n"
           "run 'azc COMMAND --help' for a command's options\n",
           AZC_VERSION_STRING);
@@ -39,6 +41,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "mkmodel")) return azc_cmd_mkmodel(argc - 1, argv + 1);
   if (!strcmp(cmd, "compile")) return azc_cmd_compile(argc - 1, argv + 1);
   if (!strcmp(cmd, "cache")) return azc_cmd_cache(argc - 1, argv + 1);
+  if (!strcmp(cmd, "quantize")) return azc_cmd_quantize(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return azc_cmd_bench(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/fastmath.h"
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
 #include "runtime/kv_cache.h"
@@ -39,10 +40,6 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
   return s;
 }
 
-static float gelu(float x) {
-  const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-  return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
-}
 
 /* ---- matmul ---- */
 typedef struct matmul_job {
@@ -144,18 +141,7 @@ static void rope_rows(const azc_ir_node_t *n, const float *x, float *out, const 
 }
 
 static void norm_rows(float *y, const float *x, int64_t rows, int64_t D, bool layer, float eps) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * D;
-    float *yr = y + r * D;
-    double mean = 0, ss = 0;
-    if (layer) {
-      for (int64_t i = 0; i < D; i++) mean += xr[i];
-      mean /= (double)D;
-    }
-    for (int64_t i = 0; i < D; i++) ss += ((double)xr[i] - mean) * ((double)xr[i] - mean);
-    float scale = (float)(1.0 / sqrt(ss / (double)D + (double)eps));
-    for (int64_t i = 0; i < D; i++) yr[i] = (float)((double)xr[i] - mean) * scale;
-  }
+  for (int64_t r = 0; r < rows; r++) azk_norm_row(y + r * D, x + r * D, D, layer, eps, NULL, NULL);
 }
 
 static void run_matmul(interp_t *it, const float *x, const azc_ir_node_t *w, float *out, int64_t M,
@@ -224,13 +210,13 @@ static azc_status_t run_matmul_fused(interp_t *it, const azc_ir_node_t *n, float
     const float *r = bufs[n->inputs[l.residual]->id];
     for (int64_t i = 0; i < M * N; i++) out[i] = full[i] + r[i];
   } else if (epi == AZC_EPI_GELU) {
-    for (int64_t i = 0; i < M * N; i++) out[i] = gelu(full[i]);
+    for (int64_t i = 0; i < M * N; i++) out[i] = azk_gelu(full[i]);
   } else if (epi == AZC_EPI_SWIGLU) {
     int64_t F = N / 2;
     for (int64_t m = 0; m < M; m++)
       for (int64_t j = 0; j < F; j++) {
         float g = full[m * N + j];
-        out[m * F + j] = g / (1.0f + expf(-g)) * full[m * N + F + j];
+        out[m * F + j] = azk_silu(g) * full[m * N + F + j];
       }
   } else if (epi == AZC_EPI_ROPE_KV) {
     const azc_ir_node_t *kc = n->inputs[l.k_cache];
@@ -287,12 +273,12 @@ static void flash_worker(void *p, int ith, int nth) {
                  dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
       const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, l) + kvh * j->D;
       if (sc > mx) {
-        float c = expf(mx - sc);
+        float c = azk_expf(mx - sc);
         for (int64_t d = 0; d < j->D; d++) o[d] *= c;
         sum *= c;
         mx = sc;
       }
-      float e = expf(sc - mx);
+      float e = azk_expf(sc - mx);
       sum += e;
       for (int64_t d = 0; d < j->D; d++) o[d] += e * v[d];
     }
@@ -357,10 +343,10 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     for (int64_t i = 0; i < numel; i++) out[i] = A[i] * n->fattr[0];
     break;
   case AZC_OP_SILU:
-    for (int64_t i = 0; i < numel; i++) out[i] = A[i] / (1.0f + expf(-A[i]));
+    for (int64_t i = 0; i < numel; i++) out[i] = azk_silu(A[i]);
     break;
   case AZC_OP_GELU:
-    for (int64_t i = 0; i < numel; i++) out[i] = gelu(A[i]);
+    for (int64_t i = 0; i < numel; i++) out[i] = azk_gelu(A[i]);
     break;
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM: {
@@ -435,7 +421,7 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
       for (int64_t i = 0; i < D; i++) mx = x[i] > mx ? x[i] : mx;
       double sum = 0;
       for (int64_t i = 0; i < D; i++) {
-        y[i] = x[i] == -INFINITY ? 0.0f : expf(x[i] - mx);
+        y[i] = azk_expf(x[i] - mx);
         sum += y[i];
       }
       float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;

@@ -93,6 +93,20 @@ azc_dtype_t azc_vec_dot_type(azc_dtype_t w) {
   }
 }
 
+/* Activations are quantized the way llama.cpp's x86 and ARM code does it at
+ * run time (and azc's kernels, codegen/cpu/kernels/azk_dot.h): per block the
+ * largest magnitude a, q = round-half-even(x * 127 / a), and d = a / 127,
+ * which Q8_0/Q8_1 blocks store at half precision. (The reference quantizers
+ * in quant_quantize.c, used for weights, round half away from zero with
+ * 1 / d; on activations the two differ only on exact ties.) */
+static void round_q8_block(const float *x, float *out, int n, bool half_d) {
+  float amax = 0;
+  for (int j = 0; j < n; j++) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[j]));
+  float id = amax > 0.0f ? 127.0f / amax : 0.0f, d = amax / 127.0f;
+  if (half_d) d = azc_fp16_to_f32(azc_f32_to_fp16(d));
+  for (int j = 0; j < n; j++) out[j] = __builtin_rintf(x[j] * id) * d;
+}
+
 void azc_round_activations(azc_dtype_t w, const float *x, float *out, int64_t n) {
   azc_dtype_t t = azc_vec_dot_type(w);
   const azc_dtype_info_t *ti = azc_dtype_info(t);
@@ -100,13 +114,12 @@ void azc_round_activations(azc_dtype_t w, const float *x, float *out, int64_t n)
     if (out != x) memcpy(out, x, (size_t)n * sizeof(float));
     return;
   }
-  /* one block at a time through a stack buffer: Q8_K blocks are the largest */
-  uint8_t block[sizeof(azc_block_q8_k_t) > 64 * 2 ? sizeof(azc_block_q8_k_t) : 128];
-  for (int64_t i = 0; i < n; i += ti->block_size) {
-    int64_t k = ti->block_size;
-    if (t == AZC_DTYPE_F16 || t == AZC_DTYPE_BF16) k = AZC_MIN(64, n - i);
-    azc_quantize_row(t, x + i, block, k);
-    azc_dequantize_row(t, block, out + i, k);
-    if (t == AZC_DTYPE_F16 || t == AZC_DTYPE_BF16) i += k - ti->block_size;
+  for (int64_t i = 0; i < n; i++) {
+    if (t == AZC_DTYPE_F16) out[i] = azc_fp16_to_f32(azc_f32_to_fp16(x[i]));
+    else if (t == AZC_DTYPE_BF16) out[i] = azc_bf16_to_f32(azc_f32_to_bf16(x[i]));
+    else {
+      round_q8_block(x + i, out + i, ti->block_size, t != AZC_DTYPE_Q8_K);
+      i += ti->block_size - 1;
+    }
   }
 }

@@ -170,7 +170,8 @@ void azc_dequantize_rows(azc_dtype_t type, const void *src, float *dst, int64_t 
  * F32. Quantized matmuls in azc compute dequant(w) . dequant(q(x)) with x
  * quantized to this format, as llama.cpp does. */
 azc_dtype_t azc_vec_dot_type(azc_dtype_t w);
-/* out = dequant(quant(x)) in azc_vec_dot_type(w) (out may equal x). */
+/* out = dequant(quant(x)) in azc_vec_dot_type(w) (out may equal x), with
+ * llama.cpp's run-time activation rounding (see quant.c). */
 void azc_round_activations(azc_dtype_t w, const float *x, float *out, int64_t n);
 /* sum_i row[i] * x[i] over n values of a stored row. Equal to dequantizing the
  * row and summing the products, up to float rounding (only the order of the

@@ -42,7 +42,7 @@
  * what llama.cpp computes. Activation rows must be 4-byte aligned (32 or 64 is
  * better; xq_stride a multiple of 4); weight rows may sit at any byte.
  *
- * Compile with -ffp-contract=on or off (not fast) if the activation bytes must
+ * Compile with -ffp-contract=off (as codegen/CMakeLists.txt does) or on (not fast) if the activation bytes must
  * be identical on every path: the scalar rounding relies on x * scale being
  * rounded before it is rounded to an integer. */
 #ifndef AZC_CODEGEN_CPU_KERNELS_AZK_DOT_H
@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/base/half.h"
 #include "runtime/quant.h"
 
 #ifndef AZK_INLINE
@@ -63,8 +64,10 @@
  *   int8_t qs[K]; float d[K / 32]; float s[K / 32];
  * with x_j ~ d[j / 32] * qs[j] and s[b] = d[b] * (the sum of block b's qs), so
  * that the min (Q4_1, Q5_1) or offset (Q4_0, Q5_0 on x86) of a weight block
- * costs one multiply-add per block. The scales are floats (llama.cpp's
- * block_q8_0 has an fp16 d) and kept apart from the values, so that the
+ * costs one multiply-add per block. The scales are floats holding
+ * half-precision values (d is rounded to fp16 as llama.cpp's block_q8_0
+ * stores it, so results match llama.cpp and the eager interpreter; s is
+ * exactly d * sum) and kept apart from the values, so that the
  * scales of four blocks load as one vector; from a 32-byte aligned row start
  * every block of values is 32-byte aligned too. 1.25 K bytes per row. */
 AZK_INLINE const int8_t *azk_q8_qs(const uint8_t *row) { return (const int8_t *)row; }
@@ -114,6 +117,9 @@ _Static_assert(sizeof(azk_block_q8k_t) == 320, "azk_block_q8k_t layout");
 #endif
 
 /* ---- small helpers shared by all paths ---- */
+
+/* f rounded to the nearest IEEE half (ties to even), back as a float. */
+AZK_INLINE float azk_half_round(float f) { return azc_fp16_to_f32(azc_f32_to_fp16(f)); }
 
 AZK_INLINE uint16_t azk_load_u16(const void *p) {
   uint16_t v;
@@ -368,26 +374,29 @@ static inline void azk_quantize_x_scalar(int wtype, const float *x, void *dst, i
 
 static inline void azk_dot_rows_scalar(int wtype, int64_t K, const void *w_row, const void *x_rows,
                                        size_t x_stride, int R, float *out) {
-  const uint8_t *w = (const uint8_t *)w_row, *x = (const uint8_t *)x_rows;
-  for (; R > AZK_MAX_ROWS; R -= AZK_MAX_ROWS, x += AZK_MAX_ROWS * x_stride, out += AZK_MAX_ROWS)
-    azk_dot_rows_scalar(wtype, K, w, x, x_stride, AZK_MAX_ROWS, out);
-  for (int r = 0; r < R; r++) out[r] = 0.0f;
-  if (R < 1) return;
-  switch (wtype) {
-  case AZC_DTYPE_F32:
-  case AZC_DTYPE_F16:
-  case AZC_DTYPE_BF16: azk_scalar_rows_plain(wtype, K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q4_0:
-  case AZC_DTYPE_Q4_1:
-  case AZC_DTYPE_Q5_0:
-  case AZC_DTYPE_Q5_1:
-  case AZC_DTYPE_Q8_0: azk_scalar_rows_b32(wtype, K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q2_K: azk_scalar_rows_q2_k(K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q3_K: azk_scalar_rows_q3_k(K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q4_K: azk_scalar_rows_q4_k(K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q5_K: azk_scalar_rows_q5_k(K, w, x, x_stride, R, out); break;
-  case AZC_DTYPE_Q6_K: azk_scalar_rows_q6_k(K, w, x, x_stride, R, out); break;
-  default: break;
+  const uint8_t *w = (const uint8_t *)w_row;
+  for (int r0 = 0; r0 < R; r0 += AZK_MAX_ROWS) {
+    const int n = R - r0 < AZK_MAX_ROWS ? R - r0 : AZK_MAX_ROWS;
+    const uint8_t *x = (const uint8_t *)x_rows + (size_t)r0 * x_stride;
+    float *o = out + r0;
+    switch (wtype) {
+    case AZC_DTYPE_F32:
+    case AZC_DTYPE_F16:
+    case AZC_DTYPE_BF16: azk_scalar_rows_plain(wtype, K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q4_0:
+    case AZC_DTYPE_Q4_1:
+    case AZC_DTYPE_Q5_0:
+    case AZC_DTYPE_Q5_1:
+    case AZC_DTYPE_Q8_0: azk_scalar_rows_b32(wtype, K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q2_K: azk_scalar_rows_q2_k(K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q3_K: azk_scalar_rows_q3_k(K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q4_K: azk_scalar_rows_q4_k(K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q5_K: azk_scalar_rows_q5_k(K, w, x, x_stride, n, o); break;
+    case AZC_DTYPE_Q6_K: azk_scalar_rows_q6_k(K, w, x, x_stride, n, o); break;
+    default:
+      for (int r = 0; r < n; r++) o[r] = 0.0f;
+      break;
+    }
   }
 }
 

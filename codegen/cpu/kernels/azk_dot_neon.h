@@ -71,8 +71,9 @@ static inline void azk_neon_quantize_q8(const float *x, uint8_t *row, int64_t K)
     const float amax = azk_neon_amax(x + b * AZC_QK, AZC_QK);
     const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
     const int32_t sum = azk_neon_round32(x + b * AZC_QK, id, (int8_t *)row + b * AZC_QK);
-    ds[b] = d;
-    ss[b] = d * (float)sum;
+    /* d at half precision, as llama.cpp stores it in block_q8_0; s exactly d * sum */
+    ds[b] = azk_half_round(d);
+    ss[b] = ds[b] * (float)sum;
   }
 }
 

@@ -40,8 +40,9 @@ static inline void azk_scalar_quantize_q8(const float *x, uint8_t *row, int64_t 
       qs[b * AZC_QK + j] = (int8_t)q;
       sum += q;
     }
-    ds[b] = d;
-    ss[b] = d * (float)sum;
+    /* d at half precision, as llama.cpp stores it in block_q8_0; s exactly d * sum */
+    ds[b] = azk_half_round(d);
+    ss[b] = ds[b] * (float)sum;
   }
 }
 

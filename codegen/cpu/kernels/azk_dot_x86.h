@@ -100,8 +100,9 @@ static inline void azk_x86_quantize_q8(const float *x, uint8_t *row, int64_t K) 
     const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
     const int32_t sum =
         azk_x86_round32(x + b * AZC_QK, _mm256_set1_ps(id), (int8_t *)row + b * AZC_QK);
-    ds[b] = d;
-    ss[b] = d * (float)sum;
+    /* d at half precision, as llama.cpp stores it in block_q8_0; s exactly d * sum */
+    ds[b] = azk_half_round(d);
+    ss[b] = ds[b] * (float)sum;
   }
 }
 
@@ -285,7 +286,11 @@ AZK_INLINE const azk_block_q8k_t *azk_x86_xk(const uint8_t *x, size_t xs, int r,
 AZK_INLINE __m256i azk_x86_pick_scales(__m256i sc8x2, int e0, int e1) {
   const __m128i lo = _mm_set1_epi16((short)(((2 * e0 + 1) << 8) | (2 * e0)));
   const __m128i hi = _mm_set1_epi16((short)(((2 * e1 + 1) << 8) | (2 * e1)));
-  return _mm256_shuffle_epi8(sc8x2, _mm256_set_m128i(hi, lo));
+  __m256i ctl = _mm256_set_m128i(hi, lo);
+  /* opaque to the compiler: with a constant control it would replace the
+   * one vpshufb by two other shuffles (vpshuflw + vpshufd) */
+  __asm__("" : "+x"(ctl));
+  return _mm256_shuffle_epi8(sc8x2, ctl);
 }
 
 /* The 8 int16 scales of half h (0, 1) of 16 scales, in both 128-bit lanes. */

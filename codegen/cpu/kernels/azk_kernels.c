@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "codegen/cpu/kernels/azk_dot.h"
-#include "codegen/cpu/kernels/azk_math.h"
 #include "codegen/cpu/kernels/azk_params.h"
+#include "runtime/base/fastmath.h"
 #include "runtime/kernel_abi.h"
 #include "runtime/quant.h"
 
@@ -42,34 +42,6 @@ AZK_INLINE void split_range(int64_t n, int ith, int nth, int64_t *b, int64_t *e)
 
 AZK_INLINE void barrier(const azk_call_t *c) {
   if (c->barrier) c->barrier(c->barrier_ctx);
-}
-
-/* ---- norms ---- */
-AZK_INLINE void norm_row(float *restrict y, const float *restrict x, int64_t D, int layer, float eps,
-                         const float *g, const float *b) {
-  double mean = 0, ss = 0;
-  if (layer) {
-    float acc[16] = {0};
-    int64_t i = 0;
-    for (; i + 16 <= D; i += 16)
-      for (int k = 0; k < 16; k++) acc[k] += x[i + k];
-    for (; i < D; i++) acc[0] += x[i];
-    for (int k = 0; k < 16; k++) mean += acc[k];
-    mean /= (double)D;
-  }
-  float m = (float)mean, acc[16] = {0};
-  int64_t i = 0;
-  for (; i + 16 <= D; i += 16)
-    for (int k = 0; k < 16; k++) acc[k] += (x[i + k] - m) * (x[i + k] - m);
-  for (; i < D; i++) acc[0] += (x[i] - m) * (x[i] - m);
-  for (int k = 0; k < 16; k++) ss += acc[k];
-  float scale = (float)(1.0 / __builtin_sqrt(ss / (double)D + (double)eps));
-  for (int64_t j = 0; j < D; j++) {
-    float v = (x[j] - m) * scale;
-    if (g) v *= g[j];
-    if (b) v += b[j];
-    y[j] = v;
-  }
 }
 
 /* ---- rope ---- */
@@ -151,7 +123,7 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
   for (int64_t m = m0; m < m1; m++) {
     const float *x = X + m * K;
     if (normed) {
-      norm_row(normed + m * K, x, K, p->prologue == 2, p->eps, c->in[p->in_norm_w],
+      azk_norm_row(normed + m * K, x, K, p->prologue == 2, p->eps, c->in[p->in_norm_w],
                p->prologue == 2 ? c->in[p->in_norm_b] : NULL);
       x = normed + m * K;
     }
@@ -387,7 +359,7 @@ AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_o
   int64_t r0, r1, D = p->i[0];
   split_range(c->M, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
-    norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0], NULL,
+    azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0], NULL,
              NULL);
 }
 

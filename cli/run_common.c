@@ -1,0 +1,321 @@
+/* The runtime-only parts of the run command (see run_common.h). */
+#include "cli/run_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "runtime/base/file.h"
+#include "runtime/base/util.h"
+#include "runtime/bundle.h"
+#include "runtime/model_bundle.h"
+
+enum {
+  RUN_SET_N = 1 << 0,
+  RUN_SET_TEMP = 1 << 1,
+  RUN_SET_TOP_K = 1 << 2,
+  RUN_SET_TOP_P = 1 << 3,
+  RUN_SET_MIN_P = 1 << 4,
+  RUN_SET_PENALTY = 1 << 5,
+  RUN_SET_LAST_N = 1 << 6,
+  RUN_SET_SEED = 1 << 7,
+  RUN_SET_THREADS = 1 << 8,
+  RUN_SET_CTX = 1 << 9,
+};
+
+static void run_usage(FILE *out, const char *prog) {
+  fprintf(out, "usage: %s MODEL (-p TEXT | -f FILE) [options]\n", prog);
+  fprintf(out,
+          ""
+          "  -n N                 tokens to generate (default 128; -1: until EOS)\n"
+          "  --temp T             temperature (default 0.8; 0 = greedy)\n"
+          "  --top-k K            (default 50; 0 = off)\n"
+          "  --top-p P            (default 0.9; 1 = off)\n"
+          "  --min-p P            (default 0 = off)\n"
+          "  --repeat-penalty R   (default 1 = off)\n"
+          "  --repeat-last-n N    tokens the penalty looks back over (default 64)\n"
+          "  --seed S             sampling seed (default: random)\n"
+          "  -t THREADS           (default: all cores)\n"
+          "  -c CTX               context size (default: the model's, at most 4096)\n"
+          "  --eager              run the IR interpreter (GGUF only)\n"
+          "  --no-cache           compile a GGUF without the kernel cache\n"
+          "  --json               print one JSON object when done\n"
+          "  --logits-out FILE    write the logits at the last prompt position (f32)\n"
+          "  --ignore-eos         do not stop at end-of-generation tokens\n"
+          "  --batch              -f FILE holds one prompt per line; run them as one batch\n");
+}
+
+static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
+  o->gen = azc_generate_params_default();
+  o->exec = azc_executor_params_default();
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    long long iv;
+    double fv;
+    if (!strcmp(a, "-p")) AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, &i, &o->prompt));
+    else if (!strcmp(a, "-f")) AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, &i, &o->prompt_file));
+    else if (!strcmp(a, "--logits-out")) AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, &i, &o->logits_out));
+    else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, -1, 1 << 30, &iv));
+      o->gen.n_predict = (int32_t)iv;
+      o->set |= RUN_SET_N;
+    } else if (!strcmp(a, "--temp")) {
+      AZC_RETURN_IF_ERROR(cli_float_arg(argc, argv, &i, 0, 100, &fv));
+      o->gen.sampling.temperature = (float)fv;
+      o->set |= RUN_SET_TEMP;
+    } else if (!strcmp(a, "--top-k")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 0, 1 << 30, &iv));
+      o->gen.sampling.top_k = (int32_t)iv;
+      o->set |= RUN_SET_TOP_K;
+    } else if (!strcmp(a, "--top-p")) {
+      AZC_RETURN_IF_ERROR(cli_float_arg(argc, argv, &i, 0, 1, &fv));
+      o->gen.sampling.top_p = (float)fv;
+      o->set |= RUN_SET_TOP_P;
+    } else if (!strcmp(a, "--min-p")) {
+      AZC_RETURN_IF_ERROR(cli_float_arg(argc, argv, &i, 0, 1, &fv));
+      o->gen.sampling.min_p = (float)fv;
+      o->set |= RUN_SET_MIN_P;
+    } else if (!strcmp(a, "--repeat-penalty")) {
+      AZC_RETURN_IF_ERROR(cli_float_arg(argc, argv, &i, 0.01, 100, &fv));
+      o->gen.sampling.repeat_penalty = (float)fv;
+      o->set |= RUN_SET_PENALTY;
+    } else if (!strcmp(a, "--repeat-last-n")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv));
+      o->gen.sampling.repeat_last_n = (int32_t)iv;
+      o->set |= RUN_SET_LAST_N;
+    } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 0, INT64_MAX, &iv));
+      o->gen.sampling.seed = (uint64_t)iv;
+      o->set |= RUN_SET_SEED;
+    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 1, 1024, &iv));
+      o->exec.n_threads = (int32_t)iv;
+      o->set |= RUN_SET_THREADS;
+    } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 1, 1 << 24, &iv));
+      o->exec.n_ctx = (int32_t)iv;
+      o->set |= RUN_SET_CTX;
+    } else if (!strcmp(a, "--eager")) o->eager = true;
+    else if (!strcmp(a, "--json")) o->json = true;
+    else if (!strcmp(a, "--ignore-eos")) o->gen.ignore_eos = true;
+    else if (!strcmp(a, "--no-cache")) o->no_cache = true;
+    else if (!strcmp(a, "--batch")) o->batch = true;
+    else if (a[0] == '-' && a[1]) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unknown option %s", a);
+    else if (!o->model) o->model = a;
+    else return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unexpected argument '%s'", a);
+  }
+  if (!o->model) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: no model given");
+  if (!!o->prompt == !!o->prompt_file)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "run: give exactly one of -p TEXT or -f FILE");
+  if (o->batch && !o->prompt_file)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --batch reads prompts from -f FILE, one per line");
+  return NULL;
+}
+
+static void on_text(void *user, int32_t seq, const char *text, size_t len) {
+  (void)user;
+  (void)seq;
+  fwrite(text, 1, len, stdout);
+  fflush(stdout);
+}
+
+static void print_json(const run_opts_t *o, const azc_generate_result_t *r,
+                       const azc_generate_timings_t *tm, double load_ms) {
+  printf("{\"prompt_tokens\": [");
+  for (size_t i = 0; i < r->n_prompt; i++) printf("%s%d", i ? ", " : "", r->prompt_tokens[i]);
+  printf("], \"tokens\": [");
+  for (size_t i = 0; i < r->n_tokens; i++) printf("%s%d", i ? ", " : "", r->tokens[i]);
+  printf("], \"text\": ");
+  cli_json_string(stdout, r->text, r->text_len);
+  static const char *stops[] = {"eos", "length", "context"};
+  printf(", \"stop\": \"%s\"", stops[r->stop]);
+  printf(", \"timings\": {\"load_ms\": %.3f, \"prompt_ms\": %.3f, \"prompt_tokens_per_s\": %.3f, "
+         "\"gen_ms\": %.3f, \"gen_tokens_per_s\": %.3f, \"peak_rss_mib\": %.1f}}%s",
+         load_ms, tm->prompt_ms, tm->prompt_ms > 0 ? 1e3 * (double)tm->prompt_tokens / tm->prompt_ms : 0,
+         tm->gen_ms, tm->gen_ms > 0 ? 1e3 * (double)tm->gen_tokens / tm->gen_ms : 0,
+         run_peak_rss_mib(), o->batch ? "" : "\n");
+}
+
+/* Splits text into non-empty lines (in place); returns the count. */
+static int split_lines(char *text, size_t len, const char **lines, size_t *lens, int cap) {
+  int n = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '\n') continue;
+    size_t end = i;
+    if (end > start && text[end - 1] == '\r') end--;
+    if (end > start && n < cap) {
+      lines[n] = text + start;
+      lens[n] = end - start;
+      n++;
+    }
+    start = i + 1;
+  }
+  return n;
+}
+
+static void print_timings(const char *mode, const azc_generate_timings_t *tm, double load_ms,
+                          double total_ms) {
+  fprintf(stderr, "\n");
+  fprintf(stderr, "azc: mode       = %s\n", mode);
+  fprintf(stderr, "azc: load       = %10.2f ms\n", load_ms);
+  fprintf(stderr, "azc: prompt     = %10.2f ms / %5lld tokens (%8.2f ms per token, %9.2f tokens per second)\n",
+          tm->prompt_ms, (long long)tm->prompt_tokens,
+          tm->prompt_tokens ? tm->prompt_ms / (double)tm->prompt_tokens : 0,
+          tm->prompt_ms > 0 ? 1e3 * (double)tm->prompt_tokens / tm->prompt_ms : 0);
+  fprintf(stderr, "azc: generation = %10.2f ms / %5lld runs   (%8.2f ms per token, %9.2f tokens per second)\n",
+          tm->gen_ms, (long long)tm->gen_tokens,
+          tm->gen_tokens ? tm->gen_ms / (double)tm->gen_tokens : 0,
+          tm->gen_ms > 0 ? 1e3 * (double)tm->gen_tokens / tm->gen_ms : 0);
+  fprintf(stderr, "azc: sampling   = %10.2f ms\n", tm->sample_ms);
+  fprintf(stderr, "azc: peak RSS   = %10.1f MiB\n", run_peak_rss_mib());
+  fprintf(stderr, "azc: total      = %10.2f ms\n", total_ms);
+}
+
+static azc_status_t write_logits(const char *path, const float *logits, int32_t n) {
+  azc_atomic_file_t f;
+  AZC_RETURN_IF_ERROR(azc_atomic_file_open(path, &f));
+  azc_status_t st = azc_atomic_file_write(&f, logits, (size_t)n * sizeof(float));
+  if (st) {
+    azc_atomic_file_abort(&f);
+    return st;
+  }
+  return azc_atomic_file_commit(&f);
+}
+
+bool run_is_bundle(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char magic[8] = {0};
+  bool yes = f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, AZC_BUNDLE_MAGIC, 8);
+  if (f) fclose(f);
+  return yes;
+}
+
+/* Bundle defaults apply where the command line did not set a value. */
+static void apply_defaults(run_opts_t *o, const azc_bundle_defaults_t *d) {
+  azc_sampler_params_t *sp = &o->gen.sampling;
+  if (!(o->set & RUN_SET_N)) o->gen.n_predict = d->n_predict;
+  if (!(o->set & RUN_SET_TEMP)) sp->temperature = d->temperature;
+  if (!(o->set & RUN_SET_TOP_K)) sp->top_k = d->top_k;
+  if (!(o->set & RUN_SET_TOP_P)) sp->top_p = d->top_p;
+  if (!(o->set & RUN_SET_MIN_P)) sp->min_p = d->min_p;
+  if (!(o->set & RUN_SET_PENALTY)) sp->repeat_penalty = d->repeat_penalty;
+  if (!(o->set & RUN_SET_LAST_N)) sp->repeat_last_n = d->repeat_last_n;
+  if (!(o->set & RUN_SET_SEED)) sp->seed = d->seed;
+  if (!(o->set & RUN_SET_THREADS) && d->n_threads > 0) o->exec.n_threads = d->n_threads;
+  if (!(o->set & RUN_SET_CTX) && d->n_ctx > 0) o->exec.n_ctx = d->n_ctx;
+}
+
+static void free_bundle(void *owner) { azc_bundle_model_close(owner); }
+
+azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m) {
+  if (o->eager) return AZC_ERR(AZC_INVALID_ARGUMENT, "--eager needs a GGUF model, not a bundle");
+  azc_bundle_model_t *b;
+  AZC_RETURN_IF_ERROR(azc_bundle_model_open(o->model, 0, &b));
+  m->owner = b;
+  m->free_owner = free_bundle;
+  m->tok = b->tokenizer;
+  apply_defaults(o, &b->defaults);
+  if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
+  o->exec.n_batch = (int32_t)AZC_MIN(o->exec.n_batch, o->exec.n_ctx);
+  AZC_RETURN_IF_ERROR(azc_bundle_model_executor(b, &o->exec, &m->exec));
+  m->mode = "compiled (bundle)";
+  return NULL;
+}
+
+typedef struct run_state {
+  run_model_t model;
+  char *prompt_buf;
+  float *logits;
+  azc_generate_result_t *results;
+  int n_results;
+} run_state_t;
+
+static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_other) {
+  double t0 = azc_time_ms();
+  const char *prompt = o->prompt, *mode = "";
+  size_t prompt_len = prompt ? strlen(prompt) : 0;
+  if (o->prompt_file) {
+    AZC_RETURN_IF_ERROR(azc_file_read_all(o->prompt_file, &s->prompt_buf, &prompt_len));
+    prompt = s->prompt_buf;
+  }
+  enum { MAX_BATCH = 256 };
+  const char *prompts[MAX_BATCH];
+  size_t lens[MAX_BATCH];
+  int n_prompts = 1;
+  prompts[0] = prompt;
+  lens[0] = prompt_len;
+  if (o->batch) {
+    n_prompts = split_lines(s->prompt_buf, prompt_len, prompts, lens, MAX_BATCH);
+    if (n_prompts == 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "%s: no prompts", o->prompt_file);
+    o->exec.n_seq = n_prompts;
+  }
+  if (run_is_bundle(o->model)) AZC_RETURN_IF_ERROR(run_load_bundle(o, &s->model));
+  else if (load_other) AZC_RETURN_IF_ERROR(load_other(o, &s->model));
+  else return AZC_ERR(AZC_UNSUPPORTED, "%s: not an azc bundle (azc-run runs bundles; use azc run for GGUF files)", o->model);
+  azc_executor_t *exec = s->model.exec;
+  const azc_tokenizer_t *tok = s->model.tok;
+  mode = s->model.mode;
+  int32_t n_vocab = exec->n_vocab;
+  double load_ms = azc_time_ms() - t0;
+
+  if (o->logits_out) {
+    s->logits = malloc((size_t)n_vocab * sizeof(float));
+    if (!s->logits) return AZC_ERR(AZC_OUT_OF_MEMORY, "logits");
+    o->gen.prompt_logits = s->logits;
+  }
+  if (!o->json && !o->batch) o->gen.on_text = on_text;
+  azc_generate_timings_t tm;
+  s->results = calloc((size_t)n_prompts, sizeof(*s->results));
+  if (!s->results) return AZC_ERR(AZC_OUT_OF_MEMORY, "results");
+  s->n_results = n_prompts;
+  AZC_RETURN_IF_ERROR(azc_generate(exec, tok, prompts, lens, n_prompts, &o->gen, s->results, &tm));
+  if (o->logits_out) AZC_RETURN_IF_ERROR(write_logits(o->logits_out, s->logits, n_vocab));
+  if (o->json && o->batch) printf("[");
+  for (int i = 0; i < n_prompts; i++) {
+    if (o->json) {
+      if (i) printf(", ");
+      print_json(o, &s->results[i], &tm, load_ms);
+    } else if (o->batch) {
+      printf("%s%.*s%s\n", i ? "\n" : "", (int)lens[i], prompts[i], s->results[i].text);
+    }
+  }
+  if (o->json && o->batch) printf("]\n");
+  print_timings(mode, &tm, load_ms, azc_time_ms() - t0);
+  return NULL;
+}
+
+int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      run_usage(stdout, prog);
+      return 0;
+    }
+  run_opts_t o;
+  memset(&o, 0, sizeof(o));
+  azc_status_t st = parse(argc, argv, &o);
+  if (st) {
+    run_usage(stderr, prog);
+    return cli_fail(st);
+  }
+  run_state_t s;
+  memset(&s, 0, sizeof(s));
+  st = run(&o, &s, load_other);
+  for (int i = 0; i < s.n_results; i++) azc_generate_result_free(&s.results[i]);
+  free(s.results);
+  azc_executor_destroy(s.model.exec);
+  if (s.model.free_owner) s.model.free_owner(s.model.owner);
+  free(s.prompt_buf);
+  free(s.logits);
+  return st ? cli_fail(st) : 0;
+}
+
+double run_peak_rss_mib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = 0;
+  while (f && fgets(line, sizeof(line), f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+  if (f) fclose(f);
+  return kb / 1024;
+}

@@ -1,0 +1,44 @@
+/* The run command's parts that need no compiler: options, bundle loading,
+ * the generate call, streaming, JSON, timings (with the peak RSS). `azc run`
+ * adds GGUF models (compiled in-process or eager); `azc-run`, the thin
+ * runtime's own command, runs bundles with these parts alone and links no
+ * compiler (so `azc run MODEL.bundle` hands over to it when it is installed
+ * next to azc, and its memory holds no LLVM). */
+#ifndef AZC_CLI_RUN_COMMON_H
+#define AZC_CLI_RUN_COMMON_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "runtime/executor.h"
+#include "runtime/generate.h"
+
+typedef struct run_opts {
+  const char *model, *prompt, *prompt_file, *logits_out;
+  azc_generate_params_t gen;
+  azc_executor_params_t exec;
+  bool eager, json, no_cache, batch;
+  unsigned set; /* options given on the command line (RUN_SET_*) */
+} run_opts_t;
+
+/* What loading a model yields: an executor and a tokenizer, and an owner
+ * that frees whatever the loader made (after the executor is destroyed). */
+typedef struct run_model {
+  azc_executor_t *exec;
+  const azc_tokenizer_t *tok;
+  const char *mode;
+  void *owner;
+  void (*free_owner)(void *owner);
+} run_model_t;
+
+typedef azc_status_t (*run_loader_fn_t)(run_opts_t *o, run_model_t *m);
+
+bool run_is_bundle(const char *path);
+azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m);
+/* The whole command: parse, load (bundles here; other files through
+ * load_other, NULL when only bundles are allowed), generate, print. */
+int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other);
+/* VmHWM of this process in MiB (0 if unknown) */
+double run_peak_rss_mib(void);
+
+#endif
