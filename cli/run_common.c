@@ -207,6 +207,7 @@ static void apply_defaults(run_opts_t *o, const azc_bundle_defaults_t *d) {
 }
 
 static void free_bundle(void *owner) { azc_bundle_model_close(owner); }
+static azc_status_t check_bundle(void *owner) { return azc_bundle_model_wait_verified(owner); }
 
 azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m) {
   if (o->eager) return AZC_ERR(AZC_INVALID_ARGUMENT, "--eager needs a GGUF model, not a bundle");
@@ -214,6 +215,7 @@ azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m) {
   AZC_RETURN_IF_ERROR(azc_bundle_model_open(o->model, 0, &b));
   m->owner = b;
   m->free_owner = free_bundle;
+  m->check = check_bundle;
   m->tok = b->tokenizer;
   apply_defaults(o, &b->defaults);
   if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
@@ -270,6 +272,8 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   if (!s->results) return AZC_ERR(AZC_OUT_OF_MEMORY, "results");
   s->n_results = n_prompts;
   AZC_RETURN_IF_ERROR(azc_generate(exec, tok, prompts, lens, n_prompts, &o->gen, s->results, &tm));
+  /* the weights were checked while the model ran; nothing is reported before this */
+  if (s->model.check) AZC_RETURN_IF_ERROR(s->model.check(s->model.owner));
   if (o->logits_out) AZC_RETURN_IF_ERROR(write_logits(o->logits_out, s->logits, n_vocab));
   if (o->json && o->batch) printf("[");
   for (int i = 0; i < n_prompts; i++) {

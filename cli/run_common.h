@@ -29,6 +29,8 @@ typedef struct run_model {
   const char *mode;
   void *owner;
   void (*free_owner)(void *owner);
+  /* checks still running when loading returned (bundle weights); may be NULL */
+  azc_status_t (*check)(void *owner);
 } run_model_t;
 
 typedef azc_status_t (*run_loader_fn_t)(run_opts_t *o, run_model_t *m);

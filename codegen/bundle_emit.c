@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "codegen/bundle_writer.h"
 #include "runtime/base/util.h"
@@ -125,16 +127,35 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   if (!st) st = azc_tokenizer_serialize(tok, &tok_blob, &tok_size);
   if (!st) st = azc_bundle_writer_create(&w);
   weights_fill_t wf = {p, c->weight_data, 0, progress, user, weights_size};
+  /* weights kept in their GGUF layout are copied file to file */
+  int gguf_fd = open(model->gguf->name, O_RDONLY | O_CLOEXEC);
+  azc_bundle_piece_t *pieces = calloc((size_t)p->n_weights + 1, sizeof(*pieces));
+  bool as_pieces = gguf_fd >= 0 && pieces && model->gguf->map.data;
+  for (int32_t i = 0; as_pieces && i < p->n_weights; i++) {
+    const uint8_t *ptr = c->weight_data[i];
+    const uint8_t *map = model->gguf->base;
+    bool in_file = p->weights[i].layout == 0 && ptr >= map &&
+                   ptr + p->weights[i].nbytes <= map + model->gguf->size;
+    /* repacked weights are written from memory, the others copied from the file */
+    pieces[i] = (azc_bundle_piece_t){in_file ? gguf_fd : -1, in_file ? (uint64_t)(ptr - map) : 0,
+                                     ptr, p->weights[i].offset, p->weights[i].nbytes};
+  }
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_META, &meta, sizeof(meta), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_CPU_TARGET, &tgt, sizeof(tgt), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_DEFAULTS, defaults, sizeof(*defaults), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_PLAN, plan_blob, plan_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_TOKENIZER, tok_blob, tok_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_CPU_CODE, code, code_size, 4096);
-  if (!st)
+  if (!st && as_pieces)
+    st = azc_bundle_writer_add_pieces(w, AZC_SECTION_WEIGHTS, weights_size, AZC_BUNDLE_ALIGN_PAGE,
+                                      pieces, (size_t)p->n_weights);
+  else if (!st)
     st = azc_bundle_writer_add_fill(w, AZC_SECTION_WEIGHTS, weights_size, AZC_BUNDLE_ALIGN_PAGE,
                                     fill_weights, &wf);
   if (!st) st = azc_bundle_writer_write(w, path);
+  if (!st && as_pieces && progress) progress(user, weights_size, weights_size);
+  if (gguf_fd >= 0) close(gguf_fd);
+  free(pieces);
   azc_bundle_writer_destroy(w);
   azc_tokenizer_destroy(tok);
   free(tok_blob);

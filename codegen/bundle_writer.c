@@ -9,9 +9,11 @@
  * Nothing reaches `path` until the rename. */
 #include "codegen/bundle_writer.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/base/file.h"
 #include "runtime/base/hash.h"
@@ -24,6 +26,8 @@ typedef struct wsection {
   uint32_t align;
   azc_bundle_fill_fn_t fill;
   void *user;
+  const azc_bundle_piece_t *pieces; /* piece sections */
+  size_t n_pieces;
   uint64_t offset, checksum; /* set by the write */
 } wsection_t;
 
@@ -140,6 +144,68 @@ static void encode_entry(uint8_t *e, const wsection_t *s) {
   put_u64(e + 56, azc_hash64(e, 56));
 }
 
+azc_status_t azc_bundle_writer_add_pieces(azc_bundle_writer_t *w, const char *name, uint64_t size,
+                                          uint32_t align, const azc_bundle_piece_t *pieces,
+                                          size_t n_pieces) {
+  uint64_t end = 0;
+  for (size_t i = 0; i < n_pieces; i++) {
+    if (pieces[i].dst_offset < end || pieces[i].len > size || pieces[i].dst_offset > size - pieces[i].len)
+      return AZC_ERR(AZC_INVALID_ARGUMENT, "bundle section '%s': piece %zu overlaps or overflows",
+                     name, i);
+    end = pieces[i].dst_offset + pieces[i].len;
+  }
+  AZC_RETURN_IF_ERROR(add(w, name, NULL, size, align, NULL, NULL));
+  w->sections[w->count - 1].pieces = pieces;
+  w->sections[w->count - 1].n_pieces = n_pieces;
+  return NULL;
+}
+
+static azc_status_t write_zeros(int fd, uint64_t n, const char *name) {
+  static const uint8_t zeros[4096];
+  while (n) {
+    ssize_t k = write(fd, zeros, (size_t)AZC_MIN(n, sizeof(zeros)));
+    if (k <= 0) return AZC_ERR(AZC_IO, "section '%s': write failed: %s", name, strerror(errno));
+    n -= (uint64_t)k;
+  }
+  return NULL;
+}
+
+/* Copies the pieces with the kernel's file-to-file copy; hashes from memory. */
+static azc_status_t write_pieces(azc_atomic_file_t *f, wsection_t *s, azc_hash64_stream_t *hs) {
+  static const uint8_t zeros[4096];
+  if (fflush(f->fp) != 0) return AZC_ERR(AZC_IO, "section '%s': flush failed", s->name);
+  int fd = fileno(f->fp);
+  azc_hash64_stream_reset(hs);
+  uint64_t at = 0;
+  for (size_t i = 0; i <= s->n_pieces; i++) {
+    uint64_t next = i < s->n_pieces ? s->pieces[i].dst_offset : s->size;
+    AZC_RETURN_IF_ERROR(write_zeros(fd, next - at, s->name));
+    for (uint64_t z = at; z < next; z += sizeof(zeros))
+      azc_hash64_stream_update(hs, zeros, (size_t)AZC_MIN(next - z, sizeof(zeros)));
+    at = next;
+    if (i == s->n_pieces) break;
+    const azc_bundle_piece_t *p = &s->pieces[i];
+    loff_t src = (loff_t)p->src_offset;
+    uint64_t done = 0;
+    while (p->src_fd >= 0 && done < p->len) {
+      ssize_t k = copy_file_range(p->src_fd, &src, fd, NULL, (size_t)(p->len - done), 0);
+      if (k <= 0) break; /* not supported here: write the rest from memory */
+      done += (uint64_t)k;
+    }
+    while (done < p->len) {
+      ssize_t k = write(fd, (const uint8_t *)p->ptr + done, (size_t)AZC_MIN(p->len - done, 1u << 24));
+      if (k <= 0) return AZC_ERR(AZC_IO, "section '%s': write failed: %s", s->name, strerror(errno));
+      done += (uint64_t)k;
+    }
+    azc_hash64_stream_update(hs, p->ptr, (size_t)p->len);
+    at += p->len;
+  }
+  s->checksum = azc_hash64_stream_digest(hs);
+  /* the stream's position follows the descriptor again */
+  if (fseeko(f->fp, 0, SEEK_END) != 0) return AZC_ERR(AZC_IO, "section '%s': seek failed", s->name);
+  return NULL;
+}
+
 /* Streams a fill section through the callback, the hash and the file. */
 static azc_status_t write_fill(azc_atomic_file_t *f, wsection_t *s, uint8_t *buf,
                                azc_hash64_stream_t *hs) {
@@ -175,6 +241,11 @@ static azc_status_t write_body(azc_bundle_writer_t *w, azc_atomic_file_t *f, uin
       st = AZC_ERR(AZC_INTERNAL, "section '%s': file position %lld, layout says %llu", s->name,
                    azc_atomic_file_tell(f), (unsigned long long)s->offset);
     if (st) break;
+    if (s->pieces) {
+      if (!hs) hs = azc_hash64_stream_create();
+      st = hs ? write_pieces(f, s, hs) : AZC_ERR(AZC_OUT_OF_MEMORY, "section '%s'", s->name);
+      continue;
+    }
     if (!s->fill) {
       s->checksum = azc_hash64(s->data, (size_t)s->size);
       st = azc_atomic_file_write(f, s->data, (size_t)s->size);

@@ -42,6 +42,25 @@ azc_status_t azc_bundle_writer_add(azc_bundle_writer_t *w, const char *name, con
 azc_status_t azc_bundle_writer_add_fill(azc_bundle_writer_t *w, const char *name, uint64_t size,
                                         uint32_t align, azc_bundle_fill_fn_t fill, void *user);
 
+/* A range of another file copied into a section: len bytes at src_offset of
+ * src_fd (whose bytes are also at ptr, for the checksum) land at dst_offset
+ * within the section. src_fd < 0: the bytes are written from ptr. */
+typedef struct azc_bundle_piece {
+  int src_fd;
+  uint64_t src_offset;
+  const void *ptr;
+  uint64_t dst_offset, len;
+} azc_bundle_piece_t;
+
+/* Adds a section made of pieces of other files (sorted by dst_offset, not
+ * overlapping; the gaps are zeros). The bytes are copied file to file by the
+ * kernel (copy_file_range, which needs no pass through user memory and can
+ * share blocks on filesystems that support it), falling back to plain
+ * writes. The pieces array is borrowed until the write. */
+azc_status_t azc_bundle_writer_add_pieces(azc_bundle_writer_t *w, const char *name, uint64_t size,
+                                          uint32_t align, const azc_bundle_piece_t *pieces,
+                                          size_t n_pieces);
+
 /* Writes the bundle to `path` atomically. May be called again (e.g. to a
  * second path); fill callbacks are then called again. */
 azc_status_t azc_bundle_writer_write(azc_bundle_writer_t *w, const char *path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codegen/cache.h"
+#include "codegen/repack.h"
 #include "codegen/cpu/llvm_cpu.h"
 #include "codegen/spec.h"
 #include "passes/passes.h"
@@ -29,6 +30,8 @@ void azc_compiled_free(azc_compiled_t *c) {
   for (int i = 0; c->plan && i < c->plan->n_kernels; i++) free(c->objects ? c->objects[i] : NULL);
   free(c->objects);
   free(c->object_sizes);
+  for (int i = 0; c->plan && c->repacked && i < c->plan->n_weights; i++) free(c->repacked[i]);
+  free(c->repacked);
   free(c->weight_data);
   azc_plan_free(c->plan);
   free(c);
@@ -320,6 +323,29 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   return st;
 }
 
+/* Weights the layout pass moved out of layout 0 get a repacked copy. */
+static azc_status_t repack_weights(azc_compiled_t *c) {
+  azc_plan_t *p = c->plan;
+  c->repacked = calloc((size_t)p->n_weights + 1, sizeof(void *));
+  if (!c->repacked) return AZC_ERR(AZC_OUT_OF_MEMORY, "repacked weights");
+  for (int32_t i = 0; i < p->n_weights; i++) {
+    azc_plan_weight_t *w = &p->weights[i];
+    if (w->layout == 0) continue;
+    int64_t K = w->shape[w->rank - 1], rows = 1;
+    for (int d = 0; d + 1 < w->rank; d++) rows *= w->shape[d];
+    size_t size = azc_layout_row_size((azc_dtype_t)w->dtype, w->layout, K) * (size_t)rows;
+    if (!size) return AZC_ERR(AZC_INTERNAL, "weight %s: layout %d unsupported", w->name, w->layout);
+    c->repacked[i] = malloc(size);
+    if (!c->repacked[i]) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight %s: %zu bytes", w->name, size);
+    AZC_RETURN_IF_ERROR_CTX(azc_repack((azc_dtype_t)w->dtype, w->layout, c->weight_data[i],
+                                       c->repacked[i], rows, K),
+                            "weight %s", w->name);
+    c->weight_data[i] = c->repacked[i];
+    w->nbytes = size;
+  }
+  return NULL;
+}
+
 azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
                                const azc_compile_options_t *opt, azc_compiled_t **out) {
   *out = NULL;
@@ -337,6 +363,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
     po.target_arch = c->target.arch;
+    po.target_variant = c->target.variant;
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;
@@ -345,6 +372,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     c->stats.arena_bytes = g->arena_bytes;
   }
   if (!st) st = build_plan(g, n_vocab, n_ctx_train, &c->target, opt, c);
+  if (!st) st = repack_weights(c);
   if (st) {
     azc_compiled_free(c);
     return st;

@@ -47,7 +47,9 @@ typedef struct azc_compiled {
   azc_plan_t *plan;
   uint8_t **objects; /* per plan kernel: an ELF relocatable object */
   size_t *object_sizes;
-  const void **weight_data; /* per plan weight: the bytes in the model file (borrowed) */
+  const void **weight_data; /* per plan weight: the bytes in the model file (borrowed), or
+                               a repacked copy (owned, in repacked[]) */
+  void **repacked;
   azc_compile_stats_t stats;
 } azc_compiled_t;
 

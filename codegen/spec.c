@@ -224,7 +224,8 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
     for (int i = 0; i < p->n_seg && k < cap; i++)
       k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "+" : "", p->N[i]);
     for (int i = 0; i < p->n_seg && k < cap; i++)
-      k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? "," : " ", lower_name(p->wtype[i], t));
+      k += (size_t)snprintf(buf + k, cap - k, "%s%s%s", i ? "," : " ", lower_name(p->wtype[i], t),
+                            p->wlayout[i] ? "/u" : "");
     if (k < cap) snprintf(buf + k, cap - k, "%s%s", p->bias ? " +bias" : "", epi[p->epilogue]);
     return;
   }

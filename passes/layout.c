@@ -1,17 +1,46 @@
-/* Weight layout: chooses, per weight that a matmul_fused reads, the storage
- * layout its kernel wants on the target. The bundle writer repacks weights
- * into the chosen layout; kernels are generated for it. Layout 0 is GGUF's
- * own block layout (what the file holds, zero-copy from the bundle). */
+/* Weight layout: chooses, per weight that matmul kernels read, the storage
+ * layout its kernel reads fastest on the target; the compiler repacks the
+ * weight (codegen/repack.c) and the bundle stores it that way. Layout 0 is
+ * GGUF's own block layout (zero-copy from the file).
+ *
+ * On x86 with AVX2 or AVX-512, Q4_K and Q5_K weights get layout 1: their
+ * per-block 6-bit scales and mins stored as plain bytes, which removes the
+ * scalar unpacking from every 256-value block of the dot product (the inner
+ * loop is compute-bound there, not memory-bound). A weight that something
+ * other than a matmul also reads (a tied embedding table read by get_rows)
+ * stays in layout 0. */
 #include <string.h>
 
 #include "passes/passes.h"
 
+static bool only_matmul_segments(const azc_ir_graph_t *g, const azc_ir_node_t *w) {
+  int uses = 0;
+  for (int32_t i = 0; i < g->n_nodes; i++) {
+    const azc_ir_node_t *n = g->nodes[i];
+    for (int k = 0; k < n->n_inputs; k++) {
+      if (n->inputs[k] != w) continue;
+      uses++;
+      if (n->op == AZC_OP_MATMUL && k == 1) continue;
+      if (n->op != AZC_OP_MATMUL_FUSED) return false;
+      azc_mf_layout_t l = azc_mf_layout_of(n);
+      if (k < l.w || k >= l.w + l.n_seg) return false;
+    }
+  }
+  return uses > 0;
+}
+
 azc_status_t azc_pass_layout(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s) {
-  (void)o;
+  bool x86_vector = o->target_variant && (!strcmp(o->target_variant, "x86_64-avx2") ||
+                                          !strcmp(o->target_variant, "x86_64-avx512"));
   for (int32_t i = 0; i < g->n_nodes; i++) {
     azc_ir_node_t *n = g->nodes[i];
-    if (n->op == AZC_OP_WEIGHT) n->layout = 0;
+    if (n->op != AZC_OP_WEIGHT) continue;
+    n->layout = 0;
+    if (x86_vector && (n->dtype == AZC_DTYPE_Q4_K || n->dtype == AZC_DTYPE_Q5_K) && n->rank == 2 &&
+        only_matmul_segments(g, n)) {
+      n->layout = 1;
+      s->rewrites++;
+    }
   }
-  (void)s;
   return NULL;
 }

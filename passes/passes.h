@@ -27,7 +27,8 @@ typedef struct azc_pass_options {
   const char *dump_after; /* print the IR after this pass ("all": after each) */
   FILE *dump_out;
   bool fuse;           /* false: run only the cleanup and planning passes */
-  const char *target_arch; /* "x86_64", "aarch64": for the layout pass */
+  const char *target_arch;    /* "x86_64", "aarch64": for the layout pass */
+  const char *target_variant; /* kernel library variant ("x86_64-avx2", ...) */
 } azc_pass_options_t;
 
 azc_pass_options_t azc_pass_options_default(void);

@@ -55,7 +55,7 @@ int azrt_model_open(const char *path, azrt_model_t **out) {
   if (!path) return fail(AZC_ERR(AZC_INVALID_ARGUMENT, "no path"));
   azrt_model_t *m = calloc(1, sizeof(*m));
   if (!m) return fail(AZC_ERR(AZC_OUT_OF_MEMORY, "model"));
-  azc_status_t st = azc_bundle_model_open(path, 0, &m->m);
+  azc_status_t st = azc_bundle_model_open(path, AZC_BUNDLE_MODEL_VERIFY_NOW, &m->m);
   if (st) {
     free(m);
     return fail(st);

@@ -357,6 +357,17 @@ azc_status_t azc_bundle_section(azc_bundle_t *b, const char *name, const void **
   return NULL;
 }
 
+azc_status_t azc_bundle_section_unverified(azc_bundle_t *b, const char *name, const void **data,
+                                           uint64_t *size) {
+  *data = NULL;
+  *size = 0;
+  section_t *s = name ? find(b, name) : NULL;
+  if (!s) return not_found(b, name);
+  *data = b->map.data + s->offset;
+  *size = s->size;
+  return NULL;
+}
+
 azc_status_t azc_bundle_verify_section(azc_bundle_t *b, const char *name) {
   section_t *s = name ? find(b, name) : NULL;
   if (!s) return not_found(b, name);

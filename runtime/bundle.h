@@ -89,6 +89,11 @@ bool azc_bundle_has_section(const azc_bundle_t *b, const char *name);
  * handed out. Empty sections give a non-NULL pointer and size 0. */
 azc_status_t azc_bundle_section(azc_bundle_t *b, const char *name, const void **data,
                                 uint64_t *size);
+/* The bytes of section `name` before (or without) verification, for a caller
+ * that verifies it on another thread (azc_bundle_verify_section) and checks
+ * the result before trusting anything computed from it. */
+azc_status_t azc_bundle_section_unverified(azc_bundle_t *b, const char *name, const void **data,
+                                           uint64_t *size);
 /* Checks section `name` against its checksum now (once; later calls return
  * the remembered result). Safe to call from several threads. */
 azc_status_t azc_bundle_verify_section(azc_bundle_t *b, const char *name);

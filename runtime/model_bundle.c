@@ -1,8 +1,10 @@
 /* Opening a bundle for execution (see model_bundle.h). */
 #include "runtime/model_bundle.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/base/util.h"
 #include "runtime/cpu_exec.h"
@@ -93,6 +95,52 @@ static azc_status_t load_code(azc_bundle_model_t *m) {
   return NULL;
 }
 
+static void *verify_weights(void *arg) {
+  azc_bundle_model_t *m = arg;
+  m->verify_status = azc_bundle_verify_section(m->bundle, AZC_SECTION_WEIGHTS);
+  return NULL;
+}
+
+azc_status_t azc_bundle_model_wait_verified(azc_bundle_model_t *m) {
+  if (m->verifier_running) {
+    pthread_join(m->verifier, NULL);
+    m->verifier_running = false;
+  }
+  azc_status_t st = m->verify_status;
+  m->verify_status = NULL;
+  if (st) return azc_status_wrap(st, "%s", azc_bundle_path(m->bundle));
+  return NULL;
+}
+
+static int by_address(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* With AZC_PERF_MAP set, writes /tmp/perf-<pid>.map so that `perf report`
+ * names the kernels (each kernel's range runs to the next kernel's start). */
+static void write_perf_map(const azc_bundle_model_t *m) {
+  const azc_plan_t *p = m->plan;
+  uintptr_t *addr = malloc(sizeof(uintptr_t) * 2 * (size_t)(p->n_kernels + 1));
+  if (!addr) return;
+  for (int32_t k = 0; k < p->n_kernels; k++) {
+    addr[2 * k] = (uintptr_t)m->kernels[k];
+    addr[2 * k + 1] = (uintptr_t)k;
+  }
+  qsort(addr, (size_t)p->n_kernels, 2 * sizeof(uintptr_t), by_address);
+  char path[64];
+  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+  FILE *f = fopen(path, "w");
+  uintptr_t end = (uintptr_t)azc_code_image_base(m->code) + azc_code_image_size(m->code);
+  for (int32_t i = 0; f && i < p->n_kernels; i++) {
+    uintptr_t next = i + 1 < p->n_kernels ? addr[2 * (i + 1)] : end;
+    fprintf(f, "%lx %lx %s\n", (unsigned long)addr[2 * i], (unsigned long)(next - addr[2 * i]),
+            p->kernels[addr[2 * i + 1]].desc);
+  }
+  if (f) fclose(f);
+  free(addr);
+}
+
 static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t flags) {
   double t0 = azc_time_ms();
   AZC_RETURN_IF_ERROR(azc_bundle_open(path, AZC_BUNDLE_LAZY_VERIFY, &m->bundle));
@@ -112,11 +160,15 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
   AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_deserialize(data, (size_t)size, &m->tokenizer),
                           "section 'tokenizer'");
   AZC_RETURN_IF_ERROR(load_code(m));
-  double tv = azc_time_ms();
-  if (!(flags & AZC_BUNDLE_MODEL_NO_VERIFY_WEIGHTS))
+  if (getenv("AZC_PERF_MAP")) write_perf_map(m);
+  if (flags & AZC_BUNDLE_MODEL_VERIFY_NOW) {
     AZC_RETURN_IF_ERROR(azc_bundle_verify_section(b, AZC_SECTION_WEIGHTS));
-  m->verify_ms = azc_time_ms() - tv;
-  AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_WEIGHTS, &data, &size));
+  } else if (pthread_create(&m->verifier, NULL, verify_weights, m) == 0) {
+    m->verifier_running = true;
+  } else {
+    AZC_RETURN_IF_ERROR(azc_bundle_verify_section(b, AZC_SECTION_WEIGHTS));
+  }
+  AZC_RETURN_IF_ERROR(azc_bundle_section_unverified(b, AZC_SECTION_WEIGHTS, &data, &size));
   m->weights = calloc((size_t)m->plan->n_weights + 1, sizeof(void *));
   if (!m->weights) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight table");
   for (int32_t i = 0; i < m->plan->n_weights; i++) {
@@ -147,6 +199,7 @@ azc_status_t azc_bundle_model_open(const char *path, uint32_t flags, azc_bundle_
 
 void azc_bundle_model_close(azc_bundle_model_t *m) {
   if (!m) return;
+  azc_status_free(azc_bundle_model_wait_verified(m));
   azc_tokenizer_destroy(m->tokenizer);
   free(m->kernels);
   free(m->weights);

@@ -7,6 +7,9 @@
 #ifndef AZC_RUNTIME_MODEL_BUNDLE_H
 #define AZC_RUNTIME_MODEL_BUNDLE_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "runtime/bundle.h"
 #include "runtime/bundle_sections.h"
 #include "runtime/elf_loader.h"
@@ -24,17 +27,28 @@ typedef struct azc_bundle_model {
   azk_fn_t *kernels;    /* per plan kernel */
   const void **weights; /* per plan weight, into the mapping */
   azc_tokenizer_t *tokenizer;
-  double open_ms, verify_ms, load_code_ms;
+  double open_ms, load_code_ms;
+  /* the weights section is verified on a thread of its own (see below) */
+  pthread_t verifier;
+  bool verifier_running;
+  azc_status_t verify_status;
 } azc_bundle_model_t;
 
 enum {
-  /* hash the weights section only when first used (it is used at open, so
-   * this only moves the cost); without it the whole file is hashed at open */
-  AZC_BUNDLE_MODEL_NO_VERIFY_WEIGHTS = 1u << 0,
+  /* verify the weights at open, before returning (default: on a background
+   * thread, checked by azc_bundle_model_wait_verified) */
+  AZC_BUNDLE_MODEL_VERIFY_NOW = 1u << 0,
 };
 
 azc_status_t azc_bundle_model_open(const char *path, uint32_t flags, azc_bundle_model_t **out);
 void azc_bundle_model_close(azc_bundle_model_t *m);
+/* Every section but the weights is verified before open returns. The weights
+ * (most of the file) are hashed on a background thread meanwhile, so the
+ * first token does not wait for them: nothing the kernels do depends on the
+ * weights' values except the numbers they produce, so damaged weights can
+ * give wrong output but cannot crash. Call this before trusting results: it
+ * waits for the check and returns its status (naming the section). */
+azc_status_t azc_bundle_model_wait_verified(azc_bundle_model_t *m);
 /* Creates a compiled executor for the model (borrows m). */
 azc_status_t azc_bundle_model_executor(const azc_bundle_model_t *m,
                                        const azc_executor_params_t *params, azc_executor_t **out);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cpu/kernels/azk_dot.h"
 #include "runtime/base/hash.h"
 
 /* embedded by the build (codegen/CMakeLists.txt): one bitcode per variant */
@@ -77,7 +78,8 @@ static int per_type_function(const char *name) {
   static const struct {
     const char *suffix;
     int type;
-  } types[] = {{"q8_1", AZC_DTYPE_Q8_1}, {"q8_k", AZC_DTYPE_Q8_K}, {"f32", AZC_DTYPE_F32},   {"f16", AZC_DTYPE_F16},   {"bf16", AZC_DTYPE_BF16},
+  } types[] = {{"q4_k_u", AZK_WTYPE_Q4_K_U}, {"q5_k_u", AZK_WTYPE_Q5_K_U},
+               {"q8_1", AZC_DTYPE_Q8_1}, {"q8_k", AZC_DTYPE_Q8_K}, {"f32", AZC_DTYPE_F32},   {"f16", AZC_DTYPE_F16},   {"bf16", AZC_DTYPE_BF16},
                {"q4_0", AZC_DTYPE_Q4_0}, {"q4_1", AZC_DTYPE_Q4_1}, {"q5_0", AZC_DTYPE_Q5_0},
                {"q5_1", AZC_DTYPE_Q5_1}, {"q8_0", AZC_DTYPE_Q8_0}, {"q2_k", AZC_DTYPE_Q2_K},
                {"q3_k", AZC_DTYPE_Q3_K}, {"q4_k", AZC_DTYPE_Q4_K}, {"q5_k", AZC_DTYPE_Q5_K},
@@ -99,7 +101,7 @@ static bool spec_uses_type(const azc_kernel_spec_t *spec, int type) {
   if (spec->kind == AZK_KIND_GET_ROWS) return spec->p.op.i[1] == type;
   if (spec->kind != AZK_KIND_MATMUL) return false;
   for (int s = 0; s < spec->p.mm.n_seg; s++)
-    if (spec->p.mm.wtype[s] == type) return true;
+    if (azk_wtype_for(spec->p.mm.wtype[s], spec->p.mm.wlayout[s]) == type) return true;
   return false;
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct azc_threadpool {
   atomic_int done;
   atomic_int sleepers;
   atomic_int stop;
+  bool yield; /* more threads than CPUs: give the CPU away while waiting */
   pthread_mutex_t mu;
   pthread_cond_t cv;
 };
@@ -61,10 +63,8 @@ static void *worker_main(void *arg) {
     while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
            !atomic_load(&p->stop)) {
       if (++spins < SPIN_ITERS) {
-        if (spins & 1023)
-          cpu_relax();
-        else
-          sched_yield();
+        if (p->yield && !(spins & 1023)) sched_yield();
+        else cpu_relax();
         continue;
       }
       pthread_mutex_lock(&p->mu);
@@ -89,6 +89,7 @@ azc_status_t azc_threadpool_create(int n_threads, azc_threadpool_t **out) {
   azc_threadpool_t *p = calloc(1, sizeof(*p));
   if (!p) return AZC_ERR(AZC_OUT_OF_MEMORY, "thread pool");
   p->n = n_threads;
+  p->yield = n_threads > azc_cpu_count();
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
   p->workers = calloc((size_t)n_threads, sizeof(worker_t));
@@ -128,10 +129,8 @@ void azc_threadpool_run(azc_threadpool_t *p, azc_parallel_fn_t fn, void *ctx) {
   fn(ctx, 0, p->n);
   /* spin, but give the core away if a worker is not running (more threads than cores) */
   for (int spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) != p->n - 1; spins++) {
-    if (spins < 4096)
-      cpu_relax();
-    else
-      sched_yield();
+    if (p->yield && spins >= 4096) sched_yield();
+    else cpu_relax();
   }
 }
 
@@ -150,6 +149,7 @@ void azc_threadpool_destroy(azc_threadpool_t *p) {
 
 void azc_barrier_init(azc_barrier_t *b, int n) {
   b->n = n;
+  b->yield = n > azc_cpu_count();
   atomic_store(&b->count, 0);
   atomic_store(&b->phase, 0);
 }
@@ -164,7 +164,7 @@ void azc_barrier_wait(void *barrier) {
     return;
   }
   for (int spins = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; spins++) {
-    if (spins < 4096) cpu_relax();
-    else sched_yield();
+    if (b->yield && spins >= 4096) sched_yield();
+    else cpu_relax();
   }
 }

@@ -9,6 +9,7 @@
 #define AZC_BASE_THREADPOOL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "runtime/base/status.h"
 
@@ -29,6 +30,7 @@ int azc_cpu_count(void);
  * calls azc_barrier_wait(b) and all return once n have arrived. Reusable. */
 typedef struct azc_barrier {
   int n;
+  bool yield;
   atomic_int count;
   atomic_uint phase;
 } azc_barrier_t;

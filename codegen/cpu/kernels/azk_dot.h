@@ -59,6 +59,33 @@
 #endif
 #define AZK_MAX_ROWS 4
 
+/* Repacked weight layouts (codegen/repack.c writes them; the layout pass
+ * chooses them per target). They are addressed like weight types of their
+ * own: "_u" = a K-quant block whose eight 6-bit scales and mins are stored
+ * unpacked as 16 bytes (scales 0..7, mins 0..7), so the dot product loads
+ * them instead of decoding the 12-byte packing in every block. */
+enum { AZK_WTYPE_Q4_K_U = 64, AZK_WTYPE_Q5_K_U = 65 };
+
+typedef struct azk_block_q4_k_u {
+  uint8_t d[2], dmin[2];
+  uint8_t sm[16];
+  uint8_t qs[128];
+} azk_block_q4_k_u_t;
+
+typedef struct azk_block_q5_k_u {
+  uint8_t d[2], dmin[2];
+  uint8_t sm[16];
+  uint8_t qh[32];
+  uint8_t qs[128];
+} azk_block_q5_k_u_t;
+
+/* The weight type the dot products see for (GGUF type, layout). */
+AZK_INLINE int azk_wtype_for(int type, int layout) {
+  if (layout == 1 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_U;
+  if (layout == 1 && type == AZC_DTYPE_Q5_K) return AZK_WTYPE_Q5_K_U;
+  return type;
+}
+
 /* Activations for the 32-value weight types: one row of K values (K a
  * multiple of 32) is laid out as
  *   int8_t qs[K]; float d[K / 32]; float s[K / 32];
@@ -183,6 +210,8 @@ AZK_INLINE int azk_wtype_block_bytes(int wtype) {
   case AZC_DTYPE_Q3_K: return sizeof(azc_block_q3_k_t);
   case AZC_DTYPE_Q4_K: return sizeof(azc_block_q4_k_t);
   case AZC_DTYPE_Q5_K: return sizeof(azc_block_q5_k_t);
+  case AZK_WTYPE_Q4_K_U: return sizeof(azk_block_q4_k_u_t);
+  case AZK_WTYPE_Q5_K_U: return sizeof(azk_block_q5_k_u_t);
   case AZC_DTYPE_Q6_K: return sizeof(azc_block_q6_k_t);
   default: return 0;
   }
@@ -202,6 +231,8 @@ AZK_INLINE int azk_wtype_block_values(int wtype) {
   case AZC_DTYPE_Q3_K:
   case AZC_DTYPE_Q4_K:
   case AZC_DTYPE_Q5_K:
+  case AZK_WTYPE_Q4_K_U:
+  case AZK_WTYPE_Q5_K_U:
   case AZC_DTYPE_Q6_K: return AZC_QK_K;
   default: return 0;
   }
@@ -309,6 +340,8 @@ AZK_INLINE void azk_quantize_x(int wtype, const float *x, void *dst, int64_t K) 
 #define AZK_CALL_ROWS_q3_k(r) AZK_IMPL(rows_q3_k)(K, w8, x8, x_stride, r, out)
 #define AZK_CALL_ROWS_q4_k(r) AZK_IMPL(rows_q4_k)(K, w8, x8, x_stride, r, out)
 #define AZK_CALL_ROWS_q5_k(r) AZK_IMPL(rows_q5_k)(K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q4_k_u(r) AZK_IMPL(rows_k45)(4, 1, K, w8, x8, x_stride, r, out)
+#define AZK_CALL_ROWS_q5_k_u(r) AZK_IMPL(rows_k45)(5, 1, K, w8, x8, x_stride, r, out)
 #define AZK_CALL_ROWS_q6_k(r) AZK_IMPL(rows_q6_k)(K, w8, x8, x_stride, r, out)
 
 AZK_DEFINE_DOT(f32)
@@ -323,6 +356,8 @@ AZK_DEFINE_DOT(q2_k)
 AZK_DEFINE_DOT(q3_k)
 AZK_DEFINE_DOT(q4_k)
 AZK_DEFINE_DOT(q5_k)
+AZK_DEFINE_DOT(q4_k_u)
+AZK_DEFINE_DOT(q5_k_u)
 AZK_DEFINE_DOT(q6_k)
 
 /* ---- dispatch on the weight type ---- */
@@ -344,6 +379,8 @@ AZK_INLINE void azk_dot_rows(int wtype, int64_t K, const void *w_row, const void
   case AZC_DTYPE_Q3_K: azk_dot_rows_q3_k(K, w_row, x_rows, x_stride, R, out); break;
   case AZC_DTYPE_Q4_K: azk_dot_rows_q4_k(K, w_row, x_rows, x_stride, R, out); break;
   case AZC_DTYPE_Q5_K: azk_dot_rows_q5_k(K, w_row, x_rows, x_stride, R, out); break;
+  case AZK_WTYPE_Q4_K_U: azk_dot_rows_q4_k_u(K, w_row, x_rows, x_stride, R, out); break;
+  case AZK_WTYPE_Q5_K_U: azk_dot_rows_q5_k_u(K, w_row, x_rows, x_stride, R, out); break;
   case AZC_DTYPE_Q6_K: azk_dot_rows_q6_k(K, w_row, x_rows, x_stride, R, out); break;
   default:
     for (int r = 0; r < R; r++) out[r] = 0.0f;
@@ -392,6 +429,8 @@ static inline void azk_dot_rows_scalar(int wtype, int64_t K, const void *w_row, 
     case AZC_DTYPE_Q3_K: azk_scalar_rows_q3_k(K, w, x, x_stride, n, o); break;
     case AZC_DTYPE_Q4_K: azk_scalar_rows_q4_k(K, w, x, x_stride, n, o); break;
     case AZC_DTYPE_Q5_K: azk_scalar_rows_q5_k(K, w, x, x_stride, n, o); break;
+    case AZK_WTYPE_Q4_K_U: azk_scalar_rows_k45(4, 1, K, w, x, x_stride, n, o); break;
+    case AZK_WTYPE_Q5_K_U: azk_scalar_rows_k45(5, 1, K, w, x, x_stride, n, o); break;
     case AZC_DTYPE_Q6_K: azk_scalar_rows_q6_k(K, w, x, x_stride, n, o); break;
     default:
       for (int r = 0; r < n; r++) o[r] = 0.0f;

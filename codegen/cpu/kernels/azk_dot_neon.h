@@ -317,13 +317,20 @@ AZK_INLINE void azk_neon_rows_q6_k(int64_t K, const uint8_t *w, const uint8_t *x
 
 /* Q4_K and Q5_K: four chunks of 64 values (low nibbles one sub-block of 32,
  * high nibbles the next), 6-bit scales and mins. */
-AZK_INLINE void azk_neon_rows_k45(int bits, int64_t K, const uint8_t *w, const uint8_t *x,
+AZK_INLINE void azk_neon_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w, const uint8_t *x,
                                   size_t xs, int R, float *out) {
   const uint8x16_t m4 = vdupq_n_u8(15), one = vdupq_n_u8(1), two = vdupq_n_u8(2);
   float acc[AZK_MAX_ROWS] = {0};
   for (int64_t b = 0; b < K / AZC_QK_K; b++) {
     const uint8_t *d16, *dmin16, *scales, *qs, *qh = NULL;
-    if (bits == 4) {
+    const uint8_t *sm_u = NULL; /* unpacked layout: the 16 scale/min bytes */
+    if (unpacked && bits == 4) {
+      const azk_block_q4_k_u_t *blk = (const azk_block_q4_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs;
+    } else if (unpacked) {
+      const azk_block_q5_k_u_t *blk = (const azk_block_q5_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs, qh = blk->qh;
+    } else if (bits == 4) {
       const azc_block_q4_k_t *blk = (const azc_block_q4_k_t *)(const void *)w + b;
       d16 = blk->d, dmin16 = blk->dmin, scales = blk->scales, qs = blk->qs;
     } else {
@@ -332,7 +339,8 @@ AZK_INLINE void azk_neon_rows_k45(int bits, int64_t K, const uint8_t *w, const u
     }
     const float d = azk_neon_half(d16), dmin = azk_neon_half(dmin16);
     uint32_t s32[4];
-    azk_k4_scales(scales, s32);
+    if (sm_u) __builtin_memcpy(s32, sm_u, 16);
+    else azk_k4_scales(scales, s32);
     uint8_t sm[16]; /* scales 0..7, mins 8..15 */
     __builtin_memcpy(sm, s32, 16);
     /* each min covers two bsums: duplicate it */
@@ -373,12 +381,12 @@ AZK_INLINE void azk_neon_rows_k45(int bits, int64_t K, const uint8_t *w, const u
 
 AZK_INLINE void azk_neon_rows_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
                                    float *out) {
-  azk_neon_rows_k45(4, K, w, x, xs, R, out);
+  azk_neon_rows_k45(4, 0, K, w, x, xs, R, out);
 }
 
 AZK_INLINE void azk_neon_rows_q5_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
                                    float *out) {
-  azk_neon_rows_k45(5, K, w, x, xs, R, out);
+  azk_neon_rows_k45(5, 0, K, w, x, xs, R, out);
 }
 
 /* ---- float helpers ---- */

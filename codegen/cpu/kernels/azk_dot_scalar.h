@@ -273,12 +273,19 @@ AZK_INLINE void azk_scalar_rows_q3_k(int64_t K, const uint8_t *w, const uint8_t 
 }
 
 /* Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins. */
-AZK_INLINE void azk_scalar_rows_k45(int bits, int64_t K, const uint8_t *w, const uint8_t *x,
+AZK_INLINE void azk_scalar_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w, const uint8_t *x,
                                     size_t xs, int R, float *out) {
   float acc[AZK_MAX_ROWS] = {0};
   for (int64_t b = 0; b < K / AZC_QK_K; b++) {
     const uint8_t *d16, *dmin16, *scales, *qs, *qh = NULL;
-    if (bits == 4) {
+    const uint8_t *sm_u = NULL; /* unpacked layout: the 16 scale/min bytes */
+    if (unpacked && bits == 4) {
+      const azk_block_q4_k_u_t *blk = (const azk_block_q4_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs;
+    } else if (unpacked) {
+      const azk_block_q5_k_u_t *blk = (const azk_block_q5_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs, qh = blk->qh;
+    } else if (bits == 4) {
       const azc_block_q4_k_t *blk = (const azc_block_q4_k_t *)(const void *)w + b;
       d16 = blk->d, dmin16 = blk->dmin, scales = blk->scales, qs = blk->qs;
     } else {
@@ -287,7 +294,8 @@ AZK_INLINE void azk_scalar_rows_k45(int bits, int64_t K, const uint8_t *w, const
     }
     const float d = azk_scalar_half(d16), dmin = azk_scalar_half(dmin16);
     uint32_t s32[4];
-    azk_k4_scales(scales, s32);
+    if (sm_u) __builtin_memcpy(s32, sm_u, 16);
+    else azk_k4_scales(scales, s32);
     uint8_t sm[16]; /* scales 0..7, mins 8..15 */
     __builtin_memcpy(sm, s32, 16);
     int8_t q[AZC_QK_K];
@@ -316,12 +324,12 @@ AZK_INLINE void azk_scalar_rows_k45(int bits, int64_t K, const uint8_t *w, const
 
 AZK_INLINE void azk_scalar_rows_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
                                      int R, float *out) {
-  azk_scalar_rows_k45(4, K, w, x, xs, R, out);
+  azk_scalar_rows_k45(4, 0, K, w, x, xs, R, out);
 }
 
 AZK_INLINE void azk_scalar_rows_q5_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
                                      int R, float *out) {
-  azk_scalar_rows_k45(5, K, w, x, xs, R, out);
+  azk_scalar_rows_k45(5, 0, K, w, x, xs, R, out);
 }
 
 AZK_INLINE void azk_scalar_rows_q6_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,

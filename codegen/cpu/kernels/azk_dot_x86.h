@@ -411,14 +411,21 @@ AZK_INLINE void azk_x86_rows_q6_k(int64_t K, const uint8_t *w, const uint8_t *x,
 
 /* Q4_K and Q5_K: four chunks of 64 values, the low nibbles one 32-value
  * sub-block and the high nibbles the next; mins from the bsums. */
-AZK_INLINE void azk_x86_rows_k45(int bits, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
+AZK_INLINE void azk_x86_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
                                  int R, float *out) {
   const __m256i m4 = _mm256_set1_epi8(15);
   __m256 acc[AZK_MAX_ROWS], accm[AZK_MAX_ROWS];
   for (int r = 0; r < R; r++) acc[r] = accm[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < K / AZC_QK_K; b++) {
     const uint8_t *d16, *dmin16, *scales, *qs, *qh = NULL;
-    if (bits == 4) {
+    const uint8_t *sm_u = NULL; /* unpacked layout: the 16 scale/min bytes */
+    if (unpacked && bits == 4) {
+      const azk_block_q4_k_u_t *blk = (const azk_block_q4_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs;
+    } else if (unpacked) {
+      const azk_block_q5_k_u_t *blk = (const azk_block_q5_k_u_t *)(const void *)w + b;
+      d16 = blk->d, dmin16 = blk->dmin, scales = NULL, sm_u = blk->sm, qs = blk->qs, qh = blk->qh;
+    } else if (bits == 4) {
       const azc_block_q4_k_t *blk = (const azc_block_q4_k_t *)(const void *)w + b;
       d16 = blk->d, dmin16 = blk->dmin, scales = blk->scales, qs = blk->qs;
     } else {
@@ -427,7 +434,8 @@ AZK_INLINE void azk_x86_rows_k45(int bits, int64_t K, const uint8_t *w, const ui
     }
     const float d = azk_x86_half(d16), dmin = azk_x86_half(dmin16);
     uint32_t s32[4];
-    azk_k4_scales(scales, s32);
+    if (sm_u) __builtin_memcpy(s32, sm_u, 16);
+    else azk_k4_scales(scales, s32);
     const __m128i sm = _mm_setr_epi32((int)s32[0], (int)s32[1], (int)s32[2], (int)s32[3]);
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
@@ -464,12 +472,12 @@ AZK_INLINE void azk_x86_rows_k45(int bits, int64_t K, const uint8_t *w, const ui
 
 AZK_INLINE void azk_x86_rows_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
                                   float *out) {
-  azk_x86_rows_k45(4, K, w, x, xs, R, out);
+  azk_x86_rows_k45(4, 0, K, w, x, xs, R, out);
 }
 
 AZK_INLINE void azk_x86_rows_q5_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
                                   float *out) {
-  azk_x86_rows_k45(5, K, w, x, xs, R, out);
+  azk_x86_rows_k45(5, 0, K, w, x, xs, R, out);
 }
 
 /* ---- float helpers ---- */

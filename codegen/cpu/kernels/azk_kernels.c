@@ -66,7 +66,7 @@ AZK_INLINE void rope_head(float *r, const float *cs, int n_rot, int mode) {
 }
 
 /* ---- matmul_fused ---- */
-enum { MM_COLS = 16, MM_ROWS = 4, MAX_HEAD_DIM = 512 };
+enum { MM_COLS = 32, MM_ROWS = 4, MM_ROW_BLOCK = 64, MAX_HEAD_DIM = 512 };
 
 /* The activation rows one segment multiplies with: F32 weights read floats,
  * the others read x quantized into their llama.cpp vec_dot format. */
@@ -155,15 +155,16 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
                         float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS]) {
   const azk_mm_params_t *p = st->p;
   const uint8_t *W = st->c->in[p->in_w[s]];
-  size_t row_bytes = azc_dtype_row_size((azc_dtype_t)p->wtype[s], p->K);
+  /* the weight as stored: its type in the layout the layout pass chose */
+  const int wt = azk_wtype_for(p->wtype[s], p->wlayout[s]);
+  size_t row_bytes = (size_t)(p->K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt);
   const uint8_t *xq = st->xq[s] + (size_t)m0 * st->xq_stride[s];
   for (int j = 0; j < ncols; j++) {
     float out[MM_ROWS];
     const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
-    if (R == MM_ROWS) azk_dot_rows(p->wtype[s], p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
+    if (R == MM_ROWS) azk_dot_rows(wt, p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
     else
-      for (int r = 0; r < R; r++)
-        out[r] = azk_dot(p->wtype[s], p->K, w, xq + (size_t)r * st->xq_stride[s]);
+      for (int r = 0; r < R; r++) out[r] = azk_dot(wt, p->K, w, xq + (size_t)r * st->xq_stride[s]);
     for (int r = 0; r < R; r++) acc[r][j] = out[r];
   }
   if (p->bias) {
@@ -175,15 +176,15 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
 
 /* One unit of work: columns [col0, col0 + ncols) of segment s, where ocol is
  * where segment s's column 0 sits in the concatenated output. */
-AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, int64_t ocol) {
+AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, int64_t ocol,
+                        int64_t m_begin, int64_t M) {
   const azk_call_t *c = st->c;
   const azk_mm_params_t *p = st->p;
-  const int64_t M = c->M;
   int64_t Ntot = 0;
   for (int t = 0; t < p->n_seg; t++) Ntot += p->N[t];
   float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
   float *out = c->out;
-  for (int64_t m = 0; m < M; m += MM_ROWS) {
+  for (int64_t m = m_begin; m < M; m += MM_ROWS) {
     int R = M - m >= MM_ROWS ? MM_ROWS : (int)(M - m);
     if (p->epilogue == 2) { /* swiglu: gate (segment 0) and up (segment 1) */
       float up[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
@@ -237,14 +238,14 @@ AZK_INLINE int64_t seg_units(const azk_mm_params_t *p, int s) {
 }
 
 AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, int64_t *ubase,
-                           int64_t *ocol) {
+                           int64_t *ocol, int64_t m0, int64_t m1) {
   const azk_mm_params_t *p = st->p;
   if (s >= p->n_seg) return;
   int64_t n = seg_units(p, s), w = seg_unit_width(p);
   for (int64_t u = u0 > *ubase ? u0 : *ubase; u < u1 && u < *ubase + n; u++) {
     int64_t col0 = (u - *ubase) * w;
     int ncols = (int)(p->N[s] - col0 < w ? p->N[s] - col0 : w);
-    mm_unit(st, s, col0, ncols, *ocol);
+    mm_unit(st, s, col0, ncols, *ocol, m0, m1);
   }
   *ubase += n;
   *ocol += p->N[s];
@@ -258,57 +259,82 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
     for (int s = 0; s < p->n_seg; s++) total += seg_units(p, s);
   int64_t u0, u1;
   split_range(total, ith, nth, &u0, &u1);
-  if (p->epilogue == 2) {
+  /* Rows in blocks of MM_ROW_BLOCK: a block's quantized activations stay in
+   * the L2 cache while this thread's weight columns stream past them once
+   * per block (for a long prompt the activations would not fit otherwise
+   * and would be read again for every group of columns). */
+  for (int64_t m0 = 0; m0 < c->M; m0 += MM_ROW_BLOCK) {
+    int64_t m1 = c->M - m0 < MM_ROW_BLOCK ? c->M : m0 + MM_ROW_BLOCK;
     int64_t ub = 0, oc = 0;
-    mm_segment(&st, 0, u0, u1, &ub, &oc);
-    return;
+    if (p->epilogue == 2) {
+      mm_segment(&st, 0, u0, u1, &ub, &oc, m0, m1);
+      continue;
+    }
+    /* one call per segment with a constant index, so each segment's weight
+     * type is a constant in its own copy of the loop */
+    mm_segment(&st, 0, u0, u1, &ub, &oc, m0, m1);
+    mm_segment(&st, 1, u0, u1, &ub, &oc, m0, m1);
+    mm_segment(&st, 2, u0, u1, &ub, &oc, m0, m1);
+    mm_segment(&st, 3, u0, u1, &ub, &oc, m0, m1);
   }
-  int64_t ub = 0, oc = 0;
-  /* one call per segment with a constant index, so each segment's weight
-   * type is a constant in its own copy of the loop */
-  mm_segment(&st, 0, u0, u1, &ub, &oc);
-  mm_segment(&st, 1, u0, u1, &ub, &oc);
-  mm_segment(&st, 2, u0, u1, &ub, &oc);
-  mm_segment(&st, 3, u0, u1, &ub, &oc);
 }
 
 /* ---- flash attention ---- */
 /* One unit: token t, kv head g; the H/Hkv query heads of that group share
- * each K and V row as it is loaded. Online softmax: a running maximum and
- * sum per head, the accumulator rescaled when the maximum grows. */
+ * each K and V row as it is loaded. Keys go in blocks of FA_BLOCK: the scores
+ * of a block for every head of the group first, then one online-softmax
+ * update per head and block (running maximum and sum, the accumulator
+ * rescaled when the maximum grows), then the weighted V rows. Units are
+ * dealt to threads round-robin: with a causal mask later tokens see more
+ * keys, so contiguous ranges would leave the first thread idle. */
+enum { FA_BLOCK = 32, FA_MAX_GROUP = 64 };
+
 AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth, const azk_fa_params_t *p) {
   const int64_t T = c->T, H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, G = H / Hkv;
   const float *Q = c->in[p->in_q];
   float *out = c->out;
-  int64_t u0, u1;
-  split_range(T * Hkv, ith, nth, &u0, &u1);
-  for (int64_t u = u0; u < u1; u++) {
+  for (int64_t u = ith; u < T * Hkv; u += nth) {
     int64_t t = u / Hkv, g = u % Hkv;
     int32_t L = c->pos[t] + 1;
     const float *kbase = c->k_cache + c->seq[t] * c->kv_seq_stride + g * D;
     const float *vbase = c->v_cache + c->seq[t] * c->kv_seq_stride + g * D;
-    float mx[64], sum[64];
+    float mx[FA_MAX_GROUP], sum[FA_MAX_GROUP], sc[FA_MAX_GROUP][FA_BLOCK];
     for (int64_t h = 0; h < G; h++) {
       mx[h] = -__builtin_inff();
       sum[h] = 0;
       float *o = out + (t * H + g * G + h) * D;
       for (int64_t d = 0; d < D; d++) o[d] = 0;
     }
-    for (int32_t l = 0; l < L; l++) {
-      const float *k = kbase + (int64_t)l * Hkv * D, *v = vbase + (int64_t)l * Hkv * D;
+    for (int32_t l0 = 0; l0 < L; l0 += FA_BLOCK) {
+      int32_t nb = L - l0 < FA_BLOCK ? L - l0 : FA_BLOCK;
+      for (int32_t j = 0; j < nb; j++) {
+        const float *k = kbase + (int64_t)(l0 + j) * Hkv * D;
+        for (int64_t h = 0; h < G; h++)
+          sc[h][j] = azk_vec_dot_f32(Q + (t * H + g * G + h) * D, k, D) * p->scale;
+      }
       for (int64_t h = 0; h < G; h++) {
-        const float *q = Q + (t * H + g * G + h) * D;
-        float *o = out + (t * H + g * G + h) * D;
-        float s = azk_vec_dot_f32(q, k, D) * p->scale;
-        if (s > mx[h]) {
-          float corr = azk_expf(mx[h] - s);
+        float bm = mx[h];
+        for (int32_t j = 0; j < nb; j++) bm = sc[h][j] > bm ? sc[h][j] : bm;
+        if (bm > mx[h]) {
+          float corr = azk_expf(mx[h] - bm);
           sum[h] *= corr;
+          float *o = out + (t * H + g * G + h) * D;
           for (int64_t d = 0; d < D; d++) o[d] *= corr;
-          mx[h] = s;
+          mx[h] = bm;
         }
-        float e = azk_expf(s - mx[h]);
-        sum[h] += e;
-        for (int64_t d = 0; d < D; d++) o[d] += e * v[d];
+        float add = 0;
+        for (int32_t j = 0; j < nb; j++) {
+          sc[h][j] = azk_expf(sc[h][j] - bm);
+          add += sc[h][j];
+        }
+        sum[h] += add;
+      }
+      for (int32_t j = 0; j < nb; j++) {
+        const float *v = vbase + (int64_t)(l0 + j) * Hkv * D;
+        for (int64_t h = 0; h < G; h++) {
+          float *o = out + (t * H + g * G + h) * D, w = sc[h][j];
+          for (int64_t d = 0; d < D; d++) o[d] += w * v[d];
+        }
       }
     }
     for (int64_t h = 0; h < G; h++) {

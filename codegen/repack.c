@@ -1,0 +1,52 @@
+/* Weight repacking (see repack.h). */
+#include "codegen/repack.h"
+
+#include <string.h>
+
+#include "codegen/cpu/kernels/azk_dot.h"
+
+bool azc_layout_supported(azc_dtype_t type, int layout) {
+  return layout == 0 || (layout == 1 && (type == AZC_DTYPE_Q4_K || type == AZC_DTYPE_Q5_K));
+}
+
+size_t azc_layout_row_size(azc_dtype_t type, int layout, int64_t K) {
+  if (!azc_layout_supported(type, layout)) return 0;
+  if (layout == 0) return azc_dtype_row_size(type, K);
+  int t = azk_wtype_for((int)type, layout);
+  if (K % azk_wtype_block_values(t)) return 0;
+  return (size_t)(K / azk_wtype_block_values(t)) * azk_wtype_block_bytes(t);
+}
+
+azc_status_t azc_repack(azc_dtype_t type, int layout, const void *src, void *dst, int64_t rows,
+                        int64_t K) {
+  if (!azc_layout_supported(type, layout) || K % AZC_QK_K)
+    return AZC_ERR(AZC_UNSUPPORTED, "no layout %d for %s rows of %lld", layout,
+                   azc_dtype_name(type), (long long)K);
+  int64_t blocks = rows * (K / AZC_QK_K);
+  if (layout == 0) {
+    memcpy(dst, src, (size_t)blocks * azc_dtype_row_size(type, AZC_QK_K));
+    return NULL;
+  }
+  for (int64_t b = 0; b < blocks; b++) {
+    uint32_t s32[4];
+    if (type == AZC_DTYPE_Q4_K) {
+      const azc_block_q4_k_t *in = (const azc_block_q4_k_t *)src + b;
+      azk_block_q4_k_u_t *out = (azk_block_q4_k_u_t *)dst + b;
+      memcpy(out->d, in->d, 2);
+      memcpy(out->dmin, in->dmin, 2);
+      azk_k4_scales(in->scales, s32);
+      memcpy(out->sm, s32, 16);
+      memcpy(out->qs, in->qs, sizeof(out->qs));
+    } else {
+      const azc_block_q5_k_t *in = (const azc_block_q5_k_t *)src + b;
+      azk_block_q5_k_u_t *out = (azk_block_q5_k_u_t *)dst + b;
+      memcpy(out->d, in->d, 2);
+      memcpy(out->dmin, in->dmin, 2);
+      azk_k4_scales(in->scales, s32);
+      memcpy(out->sm, s32, 16);
+      memcpy(out->qh, in->qh, sizeof(out->qh));
+      memcpy(out->qs, in->qs, sizeof(out->qs));
+    }
+  }
+  return NULL;
+}
