@@ -342,15 +342,21 @@ static double roofline(const bench_t *b) {
 }
 
 static void print_row(const char *name, const stat_t *c, const stat_t *e, const stat_t *l, bool have_l) {
-  printf("| %-6s | %10.2f | %10.2f | %9.2f | %9.2f | %6.2fx |", name, c->median, c->min,
-         e->reps ? e->median : 0, e->reps ? e->min : 0, e->reps && e->median > 0 ? c->median / e->median : 0);
+  printf("| %-6s | %10.2f | %10.2f |", name, c->median, c->min);
+  if (e->reps && e->median > 0)
+    printf(" %9.2f | %9.2f | %6.2fx |", e->median, e->min, c->median / e->median);
+  else
+    printf(" %9s | %9s | %7s |", "-", "-", "-"); /* --no-eager: not measured */
   if (have_l) printf(" %9.2f | %6.2fx |", l->median, l->median > 0 ? c->median / l->median : 0);
   printf("\n");
 }
 
 static void print_markdown(const bench_t *b) {
-  printf("## azc bench: %s (%s), %d threads, %d repetitions (eager %d)\n\n", b->model, b->arch,
-         b->threads, b->reps, b->eager_reps);
+  char eager[32];
+  if (b->no_eager) snprintf(eager, sizeof(eager), "eager not run");
+  else snprintf(eager, sizeof(eager), "eager %d", b->eager_reps);
+  printf("## azc bench: %s (%s), %d threads, %d repetitions (%s)\n\n", b->model, b->arch, b->threads,
+         b->reps, eager);
   printf("| test | compiled t/s (median) | compiled (min) | eager (median) | eager (min) | compiled/eager |%s\n",
          b->have_llama ? " llama.cpp (median) | azc/llama.cpp |" : "");
   printf("|---|---:|---:|---:|---:|---:|%s\n", b->have_llama ? "---:|---:|" : "");

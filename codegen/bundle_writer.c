@@ -274,10 +274,11 @@ static azc_status_t write_body(azc_bundle_writer_t *w, azc_atomic_file_t *f, uin
 
 azc_status_t azc_bundle_writer_write(azc_bundle_writer_t *w, const char *path) {
   if (!path) return AZC_ERR(AZC_INVALID_ARGUMENT, "azc_bundle_writer_write: path is NULL");
-  uint64_t file_size;
+  uint64_t file_size = 0;
   AZC_RETURN_IF_ERROR_CTX(layout(w, &file_size), "writing bundle %s", path);
   azc_atomic_file_t f;
   AZC_RETURN_IF_ERROR_CTX(azc_atomic_file_open(path, &f), "writing bundle");
+  f.no_fsync = 1; /* a bundle can be rebuilt; fsync of GBs would dominate a warm compile */
   azc_status_t st = write_body(w, &f, file_size);
   if (st) {
     azc_atomic_file_abort(&f);

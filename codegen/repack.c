@@ -6,7 +6,8 @@
 #include "codegen/cpu/kernels/azk_dot.h"
 
 bool azc_layout_supported(azc_dtype_t type, int layout) {
-  return layout == 0 || (layout == 1 && (type == AZC_DTYPE_Q4_K || type == AZC_DTYPE_Q5_K));
+  return layout == 0 || (layout == 1 && (type == AZC_DTYPE_Q4_K || type == AZC_DTYPE_Q5_K)) ||
+         (layout == 2 && (type == AZC_DTYPE_Q4_0 || type == AZC_DTYPE_Q8_0));
 }
 
 size_t azc_layout_row_size(azc_dtype_t type, int layout, int64_t K) {
@@ -19,6 +20,16 @@ size_t azc_layout_row_size(azc_dtype_t type, int layout, int64_t K) {
 
 azc_status_t azc_repack(azc_dtype_t type, int layout, const void *src, void *dst, int64_t rows,
                         int64_t K) {
+  if (layout == 2 && azc_layout_supported(type, layout)) {
+    if (K % AZC_QK || rows % 8)
+      return AZC_ERR(AZC_UNSUPPORTED, "layout 2 needs rows %% 8 == 0 and K %% 32 == 0, not %lld x %lld",
+                     (long long)rows, (long long)K);
+    const size_t row = azc_dtype_row_size(type, K);
+    for (int64_t g = 0; g < rows / 8; g++)
+      azk_x8_pack((int)type, (const uint8_t *)src + (size_t)g * 8 * row, K / AZC_QK,
+                  (uint8_t *)dst + (size_t)g * 8 * row);
+    return NULL;
+  }
   if (!azc_layout_supported(type, layout) || K % AZC_QK_K)
     return AZC_ERR(AZC_UNSUPPORTED, "no layout %d for %s rows of %lld", layout,
                    azc_dtype_name(type), (long long)K);

@@ -5,7 +5,10 @@
  *   1 for Q4_K and Q5_K: the eight 6-bit scales and eight 6-bit mins of each
  *     256-value block stored as 16 plain bytes instead of 12 packed ones
  *     (148 and 180 bytes per block instead of 144 and 176), so the x86 dot
- *     products load them instead of unpacking them in every block. */
+ *     products load them instead of unpacking them in every block.
+ *   2 for Q4_0 and Q8_0 with a multiple of 8 rows: rows interleaved by eights
+ *     ("x8", codegen/cpu/kernels/azk_dot.h), same size as GGUF's; the x86
+ *     kernels multiply 8 rows per activation broadcast. */
 #ifndef AZC_CODEGEN_REPACK_H
 #define AZC_CODEGEN_REPACK_H
 

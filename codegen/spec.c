@@ -225,7 +225,9 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
       k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "+" : "", p->N[i]);
     for (int i = 0; i < p->n_seg && k < cap; i++)
       k += (size_t)snprintf(buf + k, cap - k, "%s%s%s", i ? "," : " ", lower_name(p->wtype[i], t),
-                            p->wlayout[i] ? "/u" : "");
+                            p->wlayout[i] == 1   ? "/u"
+                            : p->wlayout[i] == 2 ? "/x8"
+                                                 : "");
     if (k < cap) snprintf(buf + k, cap - k, "%s%s", p->bias ? " +bias" : "", epi[p->epilogue]);
     return;
   }

@@ -348,6 +348,7 @@ azc_status_t azc_gguf_writer_write(azc_gguf_writer_t *w, const char *path) {
       return AZC_ERR(AZC_OUT_OF_MEMORY, "gguf writer: key '%s'", w->kv[i].key);
   azc_atomic_file_t f;
   AZC_RETURN_IF_ERROR(azc_atomic_file_open(path, &f));
+  f.no_fsync = 1; /* model files are large and derived (like llama.cpp's quantize, no fsync) */
   azc_status_t st = write_all(w, &f);
   if (st) {
     azc_atomic_file_abort(&f);

@@ -150,7 +150,7 @@ azc_status_t azc_atomic_file_commit(azc_atomic_file_t *f) {
   if (f->failed) st = AZC_ERR(AZC_IO, "%s: a write failed; nothing written", f->path);
   if (!st && fflush(f->fp) != 0)
     st = AZC_ERR(AZC_IO, "%s: flush failed: %s", f->path, strerror(errno));
-  if (!st && fsync(fileno(f->fp)) != 0 && errno != EINVAL)
+  if (!st && !f->no_fsync && fsync(fileno(f->fp)) != 0 && errno != EINVAL)
     st = AZC_ERR(AZC_IO, "%s: fsync failed: %s", f->path, strerror(errno));
   if (fclose(f->fp) != 0 && !st) st = AZC_ERR(AZC_IO, "%s: close failed", f->path);
   f->fp = NULL;

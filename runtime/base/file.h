@@ -30,7 +30,9 @@ typedef struct azc_atomic_file {
   FILE *fp;
   char *path;
   char *tmp_path;
-  int failed; /* a write failed; commit will refuse */
+  int failed;   /* a write failed; commit will refuse */
+  int no_fsync; /* set after open for large derived files (bundles, quantized models): commit
+                 * skips fsync; the rename still makes the file appear whole or not at all */
 } azc_atomic_file_t;
 
 azc_status_t azc_atomic_file_open(const char *path, azc_atomic_file_t *out);

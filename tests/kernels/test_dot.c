@@ -543,6 +543,60 @@ static void test_float_helpers(void) {
   }
 }
 
+/* x8 groups (layout 2): 16 rows of Q4_0 / Q8_0 interleaved by eights give,
+ * for R = 1..4 activation rows, what azk_dot gives per GGUF row (within
+ * float rounding: the order of the sums differs), and the SIMD path what the
+ * portable one gives. Weights from the quantizer and random blocks. */
+static void test_x8_groups(void) {
+  rng_t g = {77};
+  const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q8_0};
+  const int64_t ks[] = {32, 96, 256, 2048};
+  for (int ti = 0; ti < 2; ti++)
+    for (int ki = 0; ki < 4; ki++)
+      for (int random_blocks = 0; random_blocks < 2; random_blocks++) {
+        const azc_dtype_t t = types[ti];
+        const int64_t K = ks[ki];
+        const int wt = azk_wtype_for(t, 2);
+        const size_t row = azc_dtype_row_size(t, K);
+        ASSERT_EQ_INT((long long)row, (long long)((K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt)));
+        uint8_t *w = alloc64(16 * row), *wx = alloc64(16 * row);
+        for (int r = 0; r < 16; r++) {
+          if (random_blocks) make_random_blocks(&g, t, K, w + r * row);
+          else make_weights(&g, t, K, w + r * row);
+        }
+        for (int grp = 0; grp < 2; grp++) azk_x8_pack(t, w + grp * 8 * row, K / 32, wx + grp * 8 * row);
+        const size_t stride = azk_xq_row_size(t, K);
+        uint8_t *xq = alloc64(stride * 4);
+        float *x = malloc((size_t)K * sizeof(float));
+        for (int r = 0; r < 4; r++) {
+          fill_x(&g, x, K, magnitudes[r % 3], r);
+          azk_quantize_x(t, x, xq + r * stride, K);
+        }
+        for (int R = 1; R <= 4; R++)
+          for (int grp = 0; grp < 2; grp++) {
+            float out[32], ref_out[32];
+            azk_dot_x8(wt, K, wx + grp * 8 * row, xq, stride, R, out);
+            azk_scalar_x8(wt, K, wx + grp * 8 * row, xq, stride, R, ref_out);
+            for (int r = 0; r < R; r++)
+              for (int l = 0; l < 8; l++) {
+                const uint8_t *wrow = w + (grp * 8 + l) * row;
+                const ref_t ref = reference_dot(t, wrow, xq + r * stride, K);
+                const float one = azk_dot(t, K, wrow, xq + r * stride);
+                ASSERT_MSG(close_to(out[8 * r + l], one, ref.abs, 1e-5),
+                           "%s x8 K=%lld R=%d row %d.%d: %.9g vs %.9g per row",
+                           azc_dtype_name(t), (long long)K, R, grp * 8 + l, r, out[8 * r + l], one);
+                ASSERT_MSG(close_to(ref_out[8 * r + l], ref.dot, ref.abs, 1e-5),
+                           "%s x8 scalar K=%lld: %.9g vs %.9g", azc_dtype_name(t), (long long)K,
+                           ref_out[8 * r + l], ref.dot);
+              }
+          }
+        free(w);
+        free(wx);
+        free(xq);
+        free(x);
+      }
+}
+
 #define DOT_TESTS(X)                                                                               \
   X(test_path_selected)                                                                            \
   X(test_row_sizes)                                                                                \
@@ -553,6 +607,7 @@ static void test_float_helpers(void) {
   X(test_zero_rows)                                                                                \
   X(test_half_weights)                                                                             \
   X(test_q4_k_end_to_end)                                                                          \
+  X(test_x8_groups)                                                                                \
   X(test_float_helpers)
 
 /* Without the CPU features of this build no test function may even start:

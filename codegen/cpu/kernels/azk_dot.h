@@ -64,7 +64,7 @@
  * own: "_u" = a K-quant block whose eight 6-bit scales and mins are stored
  * unpacked as 16 bytes (scales 0..7, mins 0..7), so the dot product loads
  * them instead of decoding the 12-byte packing in every block. */
-enum { AZK_WTYPE_Q4_K_U = 64, AZK_WTYPE_Q5_K_U = 65 };
+enum { AZK_WTYPE_Q4_K_U = 64, AZK_WTYPE_Q5_K_U = 65, AZK_WTYPE_Q4_0_X8 = 66, AZK_WTYPE_Q8_0_X8 = 67 };
 
 typedef struct azk_block_q4_k_u {
   uint8_t d[2], dmin[2];
@@ -79,10 +79,36 @@ typedef struct azk_block_q5_k_u {
   uint8_t qs[128];
 } azk_block_q5_k_u_t;
 
+/* "_x8" (layout 2) = Q4_0 or Q8_0 rows interleaved by eights: for rows
+ * 8g .. 8g+7 and block b (32 values), one group block holds the 8 rows' fp16
+ * scales, then their values so that 32 bytes hold 4 consecutive values of
+ * each of the 8 rows: byte 32c + 4l + k is value 4c + k of row l (Q8_0,
+ * c < 8); for Q4_0 (c < 4) its low nibble is value 4c + k and its high nibble
+ * value 16 + 4c + k, which is byte 4c + k of the row's GGUF block. One
+ * broadcast of 4 activation bytes then multiplies 8 rows at once, and a group
+ * block ends as 8 lanes, one per row, scaled with one multiply-add (instead
+ * of one reduction per row and block). A group block counts as 8 row blocks
+ * of 18 (Q4_0) or 34 (Q8_0) bytes: rows keep GGUF's size. */
+typedef struct azk_block_q4_0_x8 {
+  uint8_t d[16];
+  uint8_t qs[128];
+} azk_block_q4_0_x8_t;
+
+typedef struct azk_block_q8_0_x8 {
+  uint8_t d[16];
+  int8_t qs[256];
+} azk_block_q8_0_x8_t;
+
+AZK_INLINE int azk_wtype_is_x8(int wtype) {
+  return wtype == AZK_WTYPE_Q4_0_X8 || wtype == AZK_WTYPE_Q8_0_X8;
+}
+
 /* The weight type the dot products see for (GGUF type, layout). */
 AZK_INLINE int azk_wtype_for(int type, int layout) {
   if (layout == 1 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_U;
   if (layout == 1 && type == AZC_DTYPE_Q5_K) return AZK_WTYPE_Q5_K_U;
+  if (layout == 2 && type == AZC_DTYPE_Q4_0) return AZK_WTYPE_Q4_0_X8;
+  if (layout == 2 && type == AZC_DTYPE_Q8_0) return AZK_WTYPE_Q8_0_X8;
   return type;
 }
 
@@ -213,6 +239,8 @@ AZK_INLINE int azk_wtype_block_bytes(int wtype) {
   case AZK_WTYPE_Q4_K_U: return sizeof(azk_block_q4_k_u_t);
   case AZK_WTYPE_Q5_K_U: return sizeof(azk_block_q5_k_u_t);
   case AZC_DTYPE_Q6_K: return sizeof(azc_block_q6_k_t);
+  case AZK_WTYPE_Q4_0_X8: return sizeof(azk_block_q4_0_x8_t) / 8; /* per row */
+  case AZK_WTYPE_Q8_0_X8: return sizeof(azk_block_q8_0_x8_t) / 8;
   default: return 0;
   }
 }
@@ -226,7 +254,9 @@ AZK_INLINE int azk_wtype_block_values(int wtype) {
   case AZC_DTYPE_Q4_1:
   case AZC_DTYPE_Q5_0:
   case AZC_DTYPE_Q5_1:
-  case AZC_DTYPE_Q8_0: return AZC_QK;
+  case AZC_DTYPE_Q8_0:
+  case AZK_WTYPE_Q4_0_X8:
+  case AZK_WTYPE_Q8_0_X8: return AZC_QK;
   case AZC_DTYPE_Q2_K:
   case AZC_DTYPE_Q3_K:
   case AZC_DTYPE_Q4_K:
@@ -255,6 +285,24 @@ AZK_INLINE void azk_k3_scales(const uint8_t s[12], uint32_t out[4]) {
   out[1] = (a1 & 0x0f0f0f0fu) | ((a2 << 2) & 0x30303030u);
   out[2] = ((a0 >> 4) & 0x0f0f0f0fu) | (a2 & 0x30303030u);
   out[3] = ((a1 >> 4) & 0x0f0f0f0fu) | ((a2 >> 2) & 0x30303030u);
+}
+
+/* Writes the x8 group blocks of 8 rows of Q4_0 or Q8_0 (`type`, the GGUF
+ * type): src holds the 8 rows of nb blocks one after the other. */
+AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *dst) {
+  const int q4 = type == AZC_DTYPE_Q4_0;
+  const size_t bb = q4 ? sizeof(azc_block_q4_0_t) : sizeof(azc_block_q8_0_t);
+  const size_t qs = q4 ? offsetof(azc_block_q4_0_t, qs) : offsetof(azc_block_q8_0_t, qs);
+  const int nq = q4 ? AZC_QK / 2 : AZC_QK;
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t *g = dst + (size_t)b * 8 * bb;
+    for (int l = 0; l < 8; l++) {
+      const uint8_t *blk = src + ((size_t)l * (size_t)nb + (size_t)b) * bb;
+      g[2 * l] = blk[0]; /* d: fp16 at offset 0 of both block types */
+      g[2 * l + 1] = blk[1];
+      for (int i = 0; i < nq; i++) g[16 + 32 * (i / 4) + 4 * l + i % 4] = blk[qs + (size_t)i];
+    }
+  }
 }
 
 #include "codegen/cpu/kernels/azk_dot_scalar.h"
@@ -392,6 +440,33 @@ AZK_INLINE float azk_dot(int wtype, int64_t K, const void *w_row, const void *x_
   float out[1];
   azk_dot_rows(wtype, K, w_row, x_row, 0, 1, out);
   return out[0];
+}
+
+/* The x8 dot products per type, out of line like azk_dot_rows_*: out[8 r +
+ * l] = row l of the group at w . activation row r, r < R <= AZK_MAX_ROWS. */
+#if defined(AZK_PATH_X86)
+#define AZK_X8_IMPL(t, r) azk_x86_x8(t, K, (const uint8_t *)w, (const uint8_t *)x, x_stride, r, out)
+#else
+#define AZK_X8_IMPL(t, r) azk_scalar_x8(t, K, (const uint8_t *)w, (const uint8_t *)x, x_stride, r, out)
+#endif
+#define AZK_X8_Q4(r) AZK_X8_IMPL(AZK_WTYPE_Q4_0_X8, r)
+#define AZK_X8_Q8(r) AZK_X8_IMPL(AZK_WTYPE_Q8_0_X8, r)
+static inline void azk_dot_q4_0_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
+                                   float *out) {
+  AZK_WITH_CONST_R(R, AZK_X8_Q4);
+}
+static inline void azk_dot_q8_0_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
+                                   float *out) {
+  AZK_WITH_CONST_R(R, AZK_X8_Q8);
+}
+#undef AZK_X8_Q4
+#undef AZK_X8_Q8
+#undef AZK_X8_IMPL
+
+AZK_INLINE void azk_dot_x8(int wtype, int64_t K, const void *w_group, const void *x_rows,
+                           size_t x_stride, int R, float *out) {
+  if (wtype == AZK_WTYPE_Q4_0_X8) azk_dot_q4_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
 }
 
 /* ---- the portable code, callable from any build (for tests) ---- */

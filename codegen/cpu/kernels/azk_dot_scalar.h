@@ -373,4 +373,33 @@ static inline void azk_scalar_axpy_f32(int64_t n, float alpha, const float *x, f
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+/* ---- x8 groups (azk_dot.h): 8 interleaved Q4_0 / Q8_0 rows ---- */
+
+AZK_INLINE void azk_scalar_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
+                              int R, float *out) {
+  const int64_t nb = K / AZC_QK;
+  const size_t gb = 8 * (size_t)azk_wtype_block_bytes(wtype);
+  for (int r = 0; r < R; r++) {
+    const uint8_t *xr = x + (size_t)r * xs;
+    for (int l = 0; l < 8; l++) {
+      float sum = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *g = w + (size_t)b * gb;
+        const int8_t *q = azk_q8_qs(xr) + b * AZC_QK;
+        int32_t isum = 0;
+        if (wtype == AZK_WTYPE_Q4_0_X8) {
+          for (int i = 0; i < 16; i++) {
+            const uint8_t v = g[16 + 32 * (i / 4) + 4 * l + i % 4];
+            isum += ((v & 15) - 8) * q[i] + ((v >> 4) - 8) * q[i + 16];
+          }
+        } else {
+          for (int i = 0; i < 32; i++) isum += (int8_t)g[16 + 32 * (i / 4) + 4 * l + i % 4] * q[i];
+        }
+        sum += azk_scalar_half(g + 2 * l) * azk_q8_d(xr, K)[b] * (float)isum;
+      }
+      out[8 * r + l] = sum;
+    }
+  }
+}
+
 #endif

@@ -480,6 +480,72 @@ AZK_INLINE void azk_x86_rows_q5_k(int64_t K, const uint8_t *w, const uint8_t *x,
   azk_x86_rows_k45(5, 0, K, w, x, xs, R, out);
 }
 
+/* ---- x8 groups (azk_dot.h): 8 interleaved Q4_0 / Q8_0 rows ---- */
+
+/* out[8 r + l] for the 8 rows of the group at w. Each 32 bytes of a group
+ * block (4 values of each of the 8 rows) are loaded and unpacked once for all
+ * R activation rows, which each multiply them with one broadcast of 4 of
+ * their bytes; a group block ends with one conversion and scale per
+ * activation row for all 8 weight rows. Q4_0: the nibble products of a whole
+ * block fit in int16 (8 * 2 * 15 * 127 < 2^15), so they widen once. */
+AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
+                           int R, float *out) {
+  const int64_t nb = K / AZC_QK;
+  const int q4 = wtype == AZK_WTYPE_Q4_0_X8;
+  const size_t gb = q4 ? sizeof(azk_block_q4_0_x8_t) : sizeof(azk_block_q8_0_x8_t);
+  const __m256i m4 = _mm256_set1_epi8(15);
+  __m256 acc[AZK_MAX_ROWS];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *g = w + (size_t)b * gb;
+    const int8_t *q[AZK_MAX_ROWS];
+    __m256i s[AZK_MAX_ROWS];
+    for (int r = 0; r < R; r++) {
+      q[r] = azk_q8_qs(x + (size_t)r * xs) + b * AZC_QK;
+      s[r] = _mm256_setzero_si256();
+    }
+    if (q4) {
+      for (int c = 0; c < 4; c++) {
+        const __m256i raw = azk_x86_load(g + 16 + 32 * c);
+        const __m256i lo = _mm256_and_si256(raw, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        for (int r = 0; r < R; r++) {
+          const __m256i x0 = _mm256_set1_epi32((int)azk_load_u32(q[r] + 4 * c));
+          const __m256i x1 = _mm256_set1_epi32((int)azk_load_u32(q[r] + 16 + 4 * c));
+#if defined(AZK_X86_DPBUSD)
+          s[r] = AZK_X86_DPBUSD(AZK_X86_DPBUSD(s[r], lo, x0), hi, x1);
+#else
+          s[r] = _mm256_add_epi16(s[r], _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0),
+                                                         _mm256_maddubs_epi16(hi, x1)));
+#endif
+        }
+      }
+#if !defined(AZK_X86_DPBUSD)
+      for (int r = 0; r < R; r++) s[r] = _mm256_madd_epi16(s[r], _mm256_set1_epi16(1));
+#endif
+    } else {
+      for (int c = 0; c < 8; c++) {
+        const __m256i wv = azk_x86_load(g + 16 + 32 * c);
+        const __m256i u = _mm256_sign_epi8(wv, wv);
+        for (int r = 0; r < R; r++) {
+          const __m256i xb = _mm256_set1_epi32((int)azk_load_u32(q[r] + 4 * c));
+          s[r] = azk_x86_dot_u8s8(s[r], u, _mm256_sign_epi8(xb, wv));
+        }
+      }
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));
+    for (int r = 0; r < R; r++) {
+      const uint8_t *xr = x + (size_t)r * xs;
+      const float dx = azk_q8_d(xr, K)[b];
+      /* Q4_0 values were used unsigned: take 8 * (the activation sum) off */
+      const __m256 off = _mm256_set1_ps(q4 ? -8.0f * azk_q8_s(xr, K)[b] : 0.0f);
+      const __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(dx), _mm256_cvtepi32_ps(s[r]), off);
+      acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) _mm256_storeu_ps(out + 8 * r, acc[r]);
+}
+
 /* ---- float helpers ---- */
 
 static inline float azk_x86_dot_f32(const float *a, const float *b, int64_t n) {

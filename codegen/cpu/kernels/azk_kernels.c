@@ -159,7 +159,20 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
   const int wt = azk_wtype_for(p->wtype[s], p->wlayout[s]);
   size_t row_bytes = (size_t)(p->K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt);
   const uint8_t *xq = st->xq[s] + (size_t)m0 * st->xq_stride[s];
-  for (int j = 0; j < ncols; j++) {
+  if (azk_wtype_is_x8(wt)) {
+    /* groups of 8 interleaved rows (the layout pass chose it only for N % 8
+     * == 0); a unit that does not start or end on a group keeps its lanes */
+    for (int64_t g = col0 / 8; g * 8 < col0 + ncols; g++) {
+      float o8[MM_ROWS * 8];
+      azk_dot_x8(wt, p->K, W + (size_t)g * 8 * row_bytes, xq, st->xq_stride[s], R, o8);
+      for (int l = 0; l < 8; l++) {
+        int64_t j = g * 8 + l - col0;
+        if (j < 0 || j >= ncols) continue;
+        for (int r = 0; r < R; r++) acc[r][j] = o8[8 * r + l];
+      }
+    }
+  } else
+    for (int j = 0; j < ncols; j++) {
     float out[MM_ROWS];
     const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
     if (R == MM_ROWS) azk_dot_rows(wt, p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
