@@ -6,9 +6,10 @@
  *     256-value block stored as 16 plain bytes instead of 12 packed ones
  *     (148 and 180 bytes per block instead of 144 and 176), so the x86 dot
  *     products load them instead of unpacking them in every block.
- *   2 for Q4_0 and Q8_0 with a multiple of 8 rows: rows interleaved by eights
- *     ("x8", codegen/cpu/kernels/azk_dot.h), same size as GGUF's; the x86
- *     kernels multiply 8 rows per activation broadcast. */
+ *   2 for Q4_0, Q8_0 and Q4_K with a multiple of 8 rows: rows interleaved by
+ *     eights ("x8", codegen/cpu/kernels/azk_dot.h; Q4_K with unpacked scales
+ *     and mins, 148 bytes per row and block); the x86 kernels multiply 8 rows
+ *     per activation broadcast. */
 #ifndef AZC_CODEGEN_REPACK_H
 #define AZC_CODEGEN_REPACK_H
 

@@ -10,8 +10,8 @@
  * other than a matmul also reads (a tied embedding table read by get_rows)
  * stays in layout 0.
  *
- * On the same targets Q4_0 and Q8_0 weights with a multiple of 8 rows get
- * layout 2: rows interleaved by eights, so that the kernel multiplies 8 rows
+ * On the same targets Q4_0, Q8_0 and Q4_K weights with a multiple of 8 rows
+ * get layout 2 instead: rows interleaved by eights, so that the kernel multiplies 8 rows
  * with one broadcast of the activations and scales 8 results at once (the
  * per-row, per-block reductions dominated their prefill). */
 #include <string.h>
@@ -42,11 +42,15 @@ azc_status_t azc_pass_layout(azc_ir_graph_t *g, const azc_pass_options_t *o, azc
     if (n->op != AZC_OP_WEIGHT) continue;
     n->layout = 0;
     if (!x86_vector || n->rank != 2 || !only_matmul_segments(g, n)) continue;
-    if (n->dtype == AZC_DTYPE_Q4_K || n->dtype == AZC_DTYPE_Q5_K) {
+    const bool by_eights = n->shape[0].c % 8 == 0;
+    if (n->dtype == AZC_DTYPE_Q4_K && by_eights) {
+      n->layout = 2;
+      s->rewrites++;
+    } else if (n->dtype == AZC_DTYPE_Q4_K || n->dtype == AZC_DTYPE_Q5_K) {
       n->layout = 1;
       s->rewrites++;
-    } else if ((n->dtype == AZC_DTYPE_Q4_0 || n->dtype == AZC_DTYPE_Q8_0) &&
-               n->shape[0].c % 8 == 0 && n->shape[1].c % 32 == 0) {
+    } else if ((n->dtype == AZC_DTYPE_Q4_0 || n->dtype == AZC_DTYPE_Q8_0) && by_eights &&
+               n->shape[1].c % 32 == 0) {
       n->layout = 2;
       s->rewrites++;
     }

@@ -543,28 +543,31 @@ static void test_float_helpers(void) {
   }
 }
 
-/* x8 groups (layout 2): 16 rows of Q4_0 / Q8_0 interleaved by eights give,
+/* x8 groups (layout 2): 16 rows of Q4_0 / Q8_0 / Q4_K interleaved by eights give,
  * for R = 1..4 activation rows, what azk_dot gives per GGUF row (within
  * float rounding: the order of the sums differs), and the SIMD path what the
  * portable one gives. Weights from the quantizer and random blocks. */
 static void test_x8_groups(void) {
   rng_t g = {77};
-  const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q8_0};
+  const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q8_0, AZC_DTYPE_Q4_K};
   const int64_t ks[] = {32, 96, 256, 2048};
-  for (int ti = 0; ti < 2; ti++)
+  for (int ti = 0; ti < 3; ti++)
     for (int ki = 0; ki < 4; ki++)
       for (int random_blocks = 0; random_blocks < 2; random_blocks++) {
         const azc_dtype_t t = types[ti];
         const int64_t K = ks[ki];
         const int wt = azk_wtype_for(t, 2);
+        if (K % azk_wtype_block_values(t)) continue;
         const size_t row = azc_dtype_row_size(t, K);
-        ASSERT_EQ_INT((long long)row, (long long)((K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt)));
-        uint8_t *w = alloc64(16 * row), *wx = alloc64(16 * row);
+        const size_t xrow = (size_t)(K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt);
+        ASSERT_EQ_INT((long long)xrow, (long long)(t == AZC_DTYPE_Q4_K ? row + 4 * (K / 256) : row));
+        uint8_t *w = alloc64(16 * row), *wx = alloc64(16 * xrow);
         for (int r = 0; r < 16; r++) {
           if (random_blocks) make_random_blocks(&g, t, K, w + r * row);
           else make_weights(&g, t, K, w + r * row);
         }
-        for (int grp = 0; grp < 2; grp++) azk_x8_pack(t, w + grp * 8 * row, K / 32, wx + grp * 8 * row);
+        for (int grp = 0; grp < 2; grp++)
+          azk_x8_pack(t, w + grp * 8 * row, K / azk_wtype_block_values(t), wx + grp * 8 * xrow);
         const size_t stride = azk_xq_row_size(t, K);
         uint8_t *xq = alloc64(stride * 4);
         float *x = malloc((size_t)K * sizeof(float));
@@ -575,8 +578,8 @@ static void test_x8_groups(void) {
         for (int R = 1; R <= 4; R++)
           for (int grp = 0; grp < 2; grp++) {
             float out[32], ref_out[32];
-            azk_dot_x8(wt, K, wx + grp * 8 * row, xq, stride, R, out);
-            azk_scalar_x8(wt, K, wx + grp * 8 * row, xq, stride, R, ref_out);
+            azk_dot_x8(wt, K, wx + grp * 8 * xrow, xq, stride, R, out);
+            azk_scalar_x8(wt, K, wx + grp * 8 * xrow, xq, stride, R, ref_out);
             for (int r = 0; r < R; r++)
               for (int l = 0; l < 8; l++) {
                 const uint8_t *wrow = w + (grp * 8 + l) * row;

@@ -64,7 +64,13 @@
  * own: "_u" = a K-quant block whose eight 6-bit scales and mins are stored
  * unpacked as 16 bytes (scales 0..7, mins 0..7), so the dot product loads
  * them instead of decoding the 12-byte packing in every block. */
-enum { AZK_WTYPE_Q4_K_U = 64, AZK_WTYPE_Q5_K_U = 65, AZK_WTYPE_Q4_0_X8 = 66, AZK_WTYPE_Q8_0_X8 = 67 };
+enum {
+  AZK_WTYPE_Q4_K_U = 64,
+  AZK_WTYPE_Q5_K_U = 65,
+  AZK_WTYPE_Q4_0_X8 = 66,
+  AZK_WTYPE_Q8_0_X8 = 67,
+  AZK_WTYPE_Q4_K_X8 = 68
+};
 
 typedef struct azk_block_q4_k_u {
   uint8_t d[2], dmin[2];
@@ -99,8 +105,21 @@ typedef struct azk_block_q8_0_x8 {
   int8_t qs[256];
 } azk_block_q8_0_x8_t;
 
+/* Q4_K x8: per 8 rows and 256-value block, the 8 rows' d and dmin (fp16),
+ * their sub-block scales sc[8 j + l] (sub-block j of row l) and mins
+ * mn[16 i + 2 l + e] (sub-block 2 i + e of row l: pairs, for vpmaddwd with
+ * pairs of activation sums), then qs[256 k + 32 c + 4 l + m] = byte
+ * 32 k + 4 c + m of row l's GGUF qs (low nibble: sub-block 2 k, high: 2 k + 1).
+ * 1184 bytes = 8 rows of 148 (GGUF: 144). */
+typedef struct azk_block_q4_k_x8 {
+  uint8_t d[16], dmin[16];
+  uint8_t sc[64];
+  uint8_t mn[64];
+  uint8_t qs[1024];
+} azk_block_q4_k_x8_t;
+
 AZK_INLINE int azk_wtype_is_x8(int wtype) {
-  return wtype == AZK_WTYPE_Q4_0_X8 || wtype == AZK_WTYPE_Q8_0_X8;
+  return wtype == AZK_WTYPE_Q4_0_X8 || wtype == AZK_WTYPE_Q8_0_X8 || wtype == AZK_WTYPE_Q4_K_X8;
 }
 
 /* The weight type the dot products see for (GGUF type, layout). */
@@ -109,6 +128,7 @@ AZK_INLINE int azk_wtype_for(int type, int layout) {
   if (layout == 1 && type == AZC_DTYPE_Q5_K) return AZK_WTYPE_Q5_K_U;
   if (layout == 2 && type == AZC_DTYPE_Q4_0) return AZK_WTYPE_Q4_0_X8;
   if (layout == 2 && type == AZC_DTYPE_Q8_0) return AZK_WTYPE_Q8_0_X8;
+  if (layout == 2 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_X8;
   return type;
 }
 
@@ -241,6 +261,7 @@ AZK_INLINE int azk_wtype_block_bytes(int wtype) {
   case AZC_DTYPE_Q6_K: return sizeof(azc_block_q6_k_t);
   case AZK_WTYPE_Q4_0_X8: return sizeof(azk_block_q4_0_x8_t) / 8; /* per row */
   case AZK_WTYPE_Q8_0_X8: return sizeof(azk_block_q8_0_x8_t) / 8;
+  case AZK_WTYPE_Q4_K_X8: return sizeof(azk_block_q4_k_x8_t) / 8;
   default: return 0;
   }
 }
@@ -263,6 +284,7 @@ AZK_INLINE int azk_wtype_block_values(int wtype) {
   case AZC_DTYPE_Q5_K:
   case AZK_WTYPE_Q4_K_U:
   case AZK_WTYPE_Q5_K_U:
+  case AZK_WTYPE_Q4_K_X8:
   case AZC_DTYPE_Q6_K: return AZC_QK_K;
   default: return 0;
   }
@@ -290,6 +312,27 @@ AZK_INLINE void azk_k3_scales(const uint8_t s[12], uint32_t out[4]) {
 /* Writes the x8 group blocks of 8 rows of Q4_0 or Q8_0 (`type`, the GGUF
  * type): src holds the 8 rows of nb blocks one after the other. */
 AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *dst) {
+  if (type == AZC_DTYPE_Q4_K) {
+    for (int64_t b = 0; b < nb; b++) {
+      azk_block_q4_k_x8_t *g = (azk_block_q4_k_x8_t *)(void *)dst + b;
+      for (int l = 0; l < 8; l++) {
+        const azc_block_q4_k_t *blk = (const azc_block_q4_k_t *)(const void *)src + (size_t)l * (size_t)nb + b;
+        uint32_t s32[4];
+        uint8_t sm[16];
+        __builtin_memcpy(g->d + 2 * l, &blk->d, 2);
+        __builtin_memcpy(g->dmin + 2 * l, &blk->dmin, 2);
+        azk_k4_scales(blk->scales, s32);
+        __builtin_memcpy(sm, s32, 16);
+        for (int j = 0; j < 8; j++) {
+          g->sc[8 * j + l] = sm[j];
+          g->mn[16 * (j / 2) + 2 * l + j % 2] = sm[8 + j];
+        }
+        for (int i = 0; i < 128; i++)
+          g->qs[256 * (i / 32) + 32 * (i % 32 / 4) + 4 * l + i % 4] = blk->qs[i];
+      }
+    }
+    return;
+  }
   const int q4 = type == AZC_DTYPE_Q4_0;
   const size_t bb = q4 ? sizeof(azc_block_q4_0_t) : sizeof(azc_block_q8_0_t);
   const size_t qs = q4 ? offsetof(azc_block_q4_0_t, qs) : offsetof(azc_block_q8_0_t, qs);
@@ -451,6 +494,7 @@ AZK_INLINE float azk_dot(int wtype, int64_t K, const void *w_row, const void *x_
 #endif
 #define AZK_X8_Q4(r) AZK_X8_IMPL(AZK_WTYPE_Q4_0_X8, r)
 #define AZK_X8_Q8(r) AZK_X8_IMPL(AZK_WTYPE_Q8_0_X8, r)
+#define AZK_X8_Q4K(r) AZK_X8_IMPL(AZK_WTYPE_Q4_K_X8, r)
 static inline void azk_dot_q4_0_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
                                    float *out) {
   AZK_WITH_CONST_R(R, AZK_X8_Q4);
@@ -459,14 +503,20 @@ static inline void azk_dot_q8_0_x8(int64_t K, const void *w, const void *x, size
                                    float *out) {
   AZK_WITH_CONST_R(R, AZK_X8_Q8);
 }
+static inline void azk_dot_q4_k_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
+                                   float *out) {
+  AZK_WITH_CONST_R(R, AZK_X8_Q4K);
+}
 #undef AZK_X8_Q4
 #undef AZK_X8_Q8
+#undef AZK_X8_Q4K
 #undef AZK_X8_IMPL
 
 AZK_INLINE void azk_dot_x8(int wtype, int64_t K, const void *w_group, const void *x_rows,
                            size_t x_stride, int R, float *out) {
   if (wtype == AZK_WTYPE_Q4_0_X8) azk_dot_q4_0_x8(K, w_group, x_rows, x_stride, R, out);
-  else azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else if (wtype == AZK_WTYPE_Q8_0_X8) azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else azk_dot_q4_k_x8(K, w_group, x_rows, x_stride, R, out);
 }
 
 /* ---- the portable code, callable from any build (for tests) ---- */

@@ -375,8 +375,39 @@ static inline void azk_scalar_axpy_f32(int64_t n, float alpha, const float *x, f
 
 /* ---- x8 groups (azk_dot.h): 8 interleaved Q4_0 / Q8_0 rows ---- */
 
+AZK_INLINE void azk_scalar_x8_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
+                                   float *out) {
+  for (int r = 0; r < R; r++) {
+    const azk_block_q8k_t *xb = (const azk_block_q8k_t *)(const void *)(x + (size_t)r * xs);
+    for (int l = 0; l < 8; l++) {
+      float sum = 0;
+      for (int64_t b = 0; b < K / AZC_QK_K; b++) {
+        const azk_block_q4_k_x8_t *g = (const azk_block_q4_k_x8_t *)(const void *)w + b;
+        int32_t isum = 0, msum = 0;
+        for (int j = 0; j < 8; j++) {
+          int32_t s = 0, xsum = 0;
+          for (int i = 0; i < 32; i++) {
+            const uint8_t v = g->qs[256 * (j / 2) + 32 * (i / 4) + 4 * l + i % 4];
+            s += (j % 2 ? v >> 4 : v & 15) * xb[b].qs[32 * j + i];
+            xsum += xb[b].qs[32 * j + i];
+          }
+          isum += g->sc[8 * j + l] * s;
+          msum += g->mn[16 * (j / 2) + 2 * l + j % 2] * xsum;
+        }
+        sum += xb[b].d * (azk_scalar_half(g->d + 2 * l) * (float)isum -
+                          azk_scalar_half(g->dmin + 2 * l) * (float)msum);
+      }
+      out[8 * r + l] = sum;
+    }
+  }
+}
+
 AZK_INLINE void azk_scalar_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
                               int R, float *out) {
+  if (wtype == AZK_WTYPE_Q4_K_X8) {
+    azk_scalar_x8_q4_k(K, w, x, xs, R, out);
+    return;
+  }
   const int64_t nb = K / AZC_QK;
   const size_t gb = 8 * (size_t)azk_wtype_block_bytes(wtype);
   for (int r = 0; r < R; r++) {

@@ -488,8 +488,73 @@ AZK_INLINE void azk_x86_rows_q5_k(int64_t K, const uint8_t *w, const uint8_t *x,
  * their bytes; a group block ends with one conversion and scale per
  * activation row for all 8 weight rows. Q4_0: the nibble products of a whole
  * block fit in int16 (8 * 2 * 15 * 127 < 2^15), so they widen once. */
+/* Q4_K x8: per 32-value sub-block the nibble products of 8 chunks add up in
+ * int16 (8 * 2 * 15 * 128 < 2^15) and widen with the 8 rows' scales (one
+ * vpmaddwd); the mins take pairs of activation sub-block sums. */
+AZK_INLINE void azk_x86_x8_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
+                                float *out) {
+  const __m256i m4 = _mm256_set1_epi8(15);
+  __m256 acc[AZK_MAX_ROWS];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < K / AZC_QK_K; b++) {
+    const azk_block_q4_k_x8_t *g = (const azk_block_q4_k_x8_t *)(const void *)w + b;
+    const int8_t *q[AZK_MAX_ROWS];
+    __m256i isum[AZK_MAX_ROWS];
+    for (int r = 0; r < R; r++) {
+      q[r] = azk_x86_xk(x, xs, r, b)->qs;
+      isum[r] = _mm256_setzero_si256();
+    }
+    for (int k = 0; k < 4; k++) {
+      __m256i slo[AZK_MAX_ROWS], shi[AZK_MAX_ROWS];
+      for (int r = 0; r < R; r++) slo[r] = shi[r] = _mm256_setzero_si256();
+      for (int c = 0; c < 8; c++) {
+        const __m256i raw = azk_x86_load(g->qs + 256 * k + 32 * c);
+        const __m256i lo = _mm256_and_si256(raw, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        for (int r = 0; r < R; r++) {
+          const int8_t *xk = q[r] + 64 * k + 4 * c;
+          slo[r] = _mm256_add_epi16(
+              slo[r], _mm256_maddubs_epi16(lo, _mm256_set1_epi32((int)azk_load_u32(xk))));
+          shi[r] = _mm256_add_epi16(
+              shi[r], _mm256_maddubs_epi16(hi, _mm256_set1_epi32((int)azk_load_u32(xk + 32))));
+        }
+      }
+      /* the 8 rows' scales of sub-blocks 2k and 2k+1, each in both int16 of its row's lane */
+      __m256i sl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k)));
+      __m256i sh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k + 8)));
+      sl = _mm256_or_si256(sl, _mm256_slli_epi32(sl, 16));
+      sh = _mm256_or_si256(sh, _mm256_slli_epi32(sh, 16));
+      for (int r = 0; r < R; r++)
+        isum[r] = _mm256_add_epi32(isum[r], _mm256_add_epi32(_mm256_madd_epi16(slo[r], sl),
+                                                             _mm256_madd_epi16(shi[r], sh)));
+    }
+    const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g->d));
+    const __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g->dmin));
+    for (int r = 0; r < R; r++) {
+      const azk_block_q8k_t *xb = azk_x86_xk(x, xs, r, b);
+      /* sums of the 8 activation sub-blocks, as int16 pairs (2i, 2i+1) at int32 {0,1,4,5}[i] */
+      const __m256i xs32 = _mm256_madd_epi16(azk_x86_load(xb->bsums), _mm256_set1_epi16(1));
+      const __m256i xs16 = _mm256_packs_epi32(xs32, xs32);
+      __m256i msum = _mm256_setzero_si256();
+      for (int i = 0; i < 4; i++) {
+        const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(g->mn + 16 * i)));
+        const __m256i pair = _mm256_permutevar8x32_epi32(xs16, _mm256_set1_epi32(i < 2 ? i : i + 2));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, pair));
+      }
+      const __m256 t = _mm256_fmsub_ps(d8, _mm256_cvtepi32_ps(isum[r]),
+                                       _mm256_mul_ps(m8, _mm256_cvtepi32_ps(msum)));
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d), t, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) _mm256_storeu_ps(out + 8 * r, acc[r]);
+}
+
 AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
                            int R, float *out) {
+  if (wtype == AZK_WTYPE_Q4_K_X8) {
+    azk_x86_x8_q4_k(K, w, x, xs, R, out);
+    return;
+  }
   const int64_t nb = K / AZC_QK;
   const int q4 = wtype == AZK_WTYPE_Q4_0_X8;
   const size_t gb = q4 ? sizeof(azk_block_q4_0_x8_t) : sizeof(azk_block_q8_0_x8_t);
