@@ -88,6 +88,7 @@ static int per_type_function(const char *name) {
                {"q6_k", AZC_DTYPE_Q6_K}};
   const char *rest = NULL;
   if (!strncmp(name, "azk_dot_rows_", 13)) rest = name + 13;
+  else if (!strncmp(name, "azk_dot_pair_", 13)) rest = name + 13;
   else if (!strncmp(name, "azk_dot_", 8)) rest = name + 8;
   else if (!strncmp(name, "decode_", 7)) rest = name + 7; /* runtime/quant_dequantize.c */
   else if (!strcmp(name, "f16_to_f32_row")) rest = "f16";

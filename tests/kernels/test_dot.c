@@ -543,6 +543,42 @@ static void test_float_helpers(void) {
   }
 }
 
+/* The float prefill tile (two weight rows x four activation rows) equals
+ * azk_dot_rows on each weight row, partial vectors at the end of K included. */
+static void test_float_pairs(void) {
+  rng_t g = {91};
+  const azc_dtype_t types[] = {AZC_DTYPE_F32, AZC_DTYPE_F16, AZC_DTYPE_BF16};
+  const int64_t ks[] = {1, 7, 8, 33, 64, 2048, 2053};
+  for (int ti = 0; ti < 3; ti++)
+    for (int ki = 0; ki < 7; ki++) {
+      const azc_dtype_t t = types[ti];
+      const int64_t K = ks[ki];
+      const size_t row = azc_dtype_row_size(t, K), stride = azk_xq_row_size(t, K);
+      uint8_t *w = alloc64(2 * row), *xq = alloc64(4 * stride);
+      float *x = malloc((size_t)K * sizeof(float));
+      make_weights(&g, t, K, w);
+      make_weights(&g, t, K, w + row);
+      for (int r = 0; r < 4; r++) {
+        fill_x(&g, x, K, magnitudes[r % 3], r % 2);
+        azk_quantize_x(t, x, xq + r * stride, K);
+      }
+      float o0[4], o1[4], r0[4], r1[4];
+      azk_dot_pair(t, K, w, w + row, xq, stride, o0, o1);
+      azk_dot_rows(t, K, w, xq, stride, 4, r0);
+      azk_dot_rows(t, K, w + row, xq, stride, 4, r1);
+      for (int r = 0; r < 4; r++) {
+        const ref_t a = reference_dot(t, w, xq + r * stride, K);
+        const ref_t b = reference_dot(t, w + row, xq + r * stride, K);
+        ASSERT_MSG(close_to(o0[r], r0[r], a.abs, 1e-6) && close_to(o1[r], r1[r], b.abs, 1e-6),
+                   "%s pair K=%lld row %d: %.9g %.9g vs %.9g %.9g", azc_dtype_name(t), (long long)K,
+                   r, o0[r], o1[r], r0[r], r1[r]);
+      }
+      free(w);
+      free(xq);
+      free(x);
+    }
+}
+
 /* x8 groups (layout 2): 16 rows of Q4_0 / Q8_0 / Q4_K interleaved by eights give,
  * for R = 1..4 activation rows, what azk_dot gives per GGUF row (within
  * float rounding: the order of the sums differs), and the SIMD path what the
@@ -611,6 +647,7 @@ static void test_x8_groups(void) {
   X(test_half_weights)                                                                             \
   X(test_q4_k_end_to_end)                                                                          \
   X(test_x8_groups)                                                                                \
+  X(test_float_pairs)                                                                              \
   X(test_float_helpers)
 
 /* Without the CPU features of this build no test function may even start:

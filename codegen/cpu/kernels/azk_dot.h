@@ -485,6 +485,40 @@ AZK_INLINE float azk_dot(int wtype, int64_t K, const void *w_row, const void *x_
   return out[0];
 }
 
+/* Two weight rows w0, w1 of a float type (F32, F16, BF16) against 4
+ * activation rows: out0[r], out1[r]. Out of line per type like
+ * azk_dot_rows_*; on x86 one tile, elsewhere two azk_dot_rows. */
+#if defined(AZK_PATH_X86)
+#define AZK_DEFINE_PAIR(name, type)                                                                \
+  static inline void azk_dot_pair_##name(int64_t K, const void *w0, const void *w1, const void *x, \
+                                         size_t x_stride, float *out0, float *out1) {              \
+    azk_x86_pair_plain(type, K, (const uint8_t *)w0, (const uint8_t *)w1, (const uint8_t *)x,      \
+                       x_stride, out0, out1);                                                      \
+  }
+#else
+#define AZK_DEFINE_PAIR(name, type)                                                                \
+  static inline void azk_dot_pair_##name(int64_t K, const void *w0, const void *w1, const void *x, \
+                                         size_t x_stride, float *out0, float *out1) {              \
+    azk_dot_rows_##name(K, w0, x, x_stride, 4, out0);                                              \
+    azk_dot_rows_##name(K, w1, x, x_stride, 4, out1);                                              \
+  }
+#endif
+AZK_DEFINE_PAIR(f32, AZC_DTYPE_F32)
+AZK_DEFINE_PAIR(f16, AZC_DTYPE_F16)
+AZK_DEFINE_PAIR(bf16, AZC_DTYPE_BF16)
+#undef AZK_DEFINE_PAIR
+
+AZK_INLINE int azk_wtype_is_float(int wtype) {
+  return wtype == AZC_DTYPE_F32 || wtype == AZC_DTYPE_F16 || wtype == AZC_DTYPE_BF16;
+}
+
+AZK_INLINE void azk_dot_pair(int wtype, int64_t K, const void *w0, const void *w1, const void *x,
+                             size_t x_stride, float *out0, float *out1) {
+  if (wtype == AZC_DTYPE_F32) azk_dot_pair_f32(K, w0, w1, x, x_stride, out0, out1);
+  else if (wtype == AZC_DTYPE_F16) azk_dot_pair_f16(K, w0, w1, x, x_stride, out0, out1);
+  else azk_dot_pair_bf16(K, w0, w1, x, x_stride, out0, out1);
+}
+
 /* The x8 dot products per type, out of line like azk_dot_rows_*: out[8 r +
  * l] = row l of the group at w . activation row r, r < R <= AZK_MAX_ROWS. */
 #if defined(AZK_PATH_X86)

@@ -177,6 +177,38 @@ AZK_INLINE void azk_x86_rows_plain(int wtype, int64_t K, const uint8_t *w, const
   }
 }
 
+/* Two weight rows against four activation rows: each activation load feeds
+ * two FMAs and the 8 accumulators are 8 independent chains (the prefill
+ * tile for F32 / F16 / BF16 weights). */
+AZK_INLINE void azk_x86_pair_plain(int wtype, int64_t K, const uint8_t *w0, const uint8_t *w1,
+                                   const uint8_t *x, size_t xs, float *out0, float *out1) {
+  enum { R = 4 };
+  const float *xr[R];
+  azk_x86_vf a0[R], a1[R];
+  for (int r = 0; r < R; r++) {
+    xr[r] = (const float *)(const void *)(x + (size_t)r * xs);
+    a0[r] = a1[r] = azk_x86_vf_zero();
+  }
+  int64_t i = 0;
+  for (; i + AZK_X86_VF <= K; i += AZK_X86_VF) {
+    const azk_x86_vf v0 = azk_x86_vf_loadw(wtype, w0, i), v1 = azk_x86_vf_loadw(wtype, w1, i);
+    for (int r = 0; r < R; r++) {
+      const azk_x86_vf xv = azk_x86_vf_loadx(xr[r] + i);
+      a0[r] = azk_x86_vf_fma(v0, xv, a0[r]);
+      a1[r] = azk_x86_vf_fma(v1, xv, a1[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float s0 = azk_x86_vf_sum(a0[r]), s1 = azk_x86_vf_sum(a1[r]);
+    for (int64_t j = i; j < K; j++) {
+      s0 += azk_scalar_weight(wtype, w0, j) * xr[r][j];
+      s1 += azk_scalar_weight(wtype, w1, j) * xr[r][j];
+    }
+    out0[r] = s0;
+    out1[r] = s1;
+  }
+}
+
 /* ---- 32-value blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 ---- */
 
 /* 0x10 in byte j where bit j of the little-endian 32 bits at qh is set. */

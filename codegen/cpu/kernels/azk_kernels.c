@@ -175,6 +175,13 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
     for (int j = 0; j < ncols; j++) {
     float out[MM_ROWS];
     const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
+    if (R == MM_ROWS && azk_wtype_is_float(wt) && j + 1 < ncols) { /* two columns at once */
+      float out1[MM_ROWS];
+      azk_dot_pair(wt, p->K, w, w + row_bytes, xq, st->xq_stride[s], out, out1);
+      for (int r = 0; r < R; r++) acc[r][j] = out[r], acc[r][j + 1] = out1[r];
+      j++;
+      continue;
+    }
     if (R == MM_ROWS) azk_dot_rows(wt, p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
     else
       for (int r = 0; r < R; r++) out[r] = azk_dot(wt, p->K, w, xq + (size_t)r * st->xq_stride[s]);
