@@ -149,6 +149,8 @@ int azc_cmd_compile(int argc, char **argv) {
             s->ms_codegen, s->cache_misses);
     fprintf(stderr, "azc: cache      = %9.2f ms (%d kernels read)\n", s->ms_cache, s->cache_hits);
     fprintf(stderr, "azc: kernels    = %9.2f ms wall\n", s->ms_kernels_wall);
+    fprintf(stderr, "azc: repack     = %9.2f ms (%.1f MiB of weights into target layouts)\n",
+            s->ms_repack, (double)s->repacked_bytes / (1 << 20));
     fprintf(stderr, "azc: weights+write = %6.2f ms\n", t_end - t_compile);
     fprintf(stderr, "azc: total      = %9.2f ms\n", t_end - t0);
   }

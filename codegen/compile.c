@@ -11,6 +11,7 @@
 #include "codegen/cpu/llvm_cpu.h"
 #include "codegen/spec.h"
 #include "passes/passes.h"
+#include "runtime/base/threadpool.h"
 #include "runtime/base/hash.h"
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
@@ -323,27 +324,67 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   return st;
 }
 
-/* Weights the layout pass moved out of layout 0 get a repacked copy. */
-static azc_status_t repack_weights(azc_compiled_t *c) {
+/* Weights the layout pass moved out of layout 0 get a repacked copy, made on
+ * as many threads as kernel jobs (a weight per task). */
+typedef struct repack_jobs {
+  azc_compiled_t *c;
+  atomic_int next;
+  pthread_mutex_t mu;
+  azc_status_t st;
+} repack_jobs_t;
+
+static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
+  azc_plan_weight_t *w = &c->plan->weights[i];
+  int64_t K = w->shape[w->rank - 1], rows = 1;
+  for (int d = 0; d + 1 < w->rank; d++) rows *= w->shape[d];
+  size_t size = azc_layout_row_size((azc_dtype_t)w->dtype, w->layout, K) * (size_t)rows;
+  if (!size) return AZC_ERR(AZC_INTERNAL, "weight %s: layout %d unsupported", w->name, w->layout);
+  c->repacked[i] = malloc(size);
+  if (!c->repacked[i]) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight %s: %zu bytes", w->name, size);
+  AZC_RETURN_IF_ERROR_CTX(
+      azc_repack((azc_dtype_t)w->dtype, w->layout, c->weight_data[i], c->repacked[i], rows, K),
+      "weight %s", w->name);
+  c->weight_data[i] = c->repacked[i];
+  w->nbytes = size;
+  return NULL;
+}
+
+static void *repack_worker(void *arg) {
+  repack_jobs_t *rj = arg;
+  for (;;) {
+    int32_t i = atomic_fetch_add(&rj->next, 1);
+    if (i >= rj->c->plan->n_weights) return NULL;
+    if (rj->c->plan->weights[i].layout == 0) continue;
+    azc_status_t st = repack_one(rj->c, i);
+    if (!st) continue;
+    pthread_mutex_lock(&rj->mu);
+    if (!rj->st) rj->st = st;
+    else azc_status_free(st);
+    pthread_mutex_unlock(&rj->mu);
+  }
+}
+
+static azc_status_t repack_weights(azc_compiled_t *c, int jobs) {
+  double t0 = azc_time_ms();
   azc_plan_t *p = c->plan;
   c->repacked = calloc((size_t)p->n_weights + 1, sizeof(void *));
   if (!c->repacked) return AZC_ERR(AZC_OUT_OF_MEMORY, "repacked weights");
-  for (int32_t i = 0; i < p->n_weights; i++) {
-    azc_plan_weight_t *w = &p->weights[i];
-    if (w->layout == 0) continue;
-    int64_t K = w->shape[w->rank - 1], rows = 1;
-    for (int d = 0; d + 1 < w->rank; d++) rows *= w->shape[d];
-    size_t size = azc_layout_row_size((azc_dtype_t)w->dtype, w->layout, K) * (size_t)rows;
-    if (!size) return AZC_ERR(AZC_INTERNAL, "weight %s: layout %d unsupported", w->name, w->layout);
-    c->repacked[i] = malloc(size);
-    if (!c->repacked[i]) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight %s: %zu bytes", w->name, size);
-    AZC_RETURN_IF_ERROR_CTX(azc_repack((azc_dtype_t)w->dtype, w->layout, c->weight_data[i],
-                                       c->repacked[i], rows, K),
-                            "weight %s", w->name);
-    c->weight_data[i] = c->repacked[i];
-    w->nbytes = size;
-  }
-  return NULL;
+  repack_jobs_t rj = {.c = c};
+  atomic_init(&rj.next, 0);
+  pthread_mutex_init(&rj.mu, NULL);
+  if (jobs <= 0) jobs = azc_cpu_count();
+  jobs = AZC_MIN(jobs, 16);
+  pthread_t th[16];
+  int started = 0;
+  for (int k = 1; k < jobs; k++)
+    if (pthread_create(&th[started], NULL, repack_worker, &rj) == 0) started++;
+  repack_worker(&rj);
+  for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+  pthread_mutex_destroy(&rj.mu);
+  for (int32_t i = 0; i < p->n_weights; i++)
+    if (p->weights[i].layout) c->stats.repacked_bytes += (int64_t)p->weights[i].nbytes;
+  c->stats.ms_repack = azc_time_ms() - t0;
+  return rj.st;
 }
 
 azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
@@ -372,7 +413,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     c->stats.arena_bytes = g->arena_bytes;
   }
   if (!st) st = build_plan(g, n_vocab, n_ctx_train, &c->target, opt, c);
-  if (!st) st = repack_weights(c);
+  if (!st) st = repack_weights(c, opt->jobs);
   if (st) {
     azc_compiled_free(c);
     return st;

@@ -39,6 +39,8 @@ typedef struct azc_compile_stats {
   int steps, kernels, cache_hits, cache_misses, cache_rebuilt;
   double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: LLVM time summed over jobs */
   double ms_kernels_wall;                             /* wall time of the kernel phase */
+  double ms_repack;                                   /* weights the layout pass repacked */
+  int64_t repacked_bytes;
   int64_t arena_bytes;
 } azc_compile_stats_t;
 

@@ -327,8 +327,8 @@ AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *d
           g->sc[8 * j + l] = sm[j];
           g->mn[16 * (j / 2) + 2 * l + j % 2] = sm[8 + j];
         }
-        for (int i = 0; i < 128; i++)
-          g->qs[256 * (i / 32) + 32 * (i % 32 / 4) + 4 * l + i % 4] = blk->qs[i];
+        for (int i = 0; i < 128; i += 4) /* 4 bytes at a time: they stay together */
+          __builtin_memcpy(g->qs + 256 * (i / 32) + 32 * (i % 32 / 4) + 4 * l, blk->qs + i, 4);
       }
     }
     return;
@@ -343,7 +343,8 @@ AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *d
       const uint8_t *blk = src + ((size_t)l * (size_t)nb + (size_t)b) * bb;
       g[2 * l] = blk[0]; /* d: fp16 at offset 0 of both block types */
       g[2 * l + 1] = blk[1];
-      for (int i = 0; i < nq; i++) g[16 + 32 * (i / 4) + 4 * l + i % 4] = blk[qs + (size_t)i];
+      for (int i = 0; i < nq; i += 4) /* 4 bytes at a time: they stay together */
+        __builtin_memcpy(g + 16 + 32 * (i / 4) + 4 * l, blk + qs + (size_t)i, 4);
     }
   }
 }
