@@ -157,7 +157,8 @@ static double decode_bytes(const azc_plan_t *p) {
       if (s->in[k].kind != AZC_VAL_WEIGHT || seen[s->in[k].index]) continue;
       const azc_plan_weight_t *w = &p->weights[s->in[k].index];
       seen[s->in[k].index] = 1;
-      bytes += rows ? (double)w->nbytes / (double)(w->shape[0] ? w->shape[0] : 1) : (double)w->nbytes;
+      bytes +=
+          rows ? (double)w->nbytes / (double)(w->shape[0] ? w->shape[0] : 1) : (double)w->nbytes;
     }
   }
   free(seen);
@@ -199,8 +200,9 @@ static long child_rss(const char *bundle, int threads, const char *tmp) {
   snprintf(out, sizeof(out), "%s/run.json", tmp);
   char t[16];
   snprintf(t, sizeof(t), "%d", threads);
-  char *argv[] = {exe,  "run", (char *)bundle, "-p", "Once upon a time", "-n",   "128", "-t",
-                  t,    "--ignore-eos", "-c", "1024", "--json", NULL};
+  char *argv[] = {exe,  "run",  (char *)bundle, "-p", "Once upon a time",
+                  "-n", "128",  "-t",           t,    "--ignore-eos",
+                  "-c", "1024", "--json",       NULL};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -228,8 +230,9 @@ static long child_rss(const char *bundle, int threads, const char *tmp) {
 static azc_status_t run_llama_bench(bench_t *b) {
   char cmd[8192], out[512];
   snprintf(out, sizeof(out), "%s/llama-bench.json", b->tmp);
-  snprintf(cmd, sizeof(cmd), "'%s' -m '%s' -t %d -p 128,512 -n 128 -r %d -o json > '%s' 2>/dev/null",
-           b->llama_bench, b->model, b->threads, b->reps, out);
+  snprintf(cmd, sizeof(cmd),
+           "'%s' -m '%s' -t %d -p 128,512 -n 128 -r %d -o json > '%s' 2>/dev/null", b->llama_bench,
+           b->model, b->threads, b->reps, out);
   if (system(cmd) != 0) return AZC_ERR(AZC_IO, "llama-bench failed: %s", cmd);
   char *text;
   size_t len;
@@ -341,7 +344,8 @@ static double roofline(const bench_t *b) {
   return b->bytes_per_token > 0 ? b->bandwidth_gbs * 1e9 / b->bytes_per_token : 0;
 }
 
-static void print_row(const char *name, const stat_t *c, const stat_t *e, const stat_t *l, bool have_l) {
+static void print_row(const char *name, const stat_t *c, const stat_t *e, const stat_t *l,
+                      bool have_l) {
   printf("| %-6s | %10.2f | %10.2f |", name, c->median, c->min);
   if (e->reps && e->median > 0)
     printf(" %9.2f | %9.2f | %6.2fx |", e->median, e->min, c->median / e->median);
@@ -353,11 +357,14 @@ static void print_row(const char *name, const stat_t *c, const stat_t *e, const 
 
 static void print_markdown(const bench_t *b) {
   char eager[32];
-  if (b->no_eager) snprintf(eager, sizeof(eager), "eager not run");
-  else snprintf(eager, sizeof(eager), "eager %d", b->eager_reps);
-  printf("## azc bench: %s (%s), %d threads, %d repetitions (%s)\n\n", b->model, b->arch, b->threads,
-         b->reps, eager);
-  printf("| test | compiled t/s (median) | compiled (min) | eager (median) | eager (min) | compiled/eager |%s\n",
+  if (b->no_eager)
+    snprintf(eager, sizeof(eager), "eager not run");
+  else
+    snprintf(eager, sizeof(eager), "eager %d", b->eager_reps);
+  printf("## azc bench: %s (%s), %d threads, %d repetitions (%s)\n\n", b->model, b->arch,
+         b->threads, b->reps, eager);
+  printf("| test | compiled t/s (median) | compiled (min) | eager (median) | eager (min) | "
+         "compiled/eager |%s\n",
          b->have_llama ? " llama.cpp (median) | azc/llama.cpp |" : "");
   printf("|---|---:|---:|---:|---:|---:|%s\n", b->have_llama ? "---:|---:|" : "");
   print_row("pp128", &b->pp128[0], &b->pp128[1], &b->ll_pp128, b->have_llama);
@@ -365,24 +372,30 @@ static void print_markdown(const bench_t *b) {
   print_row("tg128", &b->tg128[0], &b->tg128[1], &b->ll_tg128, b->have_llama);
   double roof = roofline(b);
   printf("\n| figure | value |\n|---|---:|\n");
-  printf("| compile, empty cache | %.0f ms (%d kernels built) |\n", b->compile_cold_ms, b->cold_built);
+  printf("| compile, empty cache | %.0f ms (%d kernels built) |\n", b->compile_cold_ms,
+         b->cold_built);
   printf("| compile, warm cache | %.0f ms (%d built) |\n", b->compile_warm_ms, b->warm_built);
-  printf("| cold / warm | %.1fx |\n", b->compile_warm_ms > 0 ? b->compile_cold_ms / b->compile_warm_ms : 0);
+  printf("| cold / warm | %.1fx |\n",
+         b->compile_warm_ms > 0 ? b->compile_cold_ms / b->compile_warm_ms : 0);
   printf("| bundle open (mmap, checks, code load) | %.1f ms |\n", b->open_ms);
   printf("| bundle open to first token | %.1f ms |\n", b->first_token_ms);
   printf("| memory read bandwidth (%d threads) | %.2f GB/s |\n", b->threads, b->bandwidth_gbs);
   printf("| weight bytes read per decode token | %.2f MiB |\n", b->bytes_per_token / (1 << 20));
   printf("| decode roofline | %.2f t/s |\n", roof);
-  printf("| compiled tg128 / roofline | %.1f%% |\n", roof > 0 ? 100 * b->tg128[0].median / roof : 0);
-  if (b->have_llama) printf("| llama.cpp tg128 / roofline | %.1f%% |\n", roof > 0 ? 100 * b->ll_tg128.median / roof : 0);
-  printf("| peak RSS of azc run (-c 1024, 128 tokens) | %.1f MiB |\n", (double)b->peak_rss_kb / 1024);
+  printf("| compiled tg128 / roofline | %.1f%% |\n",
+         roof > 0 ? 100 * b->tg128[0].median / roof : 0);
+  if (b->have_llama)
+    printf("| llama.cpp tg128 / roofline | %.1f%% |\n",
+           roof > 0 ? 100 * b->ll_tg128.median / roof : 0);
+  printf("| peak RSS of azc run (-c 1024, 128 tokens) | %.1f MiB |\n",
+         (double)b->peak_rss_kb / 1024);
   printf("| weights + KV cache (1024) + 64 MiB | %.1f MiB |\n",
          (b->weight_bytes + b->kv_bytes) / (1 << 20) + 64);
 }
 
 static void json_stat(const char *name, const stat_t *s, bool comma) {
-  printf("\"%s\": {\"median_tps\": %.3f, \"min_tps\": %.3f, \"reps\": %d}%s", name, s->median, s->min,
-         s->reps, comma ? ", " : "");
+  printf("\"%s\": {\"median_tps\": %.3f, \"min_tps\": %.3f, \"reps\": %d}%s", name, s->median,
+         s->min, s->reps, comma ? ", " : "");
 }
 
 static void print_json_result(const bench_t *b) {
@@ -428,22 +441,30 @@ int azc_cmd_bench(int argc, char **argv) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.reps = (int)iv;
     } else if (!strcmp(argv[i], "--eager-reps")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.eager_reps = (int)iv;
-    } else if (!strcmp(argv[i], "--no-eager")) b.no_eager = true;
-    else if (!strcmp(argv[i], "--json")) b.json = true;
-    else if (!strcmp(argv[i], "--vs-llama-bench")) st = cli_str_arg(argc, argv, &i, &b.llama_bench);
+    } else if (!strcmp(argv[i], "--no-eager"))
+      b.no_eager = true;
+    else if (!strcmp(argv[i], "--json"))
+      b.json = true;
+    else if (!strcmp(argv[i], "--vs-llama-bench"))
+      st = cli_str_arg(argc, argv, &i, &b.llama_bench);
     else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc bench MODEL.gguf [-t N] [-r REPS] [--eager-reps N] [--no-eager] [--json]\n"
              "                 [--vs-llama-bench PATH/llama-bench]\n");
       return 0;
-    } else if (argv[i][0] == '-') st = AZC_ERR(AZC_INVALID_ARGUMENT, "bench: unknown option %s", argv[i]);
-    else if (!b.model) b.model = argv[i];
-    else st = AZC_ERR(AZC_INVALID_ARGUMENT, "bench: unexpected argument '%s'", argv[i]);
+    } else if (argv[i][0] == '-')
+      st = AZC_ERR(AZC_INVALID_ARGUMENT, "bench: unknown option %s", argv[i]);
+    else if (!b.model)
+      b.model = argv[i];
+    else
+      st = AZC_ERR(AZC_INVALID_ARGUMENT, "bench: unexpected argument '%s'", argv[i]);
     if (st) return cli_fail(st);
   }
   if (!b.model) return cli_usage_error("bench: usage: azc bench MODEL.gguf [options]");
   azc_status_t st = run_bench(&b);
   if (st) return cli_fail(st);
-  if (b.json) print_json_result(&b);
-  else print_markdown(&b);
+  if (b.json)
+    print_json_result(&b);
+  else
+    print_markdown(&b);
   return 0;
 }

@@ -12,18 +12,19 @@
 #include "runtime/base/util.h"
 
 static void compile_usage(FILE *out) {
-  fprintf(out,
-          "usage: azc compile MODEL.gguf -o OUT.bundle [options]\n"
-          "  --target-cpu CPU     CPU to compile for (default: this one); e.g. haswell, znver3\n"
-          "  --target TRIPLE      e.g. x86_64-linux-gnu, aarch64-linux-gnu\n"
-          "  -b N                 most tokens per forward call (default 512)\n"
-          "  -c CTX               default context size stored in the bundle\n"
-          "  -j JOBS              parallel kernel compiles (default: all cores)\n"
-          "  --no-cache           compile every kernel; do not read or write the cache\n"
-          "  --no-fuse            skip the fusion passes (for debugging)\n"
-          "  --dump-after=PASS    print the IR after PASS (or 'all')\n"
-          "  defaults stored for azc run: -n N --temp T --top-k K --top-p P --min-p P\n"
-          "                                --repeat-penalty R --repeat-last-n N --seed S -t THREADS\n");
+  fprintf(
+      out,
+      "usage: azc compile MODEL.gguf -o OUT.bundle [options]\n"
+      "  --target-cpu CPU     CPU to compile for (default: this one); e.g. haswell, znver3\n"
+      "  --target TRIPLE      e.g. x86_64-linux-gnu, aarch64-linux-gnu\n"
+      "  -b N                 most tokens per forward call (default 512)\n"
+      "  -c CTX               default context size stored in the bundle\n"
+      "  -j JOBS              parallel kernel compiles (default: all cores)\n"
+      "  --no-cache           compile every kernel; do not read or write the cache\n"
+      "  --no-fuse            skip the fusion passes (for debugging)\n"
+      "  --dump-after=PASS    print the IR after PASS (or 'all')\n"
+      "  defaults stored for azc run: -n N --temp T --top-k K --top-p P --min-p P\n"
+      "                                --repeat-penalty R --repeat-last-n N --seed S -t THREADS\n");
 }
 
 typedef struct progress_state {
@@ -41,8 +42,8 @@ static void on_weights(void *user, uint64_t done, uint64_t total) {
   progress_state_t *p = user;
   int pct = total ? (int)(100 * done / total) : 100;
   if (pct / 10 != p->last_done / 10 || done == total) {
-    fprintf(stderr, "\razc: compile: weights %3d%% (%.1f of %.1f MiB)", pct, (double)done / (1 << 20),
-            (double)total / (1 << 20));
+    fprintf(stderr, "\razc: compile: weights %3d%% (%.1f of %.1f MiB)", pct,
+            (double)done / (1 << 20), (double)total / (1 << 20));
     if (done == total) fprintf(stderr, "\n");
     p->last_done = pct;
   }
@@ -51,7 +52,8 @@ static void on_weights(void *user, uint64_t done, uint64_t total) {
 static void print_ops(const char *label, const int *counts, int nodes) {
   fprintf(stderr, "azc: compile: %s: %d nodes:", label, nodes);
   for (int i = 0; i < AZC_OP_COUNT; i++)
-    if (counts[i] && i != AZC_OP_WEIGHT) fprintf(stderr, " %s %d", azc_op_info((azc_op_t)i)->name, counts[i]);
+    if (counts[i] && i != AZC_OP_WEIGHT)
+      fprintf(stderr, " %s %d", azc_op_info((azc_op_t)i)->name, counts[i]);
   fprintf(stderr, "\n");
 }
 
@@ -67,13 +69,20 @@ int azc_cmd_compile(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       compile_usage(stdout);
       return 0;
-    } else if (!strcmp(a, "-o")) st = cli_str_arg(argc, argv, &i, &out);
-    else if (!strcmp(a, "--target-cpu")) st = cli_str_arg(argc, argv, &i, &opt.target_cpu);
-    else if (!strcmp(a, "--target")) st = cli_str_arg(argc, argv, &i, &opt.target_triple);
-    else if (!strcmp(a, "--no-cache")) opt.use_cache = false;
-    else if (!strcmp(a, "--no-fuse")) opt.fuse = false;
-    else if (!strncmp(a, "--dump-after=", 13)) opt.dump_after = a + 13, opt.dump_out = stdout;
-    else if (!strcmp(a, "--dump-after")) st = cli_str_arg(argc, argv, &i, &opt.dump_after), opt.dump_out = stdout;
+    } else if (!strcmp(a, "-o"))
+      st = cli_str_arg(argc, argv, &i, &out);
+    else if (!strcmp(a, "--target-cpu"))
+      st = cli_str_arg(argc, argv, &i, &opt.target_cpu);
+    else if (!strcmp(a, "--target"))
+      st = cli_str_arg(argc, argv, &i, &opt.target_triple);
+    else if (!strcmp(a, "--no-cache"))
+      opt.use_cache = false;
+    else if (!strcmp(a, "--no-fuse"))
+      opt.fuse = false;
+    else if (!strncmp(a, "--dump-after=", 13))
+      opt.dump_after = a + 13, opt.dump_out = stdout;
+    else if (!strcmp(a, "--dump-after"))
+      st = cli_str_arg(argc, argv, &i, &opt.dump_after), opt.dump_out = stdout;
     else if (!strcmp(a, "-b")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 1 << 16, &iv))) opt.n_batch = iv;
     } else if (!strcmp(a, "-j")) {
@@ -98,9 +107,12 @@ int azc_cmd_compile(int argc, char **argv) {
       if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv))) def.repeat_last_n = (int32_t)iv;
     } else if (!strcmp(a, "--seed")) {
       if (!(st = cli_int_arg(argc, argv, &i, 0, INT64_MAX, &iv))) def.seed = (uint64_t)iv;
-    } else if (a[0] == '-') st = AZC_ERR(AZC_INVALID_ARGUMENT, "compile: unknown option %s", a);
-    else if (!model_path) model_path = a;
-    else st = AZC_ERR(AZC_INVALID_ARGUMENT, "compile: unexpected argument '%s'", a);
+    } else if (a[0] == '-')
+      st = AZC_ERR(AZC_INVALID_ARGUMENT, "compile: unknown option %s", a);
+    else if (!model_path)
+      model_path = a;
+    else
+      st = AZC_ERR(AZC_INVALID_ARGUMENT, "compile: unexpected argument '%s'", a);
     if (st) {
       compile_usage(stderr);
       return cli_fail(st);

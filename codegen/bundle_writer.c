@@ -149,7 +149,8 @@ azc_status_t azc_bundle_writer_add_pieces(azc_bundle_writer_t *w, const char *na
                                           size_t n_pieces) {
   uint64_t end = 0;
   for (size_t i = 0; i < n_pieces; i++) {
-    if (pieces[i].dst_offset < end || pieces[i].len > size || pieces[i].dst_offset > size - pieces[i].len)
+    if (pieces[i].dst_offset < end || pieces[i].len > size ||
+        pieces[i].dst_offset > size - pieces[i].len)
       return AZC_ERR(AZC_INVALID_ARGUMENT, "bundle section '%s': piece %zu overlaps or overflows",
                      name, i);
     end = pieces[i].dst_offset + pieces[i].len;
@@ -193,8 +194,10 @@ static azc_status_t write_pieces(azc_atomic_file_t *f, wsection_t *s, azc_hash64
       done += (uint64_t)k;
     }
     while (done < p->len) {
-      ssize_t k = write(fd, (const uint8_t *)p->ptr + done, (size_t)AZC_MIN(p->len - done, 1u << 24));
-      if (k <= 0) return AZC_ERR(AZC_IO, "section '%s': write failed: %s", s->name, strerror(errno));
+      ssize_t k =
+          write(fd, (const uint8_t *)p->ptr + done, (size_t)AZC_MIN(p->len - done, 1u << 24));
+      if (k <= 0)
+        return AZC_ERR(AZC_IO, "section '%s': write failed: %s", s->name, strerror(errno));
       done += (uint64_t)k;
     }
     azc_hash64_stream_update(hs, p->ptr, (size_t)p->len);

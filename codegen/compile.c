@@ -7,11 +7,10 @@
 #include <string.h>
 
 #include "codegen/cache.h"
-#include "codegen/repack.h"
 #include "codegen/cpu/llvm_cpu.h"
+#include "codegen/repack.h"
 #include "codegen/spec.h"
 #include "passes/passes.h"
-#include "runtime/base/threadpool.h"
 #include "runtime/base/hash.h"
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
@@ -124,8 +123,10 @@ static azc_status_t compile_kernels(job_t *jobs, int n, const azc_cpu_target_t *
   double t0 = azc_time_ms();
   int started = 0;
   for (int i = 1; i < nw; i++)
-    if (pthread_create(&th[i], NULL, compile_worker, &js) == 0) started = i;
-    else break;
+    if (pthread_create(&th[i], NULL, compile_worker, &js) == 0)
+      started = i;
+    else
+      break;
   compile_worker(&js);
   for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
   stats->ms_kernels_wall = azc_time_ms() - t0;
@@ -276,9 +277,12 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     s->layer = node_layer(x);
     s->n_in = x->n_inputs;
     s->work_per_row = azc_kernel_spec_work_per_row(&jobs[kernel_of[i]].spec);
-    if (x->op == AZC_OP_KV_WRITE) s->out.kind = AZC_VAL_NONE;
-    else st = value_of(x, weight_index, &s->out);
-    for (int k = 0; !st && k < x->n_inputs; k++) st = value_of(x->inputs[k], weight_index, &s->in[k]);
+    if (x->op == AZC_OP_KV_WRITE)
+      s->out.kind = AZC_VAL_NONE;
+    else
+      st = value_of(x, weight_index, &s->out);
+    for (int k = 0; !st && k < x->n_inputs; k++)
+      st = value_of(x->inputs[k], weight_index, &s->in[k]);
     int64_t rows = s->m_sym == AZC_SYM_O ? g->plan_O : g->plan_T, shared, thread;
     azc_kernel_spec_scratch(&jobs[kernel_of[i]].spec, rows, &shared, &thread);
     p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
@@ -358,8 +362,10 @@ static void *repack_worker(void *arg) {
     azc_status_t st = repack_one(rj->c, i);
     if (!st) continue;
     pthread_mutex_lock(&rj->mu);
-    if (!rj->st) rj->st = st;
-    else azc_status_free(st);
+    if (!rj->st)
+      rj->st = st;
+    else
+      azc_status_free(st);
     pthread_mutex_unlock(&rj->mu);
   }
 }

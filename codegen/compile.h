@@ -25,7 +25,7 @@ typedef struct azc_compile_options {
   bool fuse;                 /* false: run the unfused graph (debugging) */
   const char *dump_after;    /* pass name or "all" */
   FILE *dump_out;
-  int jobs;                  /* parallel kernel compiles (<= 0: one per core) */
+  int jobs; /* parallel kernel compiles (<= 0: one per core) */
   /* progress: called after each kernel is ready */
   void (*progress)(void *user, int done, int total, bool hit, double ms, const char *desc);
   void *user;
@@ -38,8 +38,8 @@ typedef struct azc_compile_stats {
   int nodes_before, nodes_after;
   int steps, kernels, cache_hits, cache_misses, cache_rebuilt;
   double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: LLVM time summed over jobs */
-  double ms_kernels_wall;                             /* wall time of the kernel phase */
-  double ms_repack;                                   /* weights the layout pass repacked */
+  double ms_kernels_wall;                           /* wall time of the kernel phase */
+  double ms_repack;                                 /* weights the layout pass repacked */
   int64_t repacked_bytes;
   int64_t arena_bytes;
 } azc_compile_stats_t;

@@ -7,7 +7,8 @@
 
 bool azc_layout_supported(azc_dtype_t type, int layout) {
   return layout == 0 || (layout == 1 && (type == AZC_DTYPE_Q4_K || type == AZC_DTYPE_Q5_K)) ||
-         (layout == 2 && (type == AZC_DTYPE_Q4_0 || type == AZC_DTYPE_Q8_0 || type == AZC_DTYPE_Q4_K));
+         (layout == 2 &&
+          (type == AZC_DTYPE_Q4_0 || type == AZC_DTYPE_Q8_0 || type == AZC_DTYPE_Q4_K));
 }
 
 size_t azc_layout_row_size(azc_dtype_t type, int layout, int64_t K) {
@@ -23,7 +24,8 @@ azc_status_t azc_repack(azc_dtype_t type, int layout, const void *src, void *dst
   if (layout == 2 && azc_layout_supported(type, layout)) {
     const int64_t bv = type == AZC_DTYPE_Q4_K ? AZC_QK_K : AZC_QK;
     if (K % bv || rows % 8)
-      return AZC_ERR(AZC_UNSUPPORTED, "layout 2 needs rows %% 8 == 0 and K %% %lld == 0, not %lld x %lld",
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "layout 2 needs rows %% 8 == 0 and K %% %lld == 0, not %lld x %lld",
                      (long long)bv, (long long)rows, (long long)K);
     const size_t row = azc_dtype_row_size(type, K), out_row = azc_layout_row_size(type, 2, K);
     for (int64_t g = 0; g < rows / 8; g++)

@@ -58,18 +58,20 @@ const char *azc_cpu_llvm_version(void) {
   return buf;
 }
 
-static void set_string_attr(LLVMContextRef ctx, LLVMValueRef f, const char *key, const char *value) {
+static void set_string_attr(LLVMContextRef ctx, LLVMValueRef f, const char *key,
+                            const char *value) {
   LLVMRemoveStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, key, (unsigned)strlen(key));
   if (value && value[0])
-    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                            LLVMCreateStringAttribute(ctx, key, (unsigned)strlen(key), value,
-                                                      (unsigned)strlen(value)));
+    LLVMAddAttributeAtIndex(
+        f, LLVMAttributeFunctionIndex,
+        LLVMCreateStringAttribute(ctx, key, (unsigned)strlen(key), value, (unsigned)strlen(value)));
 }
 
 static void set_enum_attr(LLVMContextRef ctx, LLVMValueRef f, const char *name, bool on) {
   unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
   LLVMRemoveEnumAttributeAtIndex(f, LLVMAttributeFunctionIndex, kind);
-  if (on) LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, kind, 0));
+  if (on)
+    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, kind, 0));
 }
 
 /* The per-type dot products the kernels call out of line (see build):
@@ -78,22 +80,31 @@ static int per_type_function(const char *name) {
   static const struct {
     const char *suffix;
     int type;
-  } types[] = {{"q4_k_u", AZK_WTYPE_Q4_K_U}, {"q5_k_u", AZK_WTYPE_Q5_K_U},
+  } types[] = {{"q4_k_u", AZK_WTYPE_Q4_K_U},   {"q5_k_u", AZK_WTYPE_Q5_K_U},
                {"q4_0_x8", AZK_WTYPE_Q4_0_X8}, {"q8_0_x8", AZK_WTYPE_Q8_0_X8},
-               {"q4_k_x8", AZK_WTYPE_Q4_K_X8},
-               {"q8_1", AZC_DTYPE_Q8_1}, {"q8_k", AZC_DTYPE_Q8_K}, {"f32", AZC_DTYPE_F32},   {"f16", AZC_DTYPE_F16},   {"bf16", AZC_DTYPE_BF16},
-               {"q4_0", AZC_DTYPE_Q4_0}, {"q4_1", AZC_DTYPE_Q4_1}, {"q5_0", AZC_DTYPE_Q5_0},
-               {"q5_1", AZC_DTYPE_Q5_1}, {"q8_0", AZC_DTYPE_Q8_0}, {"q2_k", AZC_DTYPE_Q2_K},
-               {"q3_k", AZC_DTYPE_Q3_K}, {"q4_k", AZC_DTYPE_Q4_K}, {"q5_k", AZC_DTYPE_Q5_K},
-               {"q6_k", AZC_DTYPE_Q6_K}};
+               {"q4_k_x8", AZK_WTYPE_Q4_K_X8}, {"q8_1", AZC_DTYPE_Q8_1},
+               {"q8_k", AZC_DTYPE_Q8_K},       {"f32", AZC_DTYPE_F32},
+               {"f16", AZC_DTYPE_F16},         {"bf16", AZC_DTYPE_BF16},
+               {"q4_0", AZC_DTYPE_Q4_0},       {"q4_1", AZC_DTYPE_Q4_1},
+               {"q5_0", AZC_DTYPE_Q5_0},       {"q5_1", AZC_DTYPE_Q5_1},
+               {"q8_0", AZC_DTYPE_Q8_0},       {"q2_k", AZC_DTYPE_Q2_K},
+               {"q3_k", AZC_DTYPE_Q3_K},       {"q4_k", AZC_DTYPE_Q4_K},
+               {"q5_k", AZC_DTYPE_Q5_K},       {"q6_k", AZC_DTYPE_Q6_K}};
   const char *rest = NULL;
-  if (!strncmp(name, "azk_dot_rows_", 13)) rest = name + 13;
-  else if (!strncmp(name, "azk_dot_pair_", 13)) rest = name + 13;
-  else if (!strncmp(name, "azk_dot_", 8)) rest = name + 8;
-  else if (!strncmp(name, "decode_", 7)) rest = name + 7; /* runtime/quant_dequantize.c */
-  else if (!strcmp(name, "f16_to_f32_row")) rest = "f16";
-  else if (!strcmp(name, "bf16_to_f32_row")) rest = "bf16";
-  else return -1;
+  if (!strncmp(name, "azk_dot_rows_", 13))
+    rest = name + 13;
+  else if (!strncmp(name, "azk_dot_pair_", 13))
+    rest = name + 13;
+  else if (!strncmp(name, "azk_dot_", 8))
+    rest = name + 8;
+  else if (!strncmp(name, "decode_", 7))
+    rest = name + 7; /* runtime/quant_dequantize.c */
+  else if (!strcmp(name, "f16_to_f32_row"))
+    rest = "f16";
+  else if (!strcmp(name, "bf16_to_f32_row"))
+    rest = "bf16";
+  else
+    return -1;
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
     if (!strcmp(rest, types[i].suffix)) return types[i].type;
   return -1;
@@ -120,14 +131,15 @@ static void stub_out(LLVMContextRef ctx, LLVMValueRef f) {
   LLVMDisposeBuilder(b);
 }
 
-static azc_status_t build(LLVMContextRef ctx, const azc_cpu_target_t *t, const azc_kernel_spec_t *spec,
-                          const char *symbol, LLVMModuleRef *out_mod) {
+static azc_status_t build(LLVMContextRef ctx, const azc_cpu_target_t *t,
+                          const azc_kernel_spec_t *spec, const char *symbol,
+                          LLVMModuleRef *out_mod) {
   const azc_bitcode_t *bc = find_bitcode(t->variant);
   if (!bc)
     return AZC_ERR(AZC_UNSUPPORTED, "the kernel library for variant %s was not built into this azc",
                    t->variant);
-  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange((const char *)bc->data, bc->size,
-                                                                  "azk_kernels", 0);
+  LLVMMemoryBufferRef buf =
+      LLVMCreateMemoryBufferWithMemoryRange((const char *)bc->data, bc->size, "azk_kernels", 0);
   LLVMModuleRef mod = NULL;
   LLVMBool bad = LLVMParseBitcodeInContext2(ctx, buf, &mod);
   LLVMDisposeMemoryBuffer(buf);
@@ -142,8 +154,8 @@ static azc_status_t build(LLVMContextRef ctx, const azc_cpu_target_t *t, const a
   uint8_t bytes[AZC_KERNEL_SPEC_MAX_BYTES];
   size_t n = azc_kernel_spec_bytes(spec, bytes);
   const size_t header = 12; /* tag + kind */
-  LLVMValueRef init = LLVMConstStringInContext(ctx, (const char *)bytes + header,
-                                               (unsigned)(n - header), 1);
+  LLVMValueRef init =
+      LLVMConstStringInContext(ctx, (const char *)bytes + header, (unsigned)(n - header), 1);
   char gname[96];
   snprintf(gname, sizeof(gname), "%s.params", symbol);
   LLVMValueRef params = LLVMAddGlobal(mod, LLVMTypeOf(init), gname);
@@ -222,10 +234,11 @@ azc_status_t azc_cpu_compile_kernel(const azc_cpu_target_t *t, const azc_kernel_
     LLVMDisposeMessage(err);
     return st;
   }
-  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC,
-                                                    LLVMCodeModelSmall);
-  if (!tm) return AZC_ERR(AZC_INTERNAL, "cannot create a target machine for %s/%s", t->triple, t->cpu);
+  LLVMTargetMachineRef tm =
+      LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                              LLVMRelocPIC, LLVMCodeModelSmall);
+  if (!tm)
+    return AZC_ERR(AZC_INTERNAL, "cannot create a target machine for %s/%s", t->triple, t->cpu);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMModuleRef mod = NULL;
   azc_status_t st = build(ctx, t, spec, symbol, &mod);
@@ -252,7 +265,8 @@ azc_status_t azc_cpu_compile_kernel(const azc_cpu_target_t *t, const azc_kernel_
     } else {
       size_t n = LLVMGetBufferSize(out);
       *obj = malloc(n ? n : 1);
-      if (!*obj) st = AZC_ERR(AZC_OUT_OF_MEMORY, "kernel object");
+      if (!*obj)
+        st = AZC_ERR(AZC_OUT_OF_MEMORY, "kernel object");
       else {
         memcpy(*obj, LLVMGetBufferStart(out), n);
         *obj_size = n;

@@ -266,8 +266,8 @@ static void test_quantize_activations(void) {
           const double err = fabs((double)q8_d[b] * q - x[32 * b + j]);
           /* half a step, plus what rounding d to half precision moves |q| <= 127 steps */
           const double d = amax / 127.0f;
-          ASSERT_MSG(err <= 0.5 * d + 127 * fabs(q8_d[b] - d) + 1e-12, "block %lld value %d: error %g, step %g",
-                     (long long)b, j, err, q8_d[b]);
+          ASSERT_MSG(err <= 0.5 * d + 127 * fabs(q8_d[b] - d) + 1e-12,
+                     "block %lld value %d: error %g, step %g", (long long)b, j, err, q8_d[b]);
           ASSERT(q != -128); /* the range is symmetric: -127..127 */
           sum += q;
         }
@@ -596,11 +596,14 @@ static void test_x8_groups(void) {
         if (K % azk_wtype_block_values(t)) continue;
         const size_t row = azc_dtype_row_size(t, K);
         const size_t xrow = (size_t)(K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt);
-        ASSERT_EQ_INT((long long)xrow, (long long)(t == AZC_DTYPE_Q4_K ? row + 4 * (K / 256) : row));
+        ASSERT_EQ_INT((long long)xrow,
+                      (long long)(t == AZC_DTYPE_Q4_K ? row + 4 * (K / 256) : row));
         uint8_t *w = alloc64(16 * row), *wx = alloc64(16 * xrow);
         for (int r = 0; r < 16; r++) {
-          if (random_blocks) make_random_blocks(&g, t, K, w + r * row);
-          else make_weights(&g, t, K, w + r * row);
+          if (random_blocks)
+            make_random_blocks(&g, t, K, w + r * row);
+          else
+            make_weights(&g, t, K, w + r * row);
         }
         for (int grp = 0; grp < 2; grp++)
           azk_x8_pack(t, w + grp * 8 * row, K / azk_wtype_block_values(t), wx + grp * 8 * xrow);
@@ -622,8 +625,8 @@ static void test_x8_groups(void) {
                 const ref_t ref = reference_dot(t, wrow, xq + r * stride, K);
                 const float one = azk_dot(t, K, wrow, xq + r * stride);
                 ASSERT_MSG(close_to(out[8 * r + l], one, ref.abs, 1e-5),
-                           "%s x8 K=%lld R=%d row %d.%d: %.9g vs %.9g per row",
-                           azc_dtype_name(t), (long long)K, R, grp * 8 + l, r, out[8 * r + l], one);
+                           "%s x8 K=%lld R=%d row %d.%d: %.9g vs %.9g per row", azc_dtype_name(t),
+                           (long long)K, R, grp * 8 + l, r, out[8 * r + l], one);
                 ASSERT_MSG(close_to(ref_out[8 * r + l], ref.dot, ref.abs, 1e-5),
                            "%s x8 scalar K=%lld: %.9g vs %.9g", azc_dtype_name(t), (long long)K,
                            ref_out[8 * r + l], ref.dot);

@@ -42,8 +42,8 @@
  * what llama.cpp computes. Activation rows must be 4-byte aligned (32 or 64 is
  * better; xq_stride a multiple of 4); weight rows may sit at any byte.
  *
- * Compile with -ffp-contract=off (as codegen/CMakeLists.txt does) or on (not fast) if the activation bytes must
- * be identical on every path: the scalar rounding relies on x * scale being
+ * Compile with -ffp-contract=off (as codegen/CMakeLists.txt does) or on (not fast) if the
+ * activation bytes must be identical on every path: the scalar rounding relies on x * scale being
  * rounded before it is rounded to an integer. */
 #ifndef AZC_CODEGEN_CPU_KERNELS_AZK_DOT_H
 #define AZC_CODEGEN_CPU_KERNELS_AZK_DOT_H
@@ -316,7 +316,8 @@ AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *d
     for (int64_t b = 0; b < nb; b++) {
       azk_block_q4_k_x8_t *g = (azk_block_q4_k_x8_t *)(void *)dst + b;
       for (int l = 0; l < 8; l++) {
-        const azc_block_q4_k_t *blk = (const azc_block_q4_k_t *)(const void *)src + (size_t)l * (size_t)nb + b;
+        const azc_block_q4_k_t *blk =
+            (const azc_block_q4_k_t *)(const void *)src + (size_t)l * (size_t)nb + b;
         uint32_t s32[4];
         uint8_t sm[16];
         __builtin_memcpy(g->d + 2 * l, &blk->d, 2);
@@ -515,9 +516,12 @@ AZK_INLINE int azk_wtype_is_float(int wtype) {
 
 AZK_INLINE void azk_dot_pair(int wtype, int64_t K, const void *w0, const void *w1, const void *x,
                              size_t x_stride, float *out0, float *out1) {
-  if (wtype == AZC_DTYPE_F32) azk_dot_pair_f32(K, w0, w1, x, x_stride, out0, out1);
-  else if (wtype == AZC_DTYPE_F16) azk_dot_pair_f16(K, w0, w1, x, x_stride, out0, out1);
-  else azk_dot_pair_bf16(K, w0, w1, x, x_stride, out0, out1);
+  if (wtype == AZC_DTYPE_F32)
+    azk_dot_pair_f32(K, w0, w1, x, x_stride, out0, out1);
+  else if (wtype == AZC_DTYPE_F16)
+    azk_dot_pair_f16(K, w0, w1, x, x_stride, out0, out1);
+  else
+    azk_dot_pair_bf16(K, w0, w1, x, x_stride, out0, out1);
 }
 
 /* The x8 dot products per type, out of line like azk_dot_rows_*: out[8 r +
@@ -525,7 +529,8 @@ AZK_INLINE void azk_dot_pair(int wtype, int64_t K, const void *w0, const void *w
 #if defined(AZK_PATH_X86)
 #define AZK_X8_IMPL(t, r) azk_x86_x8(t, K, (const uint8_t *)w, (const uint8_t *)x, x_stride, r, out)
 #else
-#define AZK_X8_IMPL(t, r) azk_scalar_x8(t, K, (const uint8_t *)w, (const uint8_t *)x, x_stride, r, out)
+#define AZK_X8_IMPL(t, r)                                                                          \
+  azk_scalar_x8(t, K, (const uint8_t *)w, (const uint8_t *)x, x_stride, r, out)
 #endif
 #define AZK_X8_Q4(r) AZK_X8_IMPL(AZK_WTYPE_Q4_0_X8, r)
 #define AZK_X8_Q8(r) AZK_X8_IMPL(AZK_WTYPE_Q8_0_X8, r)
@@ -549,9 +554,12 @@ static inline void azk_dot_q4_k_x8(int64_t K, const void *w, const void *x, size
 
 AZK_INLINE void azk_dot_x8(int wtype, int64_t K, const void *w_group, const void *x_rows,
                            size_t x_stride, int R, float *out) {
-  if (wtype == AZK_WTYPE_Q4_0_X8) azk_dot_q4_0_x8(K, w_group, x_rows, x_stride, R, out);
-  else if (wtype == AZK_WTYPE_Q8_0_X8) azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
-  else azk_dot_q4_k_x8(K, w_group, x_rows, x_stride, R, out);
+  if (wtype == AZK_WTYPE_Q4_0_X8)
+    azk_dot_q4_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else if (wtype == AZK_WTYPE_Q8_0_X8)
+    azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else
+    azk_dot_q4_k_x8(K, w_group, x_rows, x_stride, R, out);
 }
 
 /* ---- the portable code, callable from any build (for tests) ---- */

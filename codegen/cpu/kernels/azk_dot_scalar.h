@@ -273,8 +273,8 @@ AZK_INLINE void azk_scalar_rows_q3_k(int64_t K, const uint8_t *w, const uint8_t 
 }
 
 /* Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins. */
-AZK_INLINE void azk_scalar_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w, const uint8_t *x,
-                                    size_t xs, int R, float *out) {
+AZK_INLINE void azk_scalar_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w,
+                                    const uint8_t *x, size_t xs, int R, float *out) {
   float acc[AZK_MAX_ROWS] = {0};
   for (int64_t b = 0; b < K / AZC_QK_K; b++) {
     const uint8_t *d16, *dmin16, *scales, *qs, *qh = NULL;
@@ -294,8 +294,10 @@ AZK_INLINE void azk_scalar_rows_k45(int bits, int unpacked, int64_t K, const uin
     }
     const float d = azk_scalar_half(d16), dmin = azk_scalar_half(dmin16);
     uint32_t s32[4];
-    if (sm_u) __builtin_memcpy(s32, sm_u, 16);
-    else azk_k4_scales(scales, s32);
+    if (sm_u)
+      __builtin_memcpy(s32, sm_u, 16);
+    else
+      azk_k4_scales(scales, s32);
     uint8_t sm[16]; /* scales 0..7, mins 8..15 */
     __builtin_memcpy(sm, s32, 16);
     int8_t q[AZC_QK_K];

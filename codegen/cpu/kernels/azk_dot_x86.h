@@ -443,8 +443,8 @@ AZK_INLINE void azk_x86_rows_q6_k(int64_t K, const uint8_t *w, const uint8_t *x,
 
 /* Q4_K and Q5_K: four chunks of 64 values, the low nibbles one 32-value
  * sub-block and the high nibbles the next; mins from the bsums. */
-AZK_INLINE void azk_x86_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w, const uint8_t *x, size_t xs,
-                                 int R, float *out) {
+AZK_INLINE void azk_x86_rows_k45(int bits, int unpacked, int64_t K, const uint8_t *w,
+                                 const uint8_t *x, size_t xs, int R, float *out) {
   const __m256i m4 = _mm256_set1_epi8(15);
   __m256 acc[AZK_MAX_ROWS], accm[AZK_MAX_ROWS];
   for (int r = 0; r < R; r++) acc[r] = accm[r] = _mm256_setzero_ps();
@@ -466,8 +466,10 @@ AZK_INLINE void azk_x86_rows_k45(int bits, int unpacked, int64_t K, const uint8_
     }
     const float d = azk_x86_half(d16), dmin = azk_x86_half(dmin16);
     uint32_t s32[4];
-    if (sm_u) __builtin_memcpy(s32, sm_u, 16);
-    else azk_k4_scales(scales, s32);
+    if (sm_u)
+      __builtin_memcpy(s32, sm_u, 16);
+    else
+      azk_k4_scales(scales, s32);
     const __m128i sm = _mm_setr_epi32((int)s32[0], (int)s32[1], (int)s32[2], (int)s32[3]);
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
@@ -552,8 +554,10 @@ AZK_INLINE void azk_x86_x8_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, s
         }
       }
       /* the 8 rows' scales of sub-blocks 2k and 2k+1, each in both int16 of its row's lane */
-      __m256i sl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k)));
-      __m256i sh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k + 8)));
+      __m256i sl =
+          _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k)));
+      __m256i sh = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64((const __m128i *)(const void *)(g->sc + 16 * k + 8)));
       sl = _mm256_or_si256(sl, _mm256_slli_epi32(sl, 16));
       sh = _mm256_or_si256(sh, _mm256_slli_epi32(sh, 16));
       for (int r = 0; r < R; r++)
@@ -569,8 +573,10 @@ AZK_INLINE void azk_x86_x8_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, s
       const __m256i xs16 = _mm256_packs_epi32(xs32, xs32);
       __m256i msum = _mm256_setzero_si256();
       for (int i = 0; i < 4; i++) {
-        const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(g->mn + 16 * i)));
-        const __m256i pair = _mm256_permutevar8x32_epi32(xs16, _mm256_set1_epi32(i < 2 ? i : i + 2));
+        const __m256i mn =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(g->mn + 16 * i)));
+        const __m256i pair =
+            _mm256_permutevar8x32_epi32(xs16, _mm256_set1_epi32(i < 2 ? i : i + 2));
         msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, pair));
       }
       const __m256 t = _mm256_fmsub_ps(d8, _mm256_cvtepi32_ps(isum[r]),
@@ -612,8 +618,8 @@ AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t
 #if defined(AZK_X86_DPBUSD)
           s[r] = AZK_X86_DPBUSD(AZK_X86_DPBUSD(s[r], lo, x0), hi, x1);
 #else
-          s[r] = _mm256_add_epi16(s[r], _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0),
-                                                         _mm256_maddubs_epi16(hi, x1)));
+          s[r] = _mm256_add_epi16(
+              s[r], _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1)));
 #endif
         }
       }

@@ -124,7 +124,7 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
     const float *x = X + m * K;
     if (normed) {
       azk_norm_row(normed + m * K, x, K, p->prologue == 2, p->eps, c->in[p->in_norm_w],
-               p->prologue == 2 ? c->in[p->in_norm_b] : NULL);
+                   p->prologue == 2 ? c->in[p->in_norm_b] : NULL);
       x = normed + m * K;
     }
     for (int s = 0; s < p->n_seg; s++) {
@@ -154,10 +154,10 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
  * for N % 8 == 0); a unit that does not start or end on a group keeps its
  * lanes. Out of line: one copy per kernel instead of one per call site of
  * mm_tile (which doubled the compile time of the QKV kernels). */
-__attribute__((noinline)) static void mm_tile_x8(int wt, int64_t K, const uint8_t *W,
-                                                 size_t row_bytes, const uint8_t *xq, size_t stride,
-                                                 int64_t col0, int ncols, int R,
-                                                 float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS]) {
+__attribute__((noinline)) static void
+mm_tile_x8(int wt, int64_t K, const uint8_t *W, size_t row_bytes, const uint8_t *xq, size_t stride,
+           int64_t col0, int ncols, int R,
+           float acc[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS]) {
   for (int64_t g = col0 / 8; g * 8 < col0 + ncols; g++) {
     float o8[MM_ROWS * 8];
     azk_dot_x8(wt, K, W + (size_t)g * 8 * row_bytes, xq, stride, R, o8);
@@ -178,23 +178,26 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
   const int wt = azk_wtype_for(p->wtype[s], p->wlayout[s]);
   size_t row_bytes = (size_t)(p->K / azk_wtype_block_values(wt)) * azk_wtype_block_bytes(wt);
   const uint8_t *xq = st->xq[s] + (size_t)m0 * st->xq_stride[s];
-  if (azk_wtype_is_x8(wt)) mm_tile_x8(wt, p->K, W, row_bytes, xq, st->xq_stride[s], col0, ncols, R, acc);
+  if (azk_wtype_is_x8(wt))
+    mm_tile_x8(wt, p->K, W, row_bytes, xq, st->xq_stride[s], col0, ncols, R, acc);
   else
     for (int j = 0; j < ncols; j++) {
-    float out[MM_ROWS];
-    const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
-    if (R == MM_ROWS && azk_wtype_is_float(wt) && j + 1 < ncols) { /* two columns at once */
-      float out1[MM_ROWS];
-      azk_dot_pair(wt, p->K, w, w + row_bytes, xq, st->xq_stride[s], out, out1);
-      for (int r = 0; r < R; r++) acc[r][j] = out[r], acc[r][j + 1] = out1[r];
-      j++;
-      continue;
+      float out[MM_ROWS];
+      const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
+      if (R == MM_ROWS && azk_wtype_is_float(wt) && j + 1 < ncols) { /* two columns at once */
+        float out1[MM_ROWS];
+        azk_dot_pair(wt, p->K, w, w + row_bytes, xq, st->xq_stride[s], out, out1);
+        for (int r = 0; r < R; r++) acc[r][j] = out[r], acc[r][j + 1] = out1[r];
+        j++;
+        continue;
+      }
+      if (R == MM_ROWS)
+        azk_dot_rows(wt, p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
+      else
+        for (int r = 0; r < R; r++)
+          out[r] = azk_dot(wt, p->K, w, xq + (size_t)r * st->xq_stride[s]);
+      for (int r = 0; r < R; r++) acc[r][j] = out[r];
     }
-    if (R == MM_ROWS) azk_dot_rows(wt, p->K, w, xq, st->xq_stride[s], MM_ROWS, out);
-    else
-      for (int r = 0; r < R; r++) out[r] = azk_dot(wt, p->K, w, xq + (size_t)r * st->xq_stride[s]);
-    for (int r = 0; r < R; r++) acc[r][j] = out[r];
-  }
   if (p->bias) {
     const float *b = st->c->in[p->in_bias[s]];
     for (int r = 0; r < R; r++)
@@ -220,7 +223,8 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
       mm_tile(st, 1, col0, ncols, m, R, up);
       int64_t F = p->N[0];
       for (int r = 0; r < R; r++)
-        for (int j = 0; j < ncols; j++) out[(m + r) * F + col0 + j] = azk_silu(acc[r][j]) * up[r][j];
+        for (int j = 0; j < ncols; j++)
+          out[(m + r) * F + col0 + j] = azk_silu(acc[r][j]) * up[r][j];
       continue;
     }
     mm_tile(st, s, col0, ncols, m, R, acc);
@@ -230,13 +234,16 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
       for (int r = 0; r < R; r++) {
         int64_t t = m + r;
         float *row = acc[r];
-        if (p->n_rot && col < Hq + Hk) rope_head(row, st->cs + t * p->n_rot, p->n_rot, p->rope_mode);
+        if (p->n_rot && col < Hq + Hk)
+          rope_head(row, st->cs + t * p->n_rot, p->n_rot, p->rope_mode);
         float *dst;
-        if (col < Hq) dst = out + t * Hq + col;
+        if (col < Hq)
+          dst = out + t * Hq + col;
         else if (col < Hq + Hk)
           dst = c->k_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq);
         else
-          dst = c->v_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq - Hk);
+          dst =
+              c->v_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq - Hk);
         for (int j = 0; j < ncols; j++) dst[j] = row[j];
       }
       continue;
@@ -317,7 +324,8 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
  * keys, so contiguous ranges would leave the first thread idle. */
 enum { FA_BLOCK = 32, FA_MAX_GROUP = 64 };
 
-AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth, const azk_fa_params_t *p) {
+AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
+                                    const azk_fa_params_t *p) {
   const int64_t T = c->T, H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, G = H / Hkv;
   const float *Q = c->in[p->in_q];
   float *out = c->out;
@@ -388,7 +396,8 @@ AZK_INLINE void azk_get_rows_impl(const azk_call_t *c, int ith, int nth, const a
 
 /* elementwise: i[0] = op, i[1] = row width D, i[2] = 1 when b is one row
  * broadcast over the rows of a; f[0] = scale */
-AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
+                                     const azk_op_params_t *p) {
   const int64_t D = p->i[1];
   int64_t r0, r1;
   split_range(c->M, ith, nth, &r0, &r1);
@@ -413,8 +422,8 @@ AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_o
   int64_t r0, r1, D = p->i[0];
   split_range(c->M, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
-    azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0], NULL,
-             NULL);
+    azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0],
+                 NULL, NULL);
 }
 
 /* slice: i[0] = input width, i[1] = start, i[2] = len */
@@ -452,7 +461,8 @@ AZK_INLINE void azk_kv_write_impl(const azk_call_t *c, int ith, int nth, const a
 }
 
 /* attn_scores / attn_values: i[0] = heads, i[1] = kv heads, i[2] = head dim */
-AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth,
+                                     const azk_op_params_t *p) {
   int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
@@ -464,7 +474,8 @@ AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth, cons
   }
 }
 
-AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth,
+                                     const azk_op_params_t *p) {
   int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
@@ -481,7 +492,8 @@ AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth, cons
 }
 
 /* causal_mask: i[0] = heads */
-AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth,
+                                     const azk_op_params_t *p) {
   int64_t H = p->i[0], L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
