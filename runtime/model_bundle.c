@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "runtime/base/util.h"
@@ -141,6 +142,22 @@ static void write_perf_map(const azc_bundle_model_t *m) {
   free(addr);
 }
 
+/* Maps the weights' pages now (MADV_POPULATE_READ, Linux 5.14; else a
+ * read-ahead hint): faulting 4 KiB pages one at a time during the first
+ * forward pass cost it ~0.7 s on a 640 MiB model, where populating them in
+ * one call costs a fraction of that and belongs to loading, as llama.cpp's
+ * warm-up run does. Failure only loses the speed-up. */
+static void populate(const void *data, uint64_t size) {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || !size) return;
+  uintptr_t a = (uintptr_t)data & ~((uintptr_t)page - 1);
+  size_t len = (size_t)((uintptr_t)data + size - a);
+  if (madvise((void *)a, len, MADV_POPULATE_READ) != 0) madvise((void *)a, len, MADV_WILLNEED);
+}
+
 static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t flags) {
   double t0 = azc_time_ms();
   AZC_RETURN_IF_ERROR(azc_bundle_open(path, AZC_BUNDLE_LAZY_VERIFY, &m->bundle));
@@ -169,6 +186,7 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
     AZC_RETURN_IF_ERROR(azc_bundle_verify_section(b, AZC_SECTION_WEIGHTS));
   }
   AZC_RETURN_IF_ERROR(azc_bundle_section_unverified(b, AZC_SECTION_WEIGHTS, &data, &size));
+  populate(data, size);
   m->weights = calloc((size_t)m->plan->n_weights + 1, sizeof(void *));
   if (!m->weights) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight table");
   for (int32_t i = 0; i < m->plan->n_weights; i++) {

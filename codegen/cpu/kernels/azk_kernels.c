@@ -322,7 +322,7 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
  * rescaled when the maximum grows), then the weighted V rows. Units are
  * dealt to threads round-robin: with a causal mask later tokens see more
  * keys, so contiguous ranges would leave the first thread idle. */
-enum { FA_BLOCK = 32, FA_MAX_GROUP = 64 };
+enum { FA_BLOCK = 32, FA_MAX_GROUP = 64, FA_DCHUNK = 32 };
 
 AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
                                     const azk_fa_params_t *p) {
@@ -365,11 +365,19 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
         }
         sum[h] += add;
       }
-      for (int32_t j = 0; j < nb; j++) {
-        const float *v = vbase + (int64_t)(l0 + j) * Hkv * D;
-        for (int64_t h = 0; h < G; h++) {
-          float *o = out + (t * H + g * G + h) * D, w = sc[h][j];
-          for (int64_t d = 0; d < D; d++) o[d] += w * v[d];
+      /* per head and 32 output values at a time, so the accumulators stay
+       * in registers over the block's keys (V rows come from L1) */
+      for (int64_t h = 0; h < G; h++) {
+        float *o = out + (t * H + g * G + h) * D;
+        for (int64_t d0 = 0; d0 < D; d0 += FA_DCHUNK) {
+          const int64_t nd = D - d0 < FA_DCHUNK ? D - d0 : FA_DCHUNK;
+          float a[FA_DCHUNK];
+          for (int64_t d = 0; d < nd; d++) a[d] = o[d0 + d];
+          for (int32_t j = 0; j < nb; j++) {
+            const float *v = vbase + (int64_t)(l0 + j) * Hkv * D + d0, w = sc[h][j];
+            for (int64_t d = 0; d < nd; d++) a[d] += w * v[d];
+          }
+          for (int64_t d = 0; d < nd; d++) o[d0 + d] = a[d];
         }
       }
     }
