@@ -9,6 +9,7 @@
 #include "tests/golden/golden.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,4 +161,25 @@ done:
   cJSON_Delete(root);
   free(text);
   return rc;
+}
+
+int golden_run_all(golden_make_executor_fn make, golden_free_state_fn free_state) {
+  char dir[1024];
+  if (!test_shared_path(dir, sizeof(dir), "golden")) {
+    fprintf(stderr, "SKIPPED golden tests: ../shared/golden is absent\n");
+    return 77;
+  }
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int failed = 0, passed = 0;
+  while (d && (e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 6 || strcmp(e->d_name + n - 5, ".json")) continue;
+    int rc = golden_check(e->d_name, make, free_state);
+    if (rc == 1) failed++, fprintf(stderr, "FAIL %s\n", e->d_name);
+    else if (rc == 0) passed++, fprintf(stderr, "ok   %s\n", e->d_name);
+  }
+  if (d) closedir(d);
+  fprintf(stderr, "%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : passed ? 0 : 77;
 }

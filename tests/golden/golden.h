@@ -16,4 +16,8 @@ typedef void (*golden_free_state_fn)(void *state);
  * ../shared is absent. Prints what it compared. */
 int golden_check(const char *json_name, golden_make_executor_fn make, golden_free_state_fn free_state);
 
+/* Runs golden_check on every .json file in ../shared/golden, printing a line per
+ * file; returns the test's exit code (77: skipped, ../shared absent). */
+int golden_run_all(golden_make_executor_fn make, golden_free_state_fn free_state);
+
 #endif
