@@ -26,6 +26,4 @@ static azc_status_t make_compiled(const char *path, azc_model_t *m, const azc_ex
 
 static void free_state(void *s) { compiled_model_free(s); }
 
-int main(void) {
-  return golden_run_all(make_compiled, free_state);
-}
+int main(void) { return golden_run_all(make_compiled, free_state); }

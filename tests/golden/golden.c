@@ -28,7 +28,8 @@
     goto done;                                                                                     \
   } while (0)
 
-int golden_check(const char *json_name, golden_make_executor_fn make, golden_free_state_fn free_state) {
+int golden_check(const char *json_name, golden_make_executor_fn make,
+                 golden_free_state_fn free_state) {
   char path[1024], model_path[1024], logits_path[1024];
   snprintf(path, sizeof(path), "golden/%s", json_name);
   char full[1024];
@@ -52,7 +53,8 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
   if (!root) GFAIL("cannot parse JSON");
   const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model"));
   const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItem(root, "prompt"));
-  cJSON *ptoks = cJSON_GetObjectItem(root, "prompt_tokens"), *steps = cJSON_GetObjectItem(root, "steps");
+  cJSON *ptoks = cJSON_GetObjectItem(root, "prompt_tokens"),
+        *steps = cJSON_GetObjectItem(root, "steps");
   const char *ref_text = cJSON_GetStringValue(cJSON_GetObjectItem(root, "text"));
   int n_vocab = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(root, "n_vocab"));
   if (!model || !prompt || !ptoks || !steps || !ref_text) GFAIL("missing fields");
@@ -105,10 +107,13 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
     maxd = fmaxf(maxd, fabsf(logits[i] - ref_logits[i]));
   }
   double cosine = dot / sqrt(na * nb);
-  fprintf(stderr, "golden %s: prompt %zu tokens ok; logits cosine %.6f, max diff %.4f (%.2f%% of range %.2f)\n",
-          json_name, n_ids, cosine, maxd, 100.0 * maxd / (hi - lo), hi - lo);
+  fprintf(
+      stderr,
+      "golden %s: prompt %zu tokens ok; logits cosine %.6f, max diff %.4f (%.2f%% of range %.2f)\n",
+      json_name, n_ids, cosine, maxd, 100.0 * maxd / (hi - lo), hi - lo);
   if (!(cosine >= 0.999)) GFAIL("logits cosine %.6f < 0.999", cosine);
-  if (!(maxd <= 0.02f * (hi - lo))) GFAIL("logits max diff %.4f > 2%% of range %.4f", maxd, hi - lo);
+  if (!(maxd <= 0.02f * (hi - lo)))
+    GFAIL("logits max diff %.4f > 2%% of range %.4f", maxd, hi - lo);
 
   /* greedy decoding */
   int n_steps = cJSON_GetArraySize(steps), checked = 0, first_close = -1;
@@ -130,7 +135,8 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
         first_close = s;
         break;
       }
-      GFAIL("step %d: greedy token %d, reference %d (reference margin %.3f)", s, best, ref_tok, m1 - m2);
+      GFAIL("step %d: greedy token %d, reference %d (reference margin %.3f)", s, best, ref_tok,
+            m1 - m2);
     }
     checked++;
     char piece[256];
@@ -141,7 +147,8 @@ int golden_check(const char *json_name, golden_make_executor_fn make, golden_fre
     generated[gen_len] = 0;
     if (s + 1 == n_steps) break;
     azc_batch_t one = {1, &best, &cur_pos, &zero, 1, &zero};
-    if ((st = azc_executor_forward(ex, &one, logits))) GFAIL("step %d: %s", s, azc_status_message(st));
+    if ((st = azc_executor_forward(ex, &one, logits)))
+      GFAIL("step %d: %s", s, azc_status_message(st));
     cur_pos++;
   }
   fprintf(stderr, "golden %s: %d of %d greedy steps equal%s\n", json_name, checked, n_steps,
@@ -176,8 +183,10 @@ int golden_run_all(golden_make_executor_fn make, golden_free_state_fn free_state
     size_t n = strlen(e->d_name);
     if (n < 6 || strcmp(e->d_name + n - 5, ".json")) continue;
     int rc = golden_check(e->d_name, make, free_state);
-    if (rc == 1) failed++, fprintf(stderr, "FAIL %s\n", e->d_name);
-    else if (rc == 0) passed++, fprintf(stderr, "ok   %s\n", e->d_name);
+    if (rc == 1)
+      failed++, fprintf(stderr, "FAIL %s\n", e->d_name);
+    else if (rc == 0)
+      passed++, fprintf(stderr, "ok   %s\n", e->d_name);
   }
   if (d) closedir(d);
   fprintf(stderr, "%d passed, %d failed\n", passed, failed);

@@ -14,7 +14,8 @@ typedef void (*golden_free_state_fn)(void *state);
 
 /* Checks one golden JSON file; returns 0 on success, 1 on failure, 77 when
  * ../shared is absent. Prints what it compared. */
-int golden_check(const char *json_name, golden_make_executor_fn make, golden_free_state_fn free_state);
+int golden_check(const char *json_name, golden_make_executor_fn make,
+                 golden_free_state_fn free_state);
 
 /* Runs golden_check on every .json file in ../shared/golden, printing a line per
  * file; returns the test's exit code (77: skipped, ../shared absent). */

@@ -21,6 +21,4 @@ static azc_status_t make_eager(const char *path, azc_model_t *m, const azc_execu
 
 static void free_graph(void *g) { azc_ir_graph_destroy(g); }
 
-int main(void) {
-  return golden_run_all(make_eager, free_graph);
-}
+int main(void) { return golden_run_all(make_eager, free_graph); }
