@@ -12,11 +12,13 @@
 #define AZC_TESTS_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/base/file.h"
 #include "runtime/base/status.h"
 
 __attribute__((unused)) static int test_failed_count, test_passed_count, test_skipped_count;
@@ -161,6 +163,39 @@ static inline const char *test_tmp_dir(void) {
     }
   mkdir(buf, 0755);
   return d;
+}
+
+/* A small seeded generator for test data (splitmix64). */
+typedef struct test_rng {
+  uint64_t s;
+} test_rng_t;
+
+static inline uint64_t test_rng_next(test_rng_t *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static inline int test_rng_int(test_rng_t *r, int n) {
+  return (int)(test_rng_next(r) % (uint64_t)n);
+}
+static inline double test_rng_uniform(test_rng_t *r) {
+  return (double)(test_rng_next(r) >> 11) / 9007199254740992.0;
+}
+static inline float test_rng_normal(test_rng_t *r) {
+  double u = test_rng_uniform(r), v = test_rng_uniform(r);
+  return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
+}
+
+/* A whole file, malloc'd (NULL if it cannot be read). */
+static inline uint8_t *test_read_file(const char *path, size_t *size) {
+  char *buf = NULL;
+  azc_status_t st = azc_file_read_all(path, &buf, size);
+  if (st) {
+    azc_status_free(st);
+    return NULL;
+  }
+  return (uint8_t *)buf;
 }
 
 #endif

@@ -23,22 +23,6 @@ static const char *tmp_path(char *buf, size_t cap, const char *name) {
   return buf;
 }
 
-static uint8_t *read_file(const char *path, size_t *size) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(fp);
-  *size = (size_t)n;
-  return buf;
-}
-
 static int write_file(const char *path, const void *data, size_t size) {
   FILE *fp = fopen(path, "wb");
   if (!fp) return -1;
@@ -313,7 +297,7 @@ static void test_atomic_write(void) {
              "%s", azc_status_message(st));
   azc_status_free(st);
   size_t n;
-  uint8_t *now = read_file(path, &n);
+  uint8_t *now = test_read_file(path, &n);
   ASSERT(now && n == sizeof(old) && memcmp(now, old, n) == 0); /* untouched */
   free(now);
   ASSERT_EQ_INT(count_temp_files(), 0);
@@ -330,7 +314,7 @@ static void test_atomic_write(void) {
   int status;
   ASSERT(waitpid(pid, &status, 0) == pid);
   ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  now = read_file(path, &n);
+  now = test_read_file(path, &n);
   ASSERT(now && n == sizeof(old) && memcmp(now, old, n) == 0);
   free(now);
   ASSERT_EQ_INT(count_temp_files(), 1); /* the killed writer's, next to the bundle */
@@ -354,7 +338,7 @@ static void test_truncated(void) {
   tmp_path(bad, sizeof(bad), "cut.bundle");
   ASSERT_OK(write_small(path));
   size_t size;
-  uint8_t *file = read_file(path, &size);
+  uint8_t *file = test_read_file(path, &size);
   ASSERT(file != NULL);
   ASSERT(size > 2 * AZC_BUNDLE_ALIGN_PAGE);
   int tried = 0;
@@ -383,7 +367,7 @@ static void test_damaged_sections(void) {
   tmp_path(bad, sizeof(bad), "damaged.bundle");
   ASSERT_OK(write_small(path));
   size_t size;
-  uint8_t *file = read_file(path, &size);
+  uint8_t *file = test_read_file(path, &size);
   ASSERT(file != NULL);
   azc_bundle_t *b;
   ASSERT(write_file(bad, file, size) == 0);
@@ -414,7 +398,7 @@ static void test_damaged_header_and_table(void) {
   tmp_path(bad, sizeof(bad), "damaged.bundle");
   ASSERT_OK(write_small(path));
   size_t size;
-  uint8_t *file = read_file(path, &size);
+  uint8_t *file = test_read_file(path, &size);
   ASSERT(file != NULL);
   for (size_t i = 0; i < AZC_BUNDLE_HEADER_SIZE; i++) {
     file[i] ^= 0x01;
@@ -458,7 +442,7 @@ static void test_other_version(void) {
   tmp_path(bad, sizeof(bad), "version.bundle");
   ASSERT_OK(write_small(path));
   size_t size;
-  uint8_t *file = read_file(path, &size);
+  uint8_t *file = test_read_file(path, &size);
   ASSERT(file != NULL);
   ASSERT_EQ_INT(azc_load_u32le(file + 8), AZC_BUNDLE_FORMAT_VERSION);
   char needle[160];
@@ -486,7 +470,7 @@ static void test_crafted_tables(void) {
   tmp_path(bad, sizeof(bad), "crafted.bundle");
   ASSERT_OK(write_small(path));
   size_t size;
-  uint8_t *orig = read_file(path, &size);
+  uint8_t *orig = test_read_file(path, &size);
   ASSERT(orig != NULL);
   uint8_t *f = malloc(size);
   /* table order: 0 meta (8), 1 empty (64), 2 plan (1), 3 code (4096), 4 weights (16384) */
@@ -646,7 +630,7 @@ static void test_lazy_verify(void) {
   /* damaged weights: an eager open refuses; a lazy one opens, but the data
    * is never handed out */
   size_t n;
-  uint8_t *file = read_file(path, &n);
+  uint8_t *file = test_read_file(path, &n);
   ASSERT(file != NULL);
   uint64_t woff = azc_load_u64le(entry(file, 1) + 24);
   file[woff + big - 1] ^= 0x04;

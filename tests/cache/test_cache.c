@@ -51,22 +51,6 @@ static int write_file(const char *path, const void *data, size_t size) {
   return fclose(fp) == 0 && w == size ? 0 : -1;
 }
 
-static uint8_t *read_file(const char *path, size_t *size) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(fp);
-  *size = (size_t)n;
-  return buf;
-}
-
 static azc_hash128_t key_of(unsigned i) { return azc_hash128(&i, sizeof(i)); }
 
 /* Payload for key i (variant v): a deterministic size and bytes. */
@@ -129,7 +113,7 @@ static void test_round_trip(void) {
   snprintf(want_path, sizeof(want_path), "%s/fe/fedcba98765432100123456789abcdef.azk", dir);
   ASSERT_STREQ(path, want_path);
   size_t n;
-  uint8_t *file = read_file(path, &n);
+  uint8_t *file = test_read_file(path, &n);
   ASSERT(file != NULL);
   ASSERT_EQ_INT(n, AZC_CACHE_HEADER_SIZE + strlen(desc) + sizeof(payload));
   ASSERT(memcmp(file, "AZCKERNL", 8) == 0);
@@ -307,7 +291,7 @@ static void test_corrupt_entries(void) {
     if (!st && !get_is(c, k, 0)) st = AZC_ERR(AZC_INTERNAL, "entry did not read back");
     azc_cache_entry_path(c, key_of(k), path, sizeof(path));
     size_t n = 0;
-    uint8_t *file = st ? NULL : read_file(path, &n);
+    uint8_t *file = st ? NULL : test_read_file(path, &n);
     uint8_t *bigger = file ? realloc(file, n + 1) : NULL;
     if (bigger) {
       damages[i].apply(bigger, &n);

@@ -31,22 +31,6 @@
 
 /* ---- helpers ---- */
 
-typedef struct rng {
-  uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r) { /* splitmix64 */
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
-static float rng_normal(rng_t *r) {
-  double u = rng_uniform(r), v = rng_uniform(r);
-  return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
-}
-
 static const azc_dtype_t weight_types[] = {
     AZC_DTYPE_F32,  AZC_DTYPE_F16,  AZC_DTYPE_BF16, AZC_DTYPE_Q4_0, AZC_DTYPE_Q4_1,
     AZC_DTYPE_Q5_0, AZC_DTYPE_Q5_1, AZC_DTYPE_Q8_0, AZC_DTYPE_Q2_K, AZC_DTYPE_Q3_K,
@@ -72,22 +56,22 @@ static void *alloc64(size_t n) { return aligned_alloc(64, (n + 63) / 64 * 64); }
 
 /* Fills x with normal values times scale; pattern 1 zeroes every 5th block
  * of 32 and puts an outlier 40x larger in every 3rd. */
-static void fill_x(rng_t *g, float *x, int64_t K, float scale, int pattern) {
-  for (int64_t i = 0; i < K; i++) x[i] = rng_normal(g) * scale;
+static void fill_x(test_rng_t *g, float *x, int64_t K, float scale, int pattern) {
+  for (int64_t i = 0; i < K; i++) x[i] = test_rng_normal(g) * scale;
   if (pattern == 1)
     for (int64_t b = 0; b * 32 < K; b++) {
       int64_t end = AZC_MIN(K, 32 * b + 32);
       if (b % 5 == 0)
         for (int64_t i = 32 * b; i < end; i++) x[i] = 0.0f;
       else if (b % 3 == 0)
-        x[32 * b + (int64_t)(rng_next(g) % (uint64_t)(end - 32 * b))] *= 40.0f;
+        x[32 * b + (int64_t)(test_rng_next(g) % (uint64_t)(end - 32 * b))] *= 40.0f;
     }
 }
 
 /* A weight row: random floats through the runtime's reference quantizer. */
-static void make_weights(rng_t *g, azc_dtype_t t, int64_t K, void *w) {
+static void make_weights(test_rng_t *g, azc_dtype_t t, int64_t K, void *w) {
   float *f = malloc((size_t)K * sizeof(float));
-  for (int64_t i = 0; i < K; i++) f[i] = rng_normal(g) * 0.05f;
+  for (int64_t i = 0; i < K; i++) f[i] = test_rng_normal(g) * 0.05f;
   azc_quantize_row(t, f, w, K);
   free(f);
 }
@@ -100,17 +84,18 @@ static void put_half(uint8_t *p, float v) {
 /* A weight row of random bytes with sane fp16 scales: every bit pattern of
  * the quants and sub-block scales, which a quantizer may never produce
  * (Q8_0 -128, Q6_K scale -128, ...). Float types come from make_weights. */
-static void make_random_blocks(rng_t *g, azc_dtype_t t, int64_t K, void *w) {
+static void make_random_blocks(test_rng_t *g, azc_dtype_t t, int64_t K, void *w) {
   const int bv = azk_wtype_block_values(t), bytes = azk_wtype_block_bytes(t);
   if (bv == 1) {
     make_weights(g, t, K, w);
     return;
   }
   uint8_t *p = w;
-  for (int64_t i = 0; i < K / bv * bytes; i++) p[i] = (uint8_t)rng_next(g);
+  for (int64_t i = 0; i < K / bv * bytes; i++) p[i] = (uint8_t)test_rng_next(g);
   for (int64_t b = 0; b < K / bv; b++) {
     uint8_t *blk = p + b * bytes;
-    const float d = (float)(0.001 + 0.01 * rng_uniform(g)), m = (float)(0.02 * rng_normal(g));
+    const float d = (float)(0.001 + 0.01 * test_rng_uniform(g)),
+                m = (float)(0.02 * test_rng_normal(g));
     switch (t) {
     case AZC_DTYPE_Q4_0:
     case AZC_DTYPE_Q5_0:
@@ -242,7 +227,7 @@ static void test_row_sizes(void) {
 /* ---- activations ---- */
 
 static void test_quantize_activations(void) {
-  rng_t g = {11};
+  test_rng_t g = {11};
   const int64_t K = 4352;
   float *x = malloc(K * sizeof(float));
   int8_t *q8 = alloc64(azk_xq_row_size(AZC_DTYPE_Q4_0, K));
@@ -345,7 +330,7 @@ static void check_row(azc_dtype_t t, int64_t K, const void *w, const float *x, i
 }
 
 static void run_type_matrix(bool random_blocks) {
-  rng_t g = {random_blocks ? 77u : 5u};
+  test_rng_t g = {random_blocks ? 77u : 5u};
   for (int ti = 0; ti < N_TYPES; ti++) {
     const azc_dtype_t t = weight_types[ti];
     int64_t ks[8];
@@ -387,7 +372,7 @@ static void test_dot_random_blocks(void) {
 
 /* azk_dot_rows for every R (R > 4 goes in groups of 4) equals azk_dot. */
 static void test_dot_rows_counts(void) {
-  rng_t g = {21};
+  test_rng_t g = {21};
   const int64_t K = 512;
   float *x = malloc(6 * K * sizeof(float));
   for (int ti = 0; ti < N_TYPES; ti++) {
@@ -418,7 +403,7 @@ static void test_dot_rows_counts(void) {
 
 /* Zero activations or zero weights give exactly 0 (no NaN from d = 0). */
 static void test_zero_rows(void) {
-  rng_t g = {3};
+  test_rng_t g = {3};
   const int64_t K = 768;
   float *zero = calloc(K, sizeof(float)), *x = malloc(K * sizeof(float));
   fill_x(&g, x, K, 1.0f, 0);
@@ -481,7 +466,7 @@ static void test_half_weights(void) {
  * deviation sqrt(sum w_i^2 step_i^2 / 12) and can never exceed
  * sum |w_i| step_i / 2. */
 static void test_q4_k_end_to_end(void) {
-  rng_t g = {99};
+  test_rng_t g = {99};
   const int64_t K = 4096;
   const int rows = 64;
   const azc_dtype_t t = AZC_DTYPE_Q4_K;
@@ -491,7 +476,7 @@ static void test_q4_k_end_to_end(void) {
   azk_block_q8k_t *xq = alloc64(azk_xq_row_size(t, K));
   double z2 = 0, rel_sum = 0, err2 = 0, dot2 = 0, werr2 = 0;
   for (int row = 0; row < rows; row++) {
-    for (int64_t i = 0; i < K; i++) wf[i] = rng_normal(&g) * 0.05f;
+    for (int64_t i = 0; i < K; i++) wf[i] = test_rng_normal(&g) * 0.05f;
     fill_x(&g, x, K, 1.0f, row & 1);
     azc_quantize_row(t, wf, w, K);
     azc_dequantize_row(t, w, wd, K);
@@ -528,12 +513,12 @@ static void test_q4_k_end_to_end(void) {
 /* ---- float helpers ---- */
 
 static void test_float_helpers(void) {
-  rng_t g = {8};
+  test_rng_t g = {8};
   for (int64_t n = 0; n < 80; n += 7) {
     float a[80], b[80], y[80], y0[80];
     double want = 0, abs_sum = 0;
     for (int64_t i = 0; i < n; i++) {
-      a[i] = rng_normal(&g), b[i] = rng_normal(&g), y[i] = y0[i] = rng_normal(&g);
+      a[i] = test_rng_normal(&g), b[i] = test_rng_normal(&g), y[i] = y0[i] = test_rng_normal(&g);
       want += (double)a[i] * b[i];
       abs_sum += fabs((double)a[i] * b[i]);
     }
@@ -546,7 +531,7 @@ static void test_float_helpers(void) {
 /* The float prefill tile (two weight rows x four activation rows) equals
  * azk_dot_rows on each weight row, partial vectors at the end of K included. */
 static void test_float_pairs(void) {
-  rng_t g = {91};
+  test_rng_t g = {91};
   const azc_dtype_t types[] = {AZC_DTYPE_F32, AZC_DTYPE_F16, AZC_DTYPE_BF16};
   const int64_t ks[] = {1, 7, 8, 33, 64, 2048, 2053};
   for (int ti = 0; ti < 3; ti++)
@@ -584,7 +569,7 @@ static void test_float_pairs(void) {
  * float rounding: the order of the sums differs), and the SIMD path what the
  * portable one gives. Weights from the quantizer and random blocks. */
 static void test_x8_groups(void) {
-  rng_t g = {77};
+  test_rng_t g = {77};
   const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q8_0, AZC_DTYPE_Q4_K};
   const int64_t ks[] = {32, 96, 256, 2048};
   for (int ti = 0; ti < 3; ti++)

@@ -32,23 +32,6 @@
 
 /* ---- helpers ---- */
 
-typedef struct rng {
-  uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r) { /* splitmix64 */
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static int rng_int(rng_t *r, int n) { return (int)(rng_next(r) % (uint64_t)n); }
-static double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
-static float rng_normal(rng_t *r) {
-  double u = rng_uniform(r), v = rng_uniform(r);
-  return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
-}
-
 static const azc_dtype_t all_types[] = {
     AZC_DTYPE_F32,  AZC_DTYPE_F16,  AZC_DTYPE_BF16, AZC_DTYPE_Q4_0, AZC_DTYPE_Q4_1,
     AZC_DTYPE_Q5_0, AZC_DTYPE_Q5_1, AZC_DTYPE_Q8_0, AZC_DTYPE_Q8_1, AZC_DTYPE_Q2_K,
@@ -257,11 +240,13 @@ static void test_layout_literals(void) {
 static const float d_choices[] = {0.5f, 1.5f, -0.75f, 0.125f, 3.0f, 0.0048828125f, -2.0f, 0.0f};
 static const float m_choices[] = {0.25f, 0.375f, 1.0f, 0.0f, -1.25f, 6.5f};
 
-static float pick(rng_t *r, const float *choices, int n) { return choices[rng_int(r, n)]; }
+static float pick(test_rng_t *r, const float *choices, int n) {
+  return choices[test_rng_int(r, n)];
+}
 #define PICK(r, a) pick((r), (a), (int)AZC_ARRAY_SIZE(a))
 
 /* Writes one random block of type t into `b` (zeroed first) and its values into `want`. */
-static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
+static void build_block(azc_dtype_t t, test_rng_t *r, uint8_t *b, float *want) {
   memset(b, 0, (size_t)type_size_of(t));
   const double d = PICK(r, d_choices), m = PICK(r, m_choices);
   switch (t) {
@@ -275,7 +260,7 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
     if (has_min) put_f16(b + 2, (float)m);
     uint8_t *qh = b + (has_min ? 4 : 2), *qs = qh + (five ? 4 : 0);
     for (int e = 0; e < 32; e++) {
-      const int q = rng_int(r, five ? 32 : 16);
+      const int q = test_rng_int(r, five ? 32 : 16);
       put_bits(qs, e % 16, 4 * (e / 16), 4, q); /* value e: byte e % 16, high nibble if e >= 16 */
       if (five) put_bits(qh, e / 8, e % 8, 1, q >> 4); /* 5th bit: bit e of qh */
       want[e] = has_min ? (float)(q * d + m) : (float)((q - (five ? 16 : 8)) * d);
@@ -287,7 +272,7 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
     put_f16(b, (float)d);
     if (t == AZC_DTYPE_Q8_1) put_f16(b + 2, (float)m);
     for (int e = 0; e < 32; e++) {
-      const int q = rng_int(r, 256) - 128;
+      const int q = test_rng_int(r, 256) - 128;
       b[(t == AZC_DTYPE_Q8_1 ? 4 : 2) + e] = (uint8_t)q;
       want[e] = (float)(q * d);
     }
@@ -295,14 +280,14 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
   case AZC_DTYPE_Q2_K: { /* scales[16] qs[64] d dmin */
     int sc[16], mn[16];
     for (int s = 0; s < 16; s++) {
-      sc[s] = rng_int(r, 16), mn[s] = rng_int(r, 16);
+      sc[s] = test_rng_int(r, 16), mn[s] = test_rng_int(r, 16);
       b[s] = (uint8_t)(sc[s] | mn[s] << 4);
     }
     const double dmin = fabs(m);
     put_f16(b + 80, (float)d);
     put_f16(b + 82, (float)dmin);
     for (int e = 0; e < 256; e++) {
-      const int q = rng_int(r, 4);
+      const int q = test_rng_int(r, 4);
       put_bits(b + 16, 32 * (e / 128) + e % 32, 2 * ((e % 128) / 32), 2, q);
       want[e] = (float)(d * sc[e / 16] * q - dmin * mn[e / 16]);
     }
@@ -311,13 +296,13 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
   case AZC_DTYPE_Q3_K: { /* hmask[32] qs[64] scales[12] d */
     int sc[16];
     for (int s = 0; s < 16; s++) {
-      sc[s] = rng_int(r, 64); /* stored; the scale is sc - 32 */
+      sc[s] = test_rng_int(r, 64); /* stored; the scale is sc - 32 */
       put_bits(b + 96, s % 8, 4 * (s / 8), 4, sc[s]);
       put_bits(b + 96, 8 + s % 4, 2 * (s / 4), 2, sc[s] >> 4);
     }
     put_f16(b + 108, (float)d);
     for (int e = 0; e < 256; e++) {
-      const int q = rng_int(r, 8) - 4; /* level in [-4, 3] */
+      const int q = test_rng_int(r, 8) - 4; /* level in [-4, 3] */
       put_bits(b + 32, 32 * (e / 128) + e % 32, 2 * ((e % 128) / 32), 2, (q + 4) & 3);
       put_bits(b, e % 32, e / 32, 1, (q + 4) >> 2); /* set bit: no -4 */
       want[e] = (float)(d * (sc[e / 16] - 32) * q);
@@ -330,7 +315,7 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
     int sc[8], mn[8];
     uint8_t *s12 = b + 4, *qh = b + 16, *qs = b + (five ? 48 : 16);
     for (int j = 0; j < 8; j++) {
-      sc[j] = rng_int(r, 64), mn[j] = rng_int(r, 64);
+      sc[j] = test_rng_int(r, 64), mn[j] = test_rng_int(r, 64);
       if (j < 4) {
         put_bits(s12, j, 0, 6, sc[j]);
         put_bits(s12, j + 4, 0, 6, mn[j]);
@@ -345,7 +330,7 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
     put_f16(b, (float)d);
     put_f16(b + 2, (float)dmin);
     for (int e = 0; e < 256; e++) {
-      const int q = rng_int(r, five ? 32 : 16);
+      const int q = test_rng_int(r, five ? 32 : 16);
       put_bits(qs, 32 * (e / 64) + e % 32, 4 * ((e / 32) % 2), 4, q);
       if (five) put_bits(qh, e % 32, e / 32, 1, q >> 4);
       want[e] = (float)(d * sc[e / 32] * q - dmin * mn[e / 32]);
@@ -355,12 +340,12 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
   case AZC_DTYPE_Q6_K: { /* ql[128] qh[64] scales[16] d */
     int sc[16];
     for (int s = 0; s < 16; s++) {
-      sc[s] = rng_int(r, 256) - 128;
+      sc[s] = test_rng_int(r, 256) - 128;
       b[192 + s] = (uint8_t)sc[s];
     }
     put_f16(b + 208, (float)d);
     for (int e = 0; e < 256; e++) {
-      const int q = rng_int(r, 64), h = e / 128, rr = e % 128;
+      const int q = test_rng_int(r, 64), h = e / 128, rr = e % 128;
       put_bits(b, 64 * h + rr % 64, 4 * (rr / 64), 4, q);
       put_bits(b + 128, 32 * h + rr % 32, 2 * (rr / 32), 2, q >> 4);
       want[e] = (float)(d * sc[e / 16] * (q - 32));
@@ -371,7 +356,7 @@ static void build_block(azc_dtype_t t, rng_t *r, uint8_t *b, float *want) {
     const float df = (float)(d * 0.37);
     memcpy(b, &df, 4); /* the test machine is little-endian, like GGUF */
     for (int e = 0; e < 256; e++) {
-      const int q = rng_int(r, 256) - 128;
+      const int q = test_rng_int(r, 256) - 128;
       b[4 + e] = (uint8_t)q;
       want[e] = df * (float)q; /* one product: correctly rounded either way */
     }
@@ -386,7 +371,7 @@ static const azc_dtype_t block_types[] = {
     AZC_DTYPE_Q2_K, AZC_DTYPE_Q3_K, AZC_DTYPE_Q4_K, AZC_DTYPE_Q5_K, AZC_DTYPE_Q6_K, AZC_DTYPE_Q8_K};
 
 static void test_layout_random_blocks(void) {
-  rng_t r = {1};
+  test_rng_t r = {1};
   enum { N_BLOCKS = 3 };
   uint8_t bytes[N_BLOCKS * 292];
   float want[N_BLOCKS * 256], got[N_BLOCKS * 256];
@@ -415,15 +400,15 @@ typedef enum dist {
 } dist_t;
 static const char *dist_names[DIST_COUNT] = {"normal", "uniform", "outliers", "positive", "skewed"};
 
-static void fill(rng_t *r, dist_t dist, float scale, float *x, int64_t n) {
+static void fill(test_rng_t *r, dist_t dist, float scale, float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float v;
     switch (dist) {
-    case DIST_UNIFORM: v = (float)(2 * rng_uniform(r) - 1); break;
-    case DIST_OUTLIERS: v = rng_normal(r) * (rng_int(r, 64) == 0 ? 30.0f : 1.0f); break;
-    case DIST_POSITIVE: v = (float)(0.5 + rng_uniform(r)); break;
-    case DIST_SKEWED: v = rng_normal(r) + 2; break;
-    default: v = rng_normal(r); break;
+    case DIST_UNIFORM: v = (float)(2 * test_rng_uniform(r) - 1); break;
+    case DIST_OUTLIERS: v = test_rng_normal(r) * (test_rng_int(r, 64) == 0 ? 30.0f : 1.0f); break;
+    case DIST_POSITIVE: v = (float)(0.5 + test_rng_uniform(r)); break;
+    case DIST_SKEWED: v = test_rng_normal(r) + 2; break;
+    default: v = test_rng_normal(r); break;
     }
     x[i] = v * scale;
   }
@@ -472,7 +457,7 @@ static const struct {
 };
 
 static void test_round_trip(void) {
-  rng_t r = {7};
+  test_rng_t r = {7};
   enum { N = 64 * 256 };
   static float x[N], y[N];
   static uint8_t q[N * 4];
@@ -520,7 +505,7 @@ static void test_round_trip(void) {
 
 /* All-zero, constant, tiny and huge blocks, mixed in one row. */
 static void test_round_trip_special_blocks(void) {
-  rng_t r = {11};
+  test_rng_t r = {11};
   enum { N = 8 * 256 };
   float x[N], y[N];
   uint8_t q[N * 4];
@@ -542,7 +527,7 @@ static void test_round_trip_special_blocks(void) {
       case 4: fill(&r, DIST_NORMAL, 3e3f, xb, bs); break;
       case 5: /* one large value among zeros */
         memset(xb, 0, (size_t)bs * sizeof(float));
-        xb[rng_int(&r, bs)] = -5.0f;
+        xb[test_rng_int(&r, bs)] = -5.0f;
         break;
       case 6: /* +-a of equal magnitude: the sign of the first one sets the scale */
         for (int i = 0; i < bs; i++) xb[i] = (i % 3 == 0) ? 2.0f : -2.0f;
@@ -596,22 +581,22 @@ enum { GOLDEN_N = 8 * 2048 };
  * arithmetic and exact float operations only (no libm), so the input is the
  * same bits on every machine. */
 static void golden_input(float *x, int n) {
-  rng_t r = {2024};
+  test_rng_t r = {2024};
   for (int i = 0; i < n; i++) {
     float u[4];
-    for (int k = 0; k < 4; k++) u[k] = (float)(rng_next(&r) >> 40) * (1.0f / 16777216.0f);
+    for (int k = 0; k < 4; k++) u[k] = (float)(test_rng_next(&r) >> 40) * (1.0f / 16777216.0f);
     float v = (u[0] + u[1] + u[2] + u[3] - 2.0f) * 1.7320508f;
     switch ((i / 2048) % 8) {
     case 1: v = 2 * u[0] - 1; break;
     case 2:
-      if ((rng_next(&r) & 63) == 0) v *= 30;
+      if ((test_rng_next(&r) & 63) == 0) v *= 30;
       break;
     case 3: v = 0.5f + u[0]; break;
     case 4: v = v + 2; break;
     case 5: v *= 1e-3f; break;
     case 6: v *= 1e4f; break;
     case 7:
-      if (rng_next(&r) & 3) v = 0;
+      if (test_rng_next(&r) & 3) v = 0;
       break;
     default: break;
     }
@@ -658,7 +643,7 @@ static void test_quantize_matches_llama_digests(void) {
 /* ---- dot products ---- */
 
 static void test_vec_dot(void) {
-  rng_t r = {3};
+  test_rng_t r = {3};
   enum { MAX_N = 16 * 256 };
   static uint8_t row[MAX_N * 4];
   static float x[MAX_N], w[MAX_N];
@@ -694,7 +679,7 @@ static void test_vec_dot(void) {
 }
 
 static void test_dequantize_rows(void) {
-  rng_t r = {5};
+  test_rng_t r = {5};
   enum { ROWS = 3, COLS = 512 };
   for (size_t ti = 0; ti < AZC_ARRAY_SIZE(all_types); ti++) {
     const azc_dtype_t t = all_types[ti];
@@ -929,10 +914,10 @@ static void check_requantize_file(const char *rel, int *n_checked, int *failed) 
     for (int64_t b = 0; b < (int64_t)(t->size / (size_t)ts); b++, blocks++)
       same += memcmp(q + b * ts, t->data + b * ts, (size_t)ts) == 0;
     /* a few real rows through vec_dot */
-    rng_t r = {ti + 1};
+    test_rng_t r = {ti + 1};
     float *x = malloc((size_t)cols * sizeof(float));
     for (int k = 0; x && k < 4; k++) {
-      const int64_t row = rng_int(&r, (int)rows);
+      const int64_t row = test_rng_int(&r, (int)rows);
       fill(&r, DIST_NORMAL, 1.0f, x, cols);
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < cols; i++) {
