@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages azc builds with, when any is missing.
 # Needs root (or sudo) only when something must be installed.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config llvm-19-dev clang-19 libxxhash-dev libcjson-dev)
+pkgs=(build-essential cmake pkg-config llvm-19-dev clang-19 libclang-rt-19-dev libxxhash-dev
+      libcjson-dev libmicrohttpd-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
