@@ -32,7 +32,7 @@ azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out) {
 
 azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long max,
                          long long *out) {
-  const char *opt = argv[*i], *s;
+  const char *opt = argv[*i], *s = NULL;
   AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, i, &s));
   char *end;
   errno = 0;
@@ -45,7 +45,7 @@ azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long
 }
 
 azc_status_t cli_float_arg(int argc, char **argv, int *i, double min, double max, double *out) {
-  const char *opt = argv[*i], *s;
+  const char *opt = argv[*i], *s = NULL;
   AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, i, &s));
   char *end;
   errno = 0;
@@ -65,7 +65,10 @@ bool cli_ends_with(const char *s, const char *suffix) {
 /* Length of a valid UTF-8 sequence at s (0 if invalid). */
 static size_t utf8_len(const unsigned char *s, size_t n) {
   if (s[0] < 0x80) return 1;
-  size_t len = s[0] >= 0xF0 && s[0] < 0xF5 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+  size_t len = s[0] >= 0xF0 && s[0] < 0xF5   ? 4
+               : s[0] >= 0xE0                ? 3
+               : s[0] >= 0xC2 && s[0] < 0xE0 ? 2
+                                             : 0;
   if (!len || len > n) return 0;
   for (size_t i = 1; i < len; i++)
     if ((s[i] & 0xC0) != 0x80) return 0;

@@ -49,6 +49,12 @@ bool azc_host_has_feature(const char *name) {
   return false;
 }
 
+bool azc_host_feature_known(const char *name) {
+  for (size_t i = 0; i < sizeof(x86_bits) / sizeof(x86_bits[0]); i++)
+    if (!strcmp(x86_bits[i].name, name)) return true;
+  return false;
+}
+
 const char *azc_host_arch(void) { return "x86_64"; }
 
 #elif defined(__aarch64__)
@@ -63,10 +69,19 @@ bool azc_host_has_feature(const char *name) {
   return false;
 }
 
+bool azc_host_feature_known(const char *name) {
+  return !strcmp(name, "asimd") || !strcmp(name, "fphp") || !strcmp(name, "asimdhp") ||
+         !strcmp(name, "asimddp");
+}
+
 const char *azc_host_arch(void) { return "aarch64"; }
 
 #else
 bool azc_host_has_feature(const char *name) {
+  (void)name;
+  return false;
+}
+bool azc_host_feature_known(const char *name) {
   (void)name;
   return false;
 }

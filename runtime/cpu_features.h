@@ -11,6 +11,10 @@
 /* "x86_64" or "aarch64" (or "unknown") */
 const char *azc_host_arch(void);
 bool azc_host_has_feature(const char *name);
+/* Whether name is a feature this file can test for on this arch (an unknown
+ * name is never "present"; tools use this to tell a typo from a missing
+ * feature). */
+bool azc_host_feature_known(const char *name);
 /* Checks a comma-separated list; writes the missing ones (comma-separated) to
  * missing and returns false when any is absent. */
 bool azc_host_has_features(const char *required, char *missing, size_t cap);
