@@ -31,10 +31,17 @@ static azc_status_t fail(const azc_ir_node_t *n, const char *fmt, ...) {
   for (int i = 0; i < n->n_inputs && k < sizeof(ins); i++) {
     char s[160];
     shape_str(n->inputs[i], s, sizeof(s));
-    k += (size_t)snprintf(ins + k, sizeof(ins) - k, "%s%%%d %s", i ? ", " : "", n->inputs[i]->id, s);
+    k +=
+        (size_t)snprintf(ins + k, sizeof(ins) - k, "%s%%%d %s", i ? ", " : "", n->inputs[i]->id, s);
   }
-  return AZC_ERR(AZC_INTERNAL, "op %s %%%d%s%s%s (inputs %s): %s", azc_op_info(n->op)->name, n->id,
-                 n->name ? " (" : "", n->name ? n->name : "", n->name ? ")" : "", ins, msg);
+  const azc_op_info_t *info = azc_op_info(n->op);
+  char op[32];
+  if (info)
+    snprintf(op, sizeof(op), "%s", info->name);
+  else
+    snprintf(op, sizeof(op), "#%d", (int)n->op);
+  return AZC_ERR(AZC_INTERNAL, "op %s %%%d%s%s%s (inputs %s): %s", op, n->id, n->name ? " (" : "",
+                 n->name ? n->name : "", n->name ? ")" : "", ins, msg);
 }
 
 static bool is_float_act(const azc_ir_node_t *x) { return x->dtype == AZC_DTYPE_F32; }
@@ -50,8 +57,10 @@ static int64_t const_product(const azc_dim_t *s, int rank, azc_dim_t *sym, int *
   int64_t p = 1;
   *n_sym = 0;
   for (int i = 0; i < rank; i++) {
-    if (azc_dim_is_const(s[i])) p *= s[i].c;
-    else sym[(*n_sym)++] = s[i];
+    if (azc_dim_is_const(s[i]))
+      p *= s[i].c;
+    else
+      sym[(*n_sym)++] = s[i];
   }
   return p;
 }
@@ -59,12 +68,15 @@ static int64_t const_product(const azc_dim_t *s, int rank, azc_dim_t *sym, int *
 static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shape) {
   const int64_t *ia = n->iattr;
   if (ia[AZC_MF_NSEG] < 1 || ia[AZC_MF_NSEG] > 4) FAIL("n_seg must be 1..4");
-  if (ia[AZC_MF_PROLOGUE] < 0 || ia[AZC_MF_PROLOGUE] > AZC_PRO_LAYER) FAIL("unknown prologue");
-  if (ia[AZC_MF_EPILOGUE] < 0 || ia[AZC_MF_EPILOGUE] > AZC_EPI_ROPE_KV) FAIL("unknown epilogue");
+  if (ia[AZC_MF_PROLOGUE] < 0 || ia[AZC_MF_PROLOGUE] > AZC_PRO_LAYER)
+    FAIL("unknown prologue %lld", (long long)ia[AZC_MF_PROLOGUE]);
+  if (ia[AZC_MF_EPILOGUE] < 0 || ia[AZC_MF_EPILOGUE] > AZC_EPI_ROPE_KV)
+    FAIL("unknown epilogue %lld", (long long)ia[AZC_MF_EPILOGUE]);
   azc_mf_layout_t l = azc_mf_layout_of(n);
   if (n->n_inputs != l.n_inputs) FAIL("%d inputs, the attributes need %d", n->n_inputs, l.n_inputs);
   const azc_ir_node_t *x = n->inputs[l.x];
-  if (!is_float_act(x) || x->rank != 2 || !azc_dim_is_const(x->shape[1])) FAIL("x must be f32 (M, K)");
+  if (!is_float_act(x) || x->rank != 2 || !azc_dim_is_const(x->shape[1]))
+    FAIL("x must be f32 (M, K)");
   int64_t K = x->shape[1].c, N = 0;
   if (l.norm_w >= 0) {
     if (!(n->fattr[AZC_MF_EPS] > 0)) FAIL("eps must be > 0");
@@ -130,7 +142,9 @@ static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, az
     shape[1] = azc_dim_const(H * hd);
     break;
   }
-  default: break;
+  case AZC_EPI_NONE:
+  case AZC_EPI_GELU: break; /* (M, N) */
+  default: FAIL("unknown epilogue %lld", (long long)ia[AZC_MF_EPILOGUE]);
   }
   return NULL;
 }
@@ -226,7 +240,8 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
     int64_t n_rot = n->iattr[0], mode = n->iattr[1];
     if (!azc_dim_is_const(a->shape[2]) || n_rot <= 0 || n_rot % 2 || n_rot > a->shape[2].c)
       FAIL("n_rot %lld must be even and <= head dim", (long long)n_rot);
-    if (mode != AZC_ROPE_NORMAL && mode != AZC_ROPE_NEOX) FAIL("unknown mode %lld", (long long)mode);
+    if (mode != AZC_ROPE_NORMAL && mode != AZC_ROPE_NEOX)
+      FAIL("unknown mode %lld", (long long)mode);
     if (!(n->fattr[0] > 0) || !(n->fattr[1] > 0)) FAIL("freq_base and freq_scale must be > 0");
     if (n->n_inputs == 3) {
       const azc_ir_node_t *f = n->inputs[2];
@@ -261,7 +276,8 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
     if (!is_float_act(a) || a->rank != 3) FAIL("first input must be f32 rank 3");
     int64_t hkv = b->shape[1].c, d = b->shape[2].c;
     int64_t h = a->shape[1].c;
-    if (!azc_dim_is_const(a->shape[1]) || h % hkv) FAIL("heads %lld not a multiple of kv heads %lld", (long long)h, (long long)hkv);
+    if (!azc_dim_is_const(a->shape[1]) || h % hkv)
+      FAIL("heads %lld not a multiple of kv heads %lld", (long long)h, (long long)hkv);
     *rank = 3;
     shape[0] = a->shape[0];
     shape[1] = a->shape[1];
@@ -290,7 +306,8 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
   case AZC_OP_MATMUL_FUSED: return infer_matmul_fused(n, rank, shape);
 
   case AZC_OP_FLASH_ATTN: {
-    const azc_ir_node_t *k = n->inputs[1], *v = n->inputs[2], *pos = n->inputs[3], *seq = n->inputs[4];
+    const azc_ir_node_t *k = n->inputs[1], *v = n->inputs[2], *pos = n->inputs[3],
+                        *seq = n->inputs[4];
     if (!is_float_act(a) || a->rank != 3 || !azc_dim_is_const(a->shape[1]) ||
         !azc_dim_is_const(a->shape[2]))
       FAIL("q must be f32 (T, H, D)");

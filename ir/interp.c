@@ -3,10 +3,17 @@
  * the model file in their stored type. Buffers are malloc'd when a node runs
  * and freed after its last use (reshape aliases its input, so a buffer lives
  * until the last use of any alias). Matmul and attention are split across the
- * thread pool; the other ops are cheap and run on the calling thread. */
+ * thread pool; the other ops are cheap and run on the calling thread.
+ *
+ * Being the reference, it never answers wrongly in silence: a failed
+ * allocation (on any thread), an op, prologue or epilogue it does not know
+ * come back as a status naming the node. The switches over ops list every op
+ * of ir/ops.def (no default), so a new op without an interpreter case is a
+ * compile error (-Wswitch). */
 #include "ir/interp.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +47,6 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
   return s;
 }
 
-
 /* ---- matmul ---- */
 typedef struct matmul_job {
   const float *x; /* (M, K) */
@@ -49,10 +55,11 @@ typedef struct matmul_job {
   size_t row_bytes;
   float *out; /* (M, N) */
   int64_t M, N, K;
+  atomic_int failed; /* a worker could not allocate its row buffer */
 } matmul_job_t;
 
 static void matmul_worker(void *p, int ith, int nth) {
-  const matmul_job_t *j = p;
+  matmul_job_t *j = p;
   long n0, n1;
   azc_split_range((long)j->N, ith, nth, &n0, &n1);
   if (j->M <= 2) {
@@ -63,7 +70,10 @@ static void matmul_worker(void *p, int ith, int nth) {
     return;
   }
   float *row = malloc((size_t)j->K * sizeof(float));
-  if (!row) return; /* cannot happen for sane K; leaves zeros */
+  if (!row) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
   for (long n = n0; n < n1; n++) {
     azc_dequantize_row(j->wtype, j->w + (size_t)n * j->row_bytes, row, j->K);
     for (int64_t m = 0; m < j->M; m++) j->out[m * j->N + n] = dot_f32(row, j->x + m * j->K, j->K);
@@ -94,15 +104,16 @@ static void attn_worker(void *p, int ith, int nth) {
       const float *q = j->in + (t * j->H + h) * j->D;
       float *o = j->out + (t * j->H + h) * j->L;
       for (int64_t l = 0; l < j->L; l++)
-        o[l] = dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, (int32_t)l) + kvh * j->D,
-                       j->D);
+        o[l] = dot_f32(
+            q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, (int32_t)l) + kvh * j->D, j->D);
     } else {
       const float *pr = j->in + (t * j->H + h) * j->L;
       float *o = j->out + (t * j->H + h) * j->D;
       memset(o, 0, (size_t)j->D * sizeof(float));
       for (int64_t l = 0; l < j->L; l++) {
         if (pr[l] == 0.0f) continue;
-        const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, (int32_t)l) + kvh * j->D;
+        const float *v =
+            azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, (int32_t)l) + kvh * j->D;
         for (int64_t d = 0; d < j->D; d++) o[d] += pr[l] * v[d];
       }
     }
@@ -144,81 +155,66 @@ static void norm_rows(float *y, const float *x, int64_t rows, int64_t D, bool la
   for (int64_t r = 0; r < rows; r++) azk_norm_row(y + r * D, x + r * D, D, layer, eps, NULL, NULL);
 }
 
-static void run_matmul(interp_t *it, const float *x, const azc_ir_node_t *w, float *out, int64_t M,
-                       int64_t ldo) {
-  /* out (M, ldo): columns [0, N) of each row */
+/* out (M, ldo) = x (M, K) w^T: columns [0, N) of each row; n is the node
+ * the product belongs to (for messages). */
+static azc_status_t run_matmul(interp_t *it, const azc_ir_node_t *n, const float *x,
+                               const azc_ir_node_t *w, float *out, int64_t M, int64_t ldo) {
   int64_t N = w->shape[0].c, K = w->shape[1].c;
+  const char *wname = w->name ? w->name : "";
   float *tmp = ldo == N ? out : malloc((size_t)(M * N) * sizeof(float));
   /* activations in the format llama.cpp multiplies this weight type with */
   float *xr = malloc((size_t)(M * K) * sizeof(float));
   if (!tmp || !xr) {
     if (tmp != out) free(tmp);
     free(xr);
-    return;
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %%%d %s with %s: %lld x %lld activations", n->id,
+                   azc_op_info(n->op)->name, wname, (long long)M, (long long)K);
   }
   for (int64_t m = 0; m < M; m++) azc_round_activations(w->dtype, x + m * K, xr + m * K, K);
   matmul_job_t j = {xr, it->bufs[w->id], w->dtype, azc_dtype_row_size(w->dtype, K), tmp, M, N, K};
+  atomic_init(&j.failed, 0);
   /* small products are not worth waking the other threads for */
-  if ((double)M * (double)N * (double)K < 262144.0) matmul_worker(&j, 0, 1);
-  else azc_threadpool_run(it->pool, matmul_worker, &j);
+  if ((double)M * (double)N * (double)K < 262144.0)
+    matmul_worker(&j, 0, 1);
+  else
+    azc_threadpool_run(it->pool, matmul_worker, &j);
   free(xr);
   if (tmp != out) {
     for (int64_t m = 0; m < M; m++) memcpy(out + m * ldo, tmp + m * N, (size_t)N * sizeof(float));
     free(tmp);
   }
+  if (atomic_load(&j.failed))
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %%%d %s with %s: a row of %lld values", n->id,
+                   azc_op_info(n->op)->name, wname, (long long)K);
+  return NULL;
 }
 
-/* matmul_fused: prologue, segments side by side, bias, epilogue */
-static azc_status_t run_matmul_fused(interp_t *it, const azc_ir_node_t *n, float *out) {
-  azc_mf_layout_t l = azc_mf_layout_of(n);
+/* The matmul_fused epilogue: full (M, N) -> out. */
+static azc_status_t run_epilogue(interp_t *it, const azc_ir_node_t *n, const azc_mf_layout_t *lp,
+                                 float *full, float *out, int64_t M, int64_t N) {
+  const azc_mf_layout_t l = *lp;
   void **bufs = it->bufs;
-  const azc_ir_node_t *xn = n->inputs[l.x];
-  int64_t M = dimv(it, xn, 0), K = xn->shape[1].c, N = 0;
-  for (int s = 0; s < l.n_seg; s++) N += n->inputs[l.w + s]->shape[0].c;
-  float *x = malloc((size_t)(M * K) * sizeof(float)), *full = malloc((size_t)(M * N) * sizeof(float));
-  if (!x || !full) {
-    free(x);
-    free(full);
-    return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: matmul_fused %%%d", n->id);
-  }
-  const float *X = bufs[xn->id];
-  if (l.norm_w >= 0) {
-    const float *g = bufs[n->inputs[l.norm_w]->id];
-    const float *b = l.norm_b >= 0 ? bufs[n->inputs[l.norm_b]->id] : NULL;
-    norm_rows(x, X, M, K, l.norm_b >= 0, n->fattr[AZC_MF_EPS]);
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t k = 0; k < K; k++) x[m * K + k] = x[m * K + k] * g[k] + (b ? b[k] : 0.0f);
-  } else {
-    memcpy(x, X, (size_t)(M * K) * sizeof(float));
-  }
-  int64_t off = 0;
-  for (int s = 0; s < l.n_seg; s++) {
-    const azc_ir_node_t *w = n->inputs[l.w + s];
-    int64_t Ns = w->shape[0].c;
-    run_matmul(it, x, w, full + off, M, N);
-    if (l.bias >= 0) {
-      const float *b = bufs[n->inputs[l.bias + s]->id];
-      for (int64_t m = 0; m < M; m++)
-        for (int64_t j = 0; j < Ns; j++) full[m * N + off + j] += b[j];
-    }
-    off += Ns;
-  }
-  int64_t epi = n->iattr[AZC_MF_EPILOGUE];
-  if (epi == AZC_EPI_NONE) {
-    memcpy(out, full, (size_t)(M * N) * sizeof(float));
-  } else if (epi == AZC_EPI_RESIDUAL) {
+  const int64_t epi = n->iattr[AZC_MF_EPILOGUE];
+  switch (epi) {
+  case AZC_EPI_NONE: memcpy(out, full, (size_t)(M * N) * sizeof(float)); return NULL;
+  case AZC_EPI_RESIDUAL: {
     const float *r = bufs[n->inputs[l.residual]->id];
     for (int64_t i = 0; i < M * N; i++) out[i] = full[i] + r[i];
-  } else if (epi == AZC_EPI_GELU) {
+    return NULL;
+  }
+  case AZC_EPI_GELU:
     for (int64_t i = 0; i < M * N; i++) out[i] = azk_gelu(full[i]);
-  } else if (epi == AZC_EPI_SWIGLU) {
+    return NULL;
+  case AZC_EPI_SWIGLU: {
     int64_t F = N / 2;
     for (int64_t m = 0; m < M; m++)
       for (int64_t j = 0; j < F; j++) {
         float g = full[m * N + j];
         out[m * F + j] = azk_silu(g) * full[m * N + F + j];
       }
-  } else if (epi == AZC_EPI_ROPE_KV) {
+    return NULL;
+  }
+  case AZC_EPI_ROPE_KV: {
     const azc_ir_node_t *kc = n->inputs[l.k_cache];
     int64_t H = n->iattr[AZC_MF_NHEAD], Hkv = n->iattr[AZC_MF_NHEAD_KV], hd = kc->shape[1].c;
     int64_t n_rot = n->iattr[AZC_MF_NROT], mode = n->iattr[AZC_MF_ROPE_MODE];
@@ -236,10 +232,67 @@ static azc_status_t run_matmul_fused(interp_t *it, const azc_ir_node_t *n, float
       memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_V, seq[m], pos[m]), row + (H + Hkv) * hd,
              (size_t)(Hkv * hd) * sizeof(float));
     }
+    return NULL;
   }
+  }
+  return AZC_ERR(AZC_UNSUPPORTED, "eager: %%%d matmul_fused: unknown epilogue %lld", n->id,
+                 (long long)epi);
+}
+
+/* matmul_fused: prologue, segments side by side, bias, epilogue */
+static azc_status_t run_matmul_fused(interp_t *it, const azc_ir_node_t *n, float *out) {
+  azc_mf_layout_t l = azc_mf_layout_of(n);
+  const int64_t pro = n->iattr[AZC_MF_PROLOGUE], epi = n->iattr[AZC_MF_EPILOGUE];
+  if (l.n_inputs != n->n_inputs)
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "eager: %%%d matmul_fused has %d inputs, its attributes (prologue %lld, "
+                   "epilogue %lld) need %d",
+                   n->id, n->n_inputs, (long long)pro, (long long)epi, l.n_inputs);
+  void **bufs = it->bufs;
+  const azc_ir_node_t *xn = n->inputs[l.x];
+  int64_t M = dimv(it, xn, 0), K = xn->shape[1].c, N = 0;
+  for (int s = 0; s < l.n_seg; s++) N += n->inputs[l.w + s]->shape[0].c;
+  float *x = malloc((size_t)(M * K) * sizeof(float)),
+        *full = malloc((size_t)(M * N) * sizeof(float));
+  if (!x || !full) {
+    free(x);
+    free(full);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %%%d matmul_fused: %lld x %lld values", n->id,
+                   (long long)M, (long long)(K > N ? K : N));
+  }
+  azc_status_t st = NULL;
+  const float *X = bufs[xn->id];
+  switch (pro) {
+  case AZC_PRO_NONE: memcpy(x, X, (size_t)(M * K) * sizeof(float)); break;
+  case AZC_PRO_RMS:
+  case AZC_PRO_LAYER: {
+    const float *g = bufs[n->inputs[l.norm_w]->id];
+    const float *b = pro == AZC_PRO_LAYER ? bufs[n->inputs[l.norm_b]->id] : NULL;
+    norm_rows(x, X, M, K, pro == AZC_PRO_LAYER, n->fattr[AZC_MF_EPS]);
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t k = 0; k < K; k++) x[m * K + k] = x[m * K + k] * g[k] + (b ? b[k] : 0.0f);
+    break;
+  }
+  default:
+    st = AZC_ERR(AZC_UNSUPPORTED, "eager: %%%d matmul_fused: unknown prologue %lld", n->id,
+                 (long long)pro);
+  }
+  int64_t off = 0;
+  for (int s = 0; !st && s < l.n_seg; s++) {
+    const azc_ir_node_t *w = n->inputs[l.w + s];
+    int64_t Ns = w->shape[0].c;
+    st = run_matmul(it, n, x, w, full + off, M, N);
+    if (!st && l.bias >= 0) {
+      const float *b = bufs[n->inputs[l.bias + s]->id];
+      for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < Ns; j++) full[m * N + off + j] += b[j];
+    }
+    off += Ns;
+  }
+  if (!st) st = run_epilogue(it, n, &l, full, out, M, N);
   free(x);
   free(full);
-  return NULL;
+  return st;
 }
 
 /* flash_attn reference: per (token, head), scores over the token's own
@@ -269,8 +322,9 @@ static void flash_worker(void *p, int ith, int nth) {
     memset(o, 0, (size_t)j->D * sizeof(float));
     /* online softmax: rescale the running sum when the maximum grows */
     for (int32_t l = 0; l < L; l++) {
-      float sc = j->scale *
-                 dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
+      float sc =
+          j->scale *
+          dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
       const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, l) + kvh * j->D;
       if (sc > mx) {
         float c = azk_expf(mx - sc);
@@ -293,26 +347,51 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
   const azc_ir_node_t *a = n->n_inputs > 0 ? n->inputs[0] : NULL;
   const float *A = a ? bufs[a->id] : NULL;
   const float *B = n->n_inputs > 1 ? bufs[n->inputs[1]->id] : NULL;
+  if ((unsigned)n->op >= (unsigned)AZC_OP_COUNT)
+    return AZC_ERR(AZC_UNSUPPORTED, "eager: %%%d has unknown op %d", n->id, (int)n->op);
+  const char *op_name = azc_op_info(n->op)->name;
+  /* ops whose value is not a new buffer */
   switch (n->op) {
   case AZC_OP_INPUT: {
     const int32_t *src[] = {b->tokens, b->pos, b->seq, b->out_rows};
+    if (n->iattr[0] < 0 || n->iattr[0] > AZC_INPUT_OUT_ROWS)
+      return AZC_ERR(AZC_UNSUPPORTED, "eager: %%%d input: unknown kind %lld", n->id,
+                     (long long)n->iattr[0]);
     bufs[n->id] = (void *)src[n->iattr[0]];
     return NULL;
   }
   case AZC_OP_WEIGHT: bufs[n->id] = (void *)n->data; return NULL;
-  case AZC_OP_KV_CACHE:
-  case AZC_OP_KV_WRITE:
-  case AZC_OP_OUTPUT: break; /* handled below or by the caller */
   case AZC_OP_RESHAPE: bufs[n->id] = bufs[a->id]; return NULL;
-  default: break;
+  case AZC_OP_KV_CACHE: return NULL; /* read through it->kv by the ops that use it */
+  case AZC_OP_OUTPUT: return NULL;   /* the caller copies its input out */
+  case AZC_OP_KV_WRITE: break;       /* writes the cache, below; no buffer */
+  case AZC_OP_GET_ROWS:
+  case AZC_OP_ADD:
+  case AZC_OP_MUL:
+  case AZC_OP_SCALE:
+  case AZC_OP_SILU:
+  case AZC_OP_GELU:
+  case AZC_OP_RMS_NORM:
+  case AZC_OP_LAYER_NORM:
+  case AZC_OP_MATMUL:
+  case AZC_OP_SLICE:
+  case AZC_OP_ROPE:
+  case AZC_OP_ATTN_SCORES:
+  case AZC_OP_CAUSAL_MASK:
+  case AZC_OP_SOFTMAX:
+  case AZC_OP_ATTN_VALUES:
+  case AZC_OP_MATMUL_FUSED:
+  case AZC_OP_FLASH_ATTN: break; /* a new f32 buffer, below */
+  case AZC_OP_COUNT: break;
   }
 
   int64_t numel = azc_ir_node_numel(n, it->syms);
   float *out = NULL;
-  if (n->op != AZC_OP_KV_CACHE && n->op != AZC_OP_KV_WRITE && n->op != AZC_OP_OUTPUT) {
+  if (n->op != AZC_OP_KV_WRITE) {
     out = malloc((size_t)(numel > 0 ? numel : 1) * sizeof(float));
-    if (!out) return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %lld floats for %%%d %s", (long long)numel,
-                             n->id, azc_op_info(n->op)->name);
+    if (!out)
+      return AZC_ERR(AZC_OUT_OF_MEMORY, "eager: %lld floats for %%%d %s", (long long)numel, n->id,
+                     op_name);
     bufs[n->id] = out;
   }
   switch (n->op) {
@@ -355,11 +434,11 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     break;
   }
   case AZC_OP_MATMUL:
-    run_matmul(it, A, n->inputs[1], out, dimv(it, n, 0), n->inputs[1]->shape[0].c);
-    break;
+    return run_matmul(it, n, A, n->inputs[1], out, dimv(it, n, 0), n->inputs[1]->shape[0].c);
   case AZC_OP_SLICE: {
     int64_t M = dimv(it, a, 0), D = a->shape[1].c, s = n->iattr[0], len = n->iattr[1];
-    for (int64_t r = 0; r < M; r++) memcpy(out + r * len, A + r * D + s, (size_t)len * sizeof(float));
+    for (int64_t r = 0; r < M; r++)
+      memcpy(out + r * len, A + r * D + s, (size_t)len * sizeof(float));
     break;
   }
   case AZC_OP_ROPE:
@@ -372,8 +451,9 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     const int32_t *pos = bufs[n->inputs[2]->id], *seq = bufs[n->inputs[3]->id];
     int64_t T = dimv(it, n->inputs[1], 0), row = cache->shape[0].c * cache->shape[1].c;
     for (int64_t t = 0; t < T; t++)
-      memcpy(azc_kv_cache_row(it->kv, (int32_t)cache->iattr[0], (int)cache->iattr[1], seq[t], pos[t]),
-             x + t * row, (size_t)row * sizeof(float));
+      memcpy(
+          azc_kv_cache_row(it->kv, (int32_t)cache->iattr[0], (int)cache->iattr[1], seq[t], pos[t]),
+          x + t * row, (size_t)row * sizeof(float));
     break;
   }
   case AZC_OP_ATTN_SCORES:
@@ -390,18 +470,31 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
                     cache->shape[0].c,
                     (int32_t)cache->iattr[0],
                     bufs[n->inputs[2]->id]};
-    if ((double)j.T * (double)j.H * (double)j.L * (double)j.D < 262144.0) attn_worker(&j, 0, 1);
-    else azc_threadpool_run(it->pool, attn_worker, &j);
+    if ((double)j.T * (double)j.H * (double)j.L * (double)j.D < 262144.0)
+      attn_worker(&j, 0, 1);
+    else
+      azc_threadpool_run(it->pool, attn_worker, &j);
     break;
   }
   case AZC_OP_MATMUL_FUSED: return run_matmul_fused(it, n, out);
   case AZC_OP_FLASH_ATTN: {
-    const azc_ir_node_t *kc = n->inputs[1]->op == AZC_OP_KV_WRITE ? n->inputs[1]->inputs[0] : n->inputs[1];
-    flash_job_t j = {it, A, out, dimv(it, n, 0), dimv(it, n, 1), kc->shape[0].c, dimv(it, n, 2),
-                     (int32_t)kc->iattr[0], n->fattr[0], bufs[n->inputs[3]->id], bufs[n->inputs[4]->id]};
+    const azc_ir_node_t *kc =
+        n->inputs[1]->op == AZC_OP_KV_WRITE ? n->inputs[1]->inputs[0] : n->inputs[1];
+    flash_job_t j = {it,
+                     A,
+                     out,
+                     dimv(it, n, 0),
+                     dimv(it, n, 1),
+                     kc->shape[0].c,
+                     dimv(it, n, 2),
+                     (int32_t)kc->iattr[0],
+                     n->fattr[0],
+                     bufs[n->inputs[3]->id],
+                     bufs[n->inputs[4]->id]};
     if ((double)j.T * (double)j.H * (double)j.D * (double)(it->syms[AZC_SYM_P] + j.T) < 262144.0)
       flash_worker(&j, 0, 1);
-    else azc_threadpool_run(it->pool, flash_worker, &j);
+    else
+      azc_threadpool_run(it->pool, flash_worker, &j);
     break;
   }
   case AZC_OP_CAUSAL_MASK: {
@@ -429,7 +522,14 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     }
     break;
   }
-  default: break;
+  case AZC_OP_INPUT:
+  case AZC_OP_WEIGHT:
+  case AZC_OP_KV_CACHE:
+  case AZC_OP_RESHAPE:
+  case AZC_OP_OUTPUT:
+  case AZC_OP_COUNT:
+    /* returned above; reaching here is a bug in this file */
+    return AZC_ERR(AZC_INTERNAL, "eager: %%%d %s reached the compute switch", n->id, op_name);
   }
   return NULL;
 }

@@ -3,7 +3,9 @@
  * the weights read straight from the GGUF file), on synthetic F32 models made
  * with azc's own writer. Also: prefill and token-by-token decode agree, two
  * sequences in one batch agree with each run alone, and the graph verifies,
- * prints and serializes deterministically. */
+ * prints and serializes deterministically. An op, prologue or epilogue the
+ * interpreter does not know is an error naming it, never an OK with an
+ * uninitialised buffer (tests/interp/test_interp_oom.c: allocation failures). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +83,8 @@ static void ref_forward(ref_t *r, int token, int pos, float *logits) {
         }
       }
     } else {
-      layernorm(n, x, W(r, "blk.%d.attn_norm.weight", l), W(r, "blk.%d.attn_norm.bias", l), D, hp->norm_eps);
+      layernorm(n, x, W(r, "blk.%d.attn_norm.weight", l), W(r, "blk.%d.attn_norm.bias", l), D,
+                hp->norm_eps);
       matvec(qkv, n, W(r, "blk.%d.attn_qkv.weight", l), 3 * D, D);
       for (int i = 0; i < 3 * D; i++) qkv[i] += W(r, "blk.%d.attn_qkv.bias", l)[i];
       memcpy(q, qkv, (size_t)D * 4);
@@ -119,7 +122,8 @@ static void ref_forward(ref_t *r, int token, int pos, float *logits) {
       matvec(u, n, W(r, "blk.%d.ffn_up.weight", l), F, D);
       for (int i = 0; i < F; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     } else {
-      layernorm(n, x, W(r, "blk.%d.ffn_norm.weight", l), W(r, "blk.%d.ffn_norm.bias", l), D, hp->norm_eps);
+      layernorm(n, x, W(r, "blk.%d.ffn_norm.weight", l), W(r, "blk.%d.ffn_norm.bias", l), D,
+                hp->norm_eps);
       matvec(g, n, W(r, "blk.%d.ffn_up.weight", l), F, D);
       for (int i = 0; i < F; i++) {
         float a = g[i] + W(r, "blk.%d.ffn_up.bias", l)[i];
@@ -131,11 +135,14 @@ static void ref_forward(ref_t *r, int token, int pos, float *logits) {
       for (int i = 0; i < D; i++) t[i] += W(r, "blk.%d.ffn_down.bias", l)[i];
     for (int i = 0; i < D; i++) x[i] += t[i];
   }
-  if (llama) rmsnorm(n, x, W(r, "output_norm.weight", 0), D, hp->norm_eps);
-  else layernorm(n, x, W(r, "output_norm.weight", 0), W(r, "output_norm.bias", 0), D, hp->norm_eps);
+  if (llama)
+    rmsnorm(n, x, W(r, "output_norm.weight", 0), D, hp->norm_eps);
+  else
+    layernorm(n, x, W(r, "output_norm.weight", 0), W(r, "output_norm.bias", 0), D, hp->norm_eps);
   const float *out = W(r, "output.weight", 0);
   matvec(logits, n, out ? out : W(r, "token_embd.weight", 0), hp->n_vocab, D);
-  free(x), free(n), free(q), free(k), free(v), free(att), free(o), free(t), free(g), free(u), free(qkv);
+  free(x), free(n), free(q), free(k), free(v), free(att), free(o), free(t), free(g), free(u),
+      free(qkv);
 }
 
 static float max_abs_diff(const float *a, const float *b, int n, float *range) {
@@ -305,10 +312,84 @@ static void test_missing_tensors_listed(void) {
   azc_model_close(m);
 }
 
+/* A hand-built graph: rms-norm prologue + matmul_fused + silu. Its result is
+ * checked against plain loops; then an unknown epilogue, prologue and op
+ * (as a damaged or future graph would hold them) must each be refused with a
+ * status that names them. */
+static void test_unknown_ops_refused(void) {
+  enum { V = 4, D = 8, N = 6, T = 2 };
+  static float table[V * D], w[N * D], nw[D];
+  test_rng_t r = {11};
+  for (int i = 0; i < V * D; i++) table[i] = test_rng_normal(&r);
+  for (int i = 0; i < N * D; i++) w[i] = test_rng_normal(&r) * 0.3f;
+  for (int i = 0; i < D; i++) nw[i] = 1.0f + 0.1f * test_rng_normal(&r);
+  azc_ir_graph_t *g;
+  ASSERT_OK(azc_ir_graph_create(&g));
+  azc_ir_node_t *tok = azc_ir_input(g, AZC_INPUT_TOKENS);
+  azc_ir_node_t *emb =
+      azc_ir_weight(g, "emb", AZC_DTYPE_F32, 2, (const int64_t[]){V, D}, table, sizeof(table));
+  azc_ir_node_t *x = azc_ir_get_rows(g, emb, tok);
+  azc_ir_node_t *nwn =
+      azc_ir_weight(g, "norm", AZC_DTYPE_F32, 1, (const int64_t[]){D}, nw, sizeof(nw));
+  azc_ir_node_t *wn =
+      azc_ir_weight(g, "w", AZC_DTYPE_F32, 2, (const int64_t[]){N, D}, w, sizeof(w));
+  int64_t ia[AZC_IR_MAX_ATTRS] = {0};
+  float fa[AZC_IR_MAX_ATTRS] = {0};
+  ia[AZC_MF_PROLOGUE] = AZC_PRO_RMS;
+  ia[AZC_MF_NSEG] = 1;
+  ia[AZC_MF_EPILOGUE] = AZC_EPI_NONE;
+  fa[AZC_MF_EPS] = 1e-5f;
+  azc_ir_node_t *in[] = {x, nwn, wn};
+  azc_ir_node_t *mf = azc_ir_add(g, AZC_OP_MATMUL_FUSED, 3, in, ia, fa);
+  azc_ir_node_t *act = azc_ir_unary(g, AZC_OP_SILU, mf);
+  azc_ir_output(g, act);
+  ASSERT_OK(azc_ir_graph_status(g));
+  ASSERT_OK(azc_ir_verify(g));
+  azc_executor_params_t ep = azc_executor_params_default();
+  ep.n_ctx = 8;
+  ep.n_threads = 1;
+  azc_executor_t *ex;
+  ASSERT_OK(azc_ir_interp_create(g, &ep, &ex));
+  int32_t toks[T] = {3, 1}, pos[T] = {0, 1}, seq[T] = {0, 0}, rows[T] = {0, 1};
+  azc_batch_t b = {T, toks, pos, seq, T, rows};
+  float got[T * N];
+  ASSERT_OK(azc_executor_forward(ex, &b, got));
+  for (int t = 0; t < T; t++) {
+    const float *e = table + toks[t] * D;
+    double ss = 0;
+    for (int k = 0; k < D; k++) ss += (double)e[k] * e[k];
+    double inv = 1.0 / sqrt(ss / D + 1e-5);
+    for (int n = 0; n < N; n++) {
+      double y = 0;
+      for (int k = 0; k < D; k++) y += e[k] * inv * nw[k] * w[n * D + k];
+      ASSERT_NEAR(got[t * N + n], y / (1.0 + exp(-y)), 1e-4);
+    }
+  }
+  mf->iattr[AZC_MF_EPILOGUE] = 9;
+  ASSERT_ERR(azc_executor_forward(ex, &b, got), AZC_UNSUPPORTED,
+             "matmul_fused: unknown epilogue 9");
+  mf->iattr[AZC_MF_EPILOGUE] = AZC_EPI_NONE;
+  mf->iattr[AZC_MF_PROLOGUE] = 7;
+  ASSERT_ERR(azc_executor_forward(ex, &b, got), AZC_UNSUPPORTED,
+             "matmul_fused: unknown prologue 7");
+  mf->iattr[AZC_MF_PROLOGUE] = AZC_PRO_NONE; /* the inputs no longer fit the attributes */
+  ASSERT_ERR(azc_executor_forward(ex, &b, got), AZC_UNSUPPORTED, "has 3 inputs");
+  mf->iattr[AZC_MF_PROLOGUE] = AZC_PRO_RMS;
+  act->op = (azc_op_t)(AZC_OP_COUNT + 5);
+  char needle[64];
+  snprintf(needle, sizeof(needle), "unknown op %d", AZC_OP_COUNT + 5);
+  ASSERT_ERR(azc_executor_forward(ex, &b, got), AZC_UNSUPPORTED, needle);
+  act->op = AZC_OP_SILU;
+  ASSERT_OK(azc_executor_forward(ex, &b, got)); /* and nothing leaked or stuck */
+  azc_executor_destroy(ex);
+  azc_ir_graph_destroy(g);
+}
+
 int main(void) {
   RUN(test_llama_matches_reference);
   RUN(test_gpt2_matches_reference);
   RUN(test_graph_print_serialize);
   RUN(test_missing_tensors_listed);
+  RUN(test_unknown_ops_refused);
   return test_summary();
 }
