@@ -510,6 +510,51 @@ AZK_DEFINE_PAIR(f16, AZC_DTYPE_F16)
 AZK_DEFINE_PAIR(bf16, AZC_DTYPE_BF16)
 #undef AZK_DEFINE_PAIR
 
+/* NW = azk_dot_tile_width(R) weight rows of a float type (F32, F16, BF16),
+ * row_bytes apart, against R activation rows: out[R * n + r]; NW is 4 for
+ * one row, else 2. Each output is summed in azk_dot_rows' order, so it does
+ * not depend on NW or R (batch invariance); on x86 one tile of NW * R
+ * independent chains, so that a single row (decode) still hides the FMA
+ * latency. */
+#if defined(AZK_PATH_X86)
+#define AZK_TILE_IMPL(name, type, nw, r) azk_x86_tile_plain(type, K, nw, wr, x8, x_stride, r, out)
+#else
+#define AZK_TILE_IMPL(name, type, nw, r)                                                           \
+  for (int n = 0; n < nw; n++) azk_dot_rows_##name(K, wr[n], x8, x_stride, r, out + (r)*n)
+#endif
+#define AZK_DEFINE_TILE(name, type)                                                                \
+  static inline void azk_dot_tile_##name(int64_t K, const void *w, size_t row_bytes,               \
+                                         const void *x, size_t x_stride, int R, float *out) {      \
+    const uint8_t *x8 = (const uint8_t *)x, *w8 = (const uint8_t *)w;                              \
+    const uint8_t *wr[4] = {w8, w8 + row_bytes, w8 + 2 * row_bytes, w8 + 3 * row_bytes};           \
+    if (R == 1)                                                                                    \
+      AZK_TILE_IMPL(name, type, 4, 1);                                                             \
+    else if (R == 2)                                                                               \
+      AZK_TILE_IMPL(name, type, 2, 2);                                                             \
+    else if (R == 3)                                                                               \
+      AZK_TILE_IMPL(name, type, 2, 3);                                                             \
+    else                                                                                           \
+      AZK_TILE_IMPL(name, type, 2, 4);                                                             \
+  }
+AZK_DEFINE_TILE(f32, AZC_DTYPE_F32)
+AZK_DEFINE_TILE(f16, AZC_DTYPE_F16)
+AZK_DEFINE_TILE(bf16, AZC_DTYPE_BF16)
+#undef AZK_DEFINE_TILE
+#undef AZK_TILE_IMPL
+
+/* Weight rows azk_dot_tile takes at once for R activation rows. */
+AZK_INLINE int azk_dot_tile_width(int R) { return R == 1 ? 4 : 2; }
+
+AZK_INLINE void azk_dot_tile(int wtype, int64_t K, const void *w, size_t row_bytes, const void *x,
+                             size_t x_stride, int R, float *out) {
+  if (wtype == AZC_DTYPE_F32)
+    azk_dot_tile_f32(K, w, row_bytes, x, x_stride, R, out);
+  else if (wtype == AZC_DTYPE_F16)
+    azk_dot_tile_f16(K, w, row_bytes, x, x_stride, R, out);
+  else
+    azk_dot_tile_bf16(K, w, row_bytes, x, x_stride, R, out);
+}
+
 AZK_INLINE int azk_wtype_is_float(int wtype) {
   return wtype == AZC_DTYPE_F32 || wtype == AZC_DTYPE_F16 || wtype == AZC_DTYPE_BF16;
 }

@@ -15,9 +15,12 @@
  * types use 512-bit vectors.
  *
  * Every kernel takes the number of activation rows R (1..4, a constant after
- * inlining), unpacks a weight block once and uses it for all R rows. With
- * fewer than 4 rows the 32-value kernels keep several accumulators per row so
- * that the 4-cycle latency of the per-block multiply-add is hidden. */
+ * inlining), unpacks a weight block once and uses it for all R rows. Each
+ * output is one accumulator chain over K, whatever R is, so that a row's
+ * result does not depend on how many rows share its tile (batch invariance:
+ * a sequence's logits are the same alone or batched). The float types hide
+ * the FMA latency with several weight rows at once instead
+ * (azk_x86_tile_plain), which keeps that order. */
 #ifndef AZC_CODEGEN_CPU_KERNELS_AZK_DOT_X86_H
 #define AZC_CODEGEN_CPU_KERNELS_AZK_DOT_X86_H
 
@@ -29,8 +32,8 @@
 #define AZK_X86_DPBUSD(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
 #endif
 
-/* Independent accumulator chains per row for R rows. */
-#define AZK_X86_CHAINS(R) ((R) >= 4 ? 1 : (R) >= 2 ? 2 : 4)
+/* Accumulator chains per row: one for every R (batch invariance, above). */
+#define AZK_X86_CHAINS(R) 1
 
 AZK_INLINE float azk_x86_half(const uint8_t *p) { return _cvtsh_ss(azk_load_u16(p)); }
 
@@ -149,9 +152,10 @@ AZK_INLINE __m256 azk_x86_vf_loadw(int wtype, const uint8_t *w, int64_t i) {
 }
 #endif
 
-AZK_INLINE void azk_x86_rows_plain(int wtype, int64_t K, const uint8_t *w, const uint8_t *x,
-                                   size_t xs, int R, float *out) {
-  const int C = AZK_X86_CHAINS(R);
+/* C chains per row: 1 for weight rows (azk_dot_rows), 4 for the attention
+ * dot products (always one row, so invariant by themselves). */
+AZK_INLINE void azk_x86_rows_plain_c(int wtype, int C, int64_t K, const uint8_t *w,
+                                     const uint8_t *x, size_t xs, int R, float *out) {
   const float *xr[AZK_MAX_ROWS];
   azk_x86_vf acc[AZK_MAX_ROWS * 4];
   for (int r = 0; r < R; r++) xr[r] = (const float *)(const void *)(x + (size_t)r * xs);
@@ -177,36 +181,46 @@ AZK_INLINE void azk_x86_rows_plain(int wtype, int64_t K, const uint8_t *w, const
   }
 }
 
-/* Two weight rows against four activation rows: each activation load feeds
- * two FMAs and the 8 accumulators are 8 independent chains (the prefill
- * tile for F32 / F16 / BF16 weights). */
-AZK_INLINE void azk_x86_pair_plain(int wtype, int64_t K, const uint8_t *w0, const uint8_t *w1,
-                                   const uint8_t *x, size_t xs, float *out0, float *out1) {
-  enum { R = 4 };
-  const float *xr[R];
-  azk_x86_vf a0[R], a1[R];
-  for (int r = 0; r < R; r++) {
-    xr[r] = (const float *)(const void *)(x + (size_t)r * xs);
-    a0[r] = a1[r] = azk_x86_vf_zero();
-  }
+AZK_INLINE void azk_x86_rows_plain(int wtype, int64_t K, const uint8_t *w, const uint8_t *x,
+                                   size_t xs, int R, float *out) {
+  azk_x86_rows_plain_c(wtype, 1, K, w, x, xs, R, out);
+}
+
+/* NW weight rows w[0..NW) against R activation rows, NW * R <= 8 (both
+ * constants after inlining): out[R * n + r]. Each activation load feeds NW
+ * FMAs and the NW * R accumulators are independent chains (the prefill tile
+ * for F32 / F16 / BF16 weights is 2 x 4; decode uses 4 x 1). Each output is
+ * summed exactly as azk_x86_rows_plain sums it. */
+AZK_INLINE void azk_x86_tile_plain(int wtype, int64_t K, int NW, const uint8_t *const *w,
+                                   const uint8_t *x, size_t xs, int R, float *out) {
+  const float *xr[AZK_MAX_ROWS];
+  azk_x86_vf acc[8];
+  for (int r = 0; r < R; r++) xr[r] = (const float *)(const void *)(x + (size_t)r * xs);
+  for (int a = 0; a < NW * R; a++) acc[a] = azk_x86_vf_zero();
   int64_t i = 0;
   for (; i + AZK_X86_VF <= K; i += AZK_X86_VF) {
-    const azk_x86_vf v0 = azk_x86_vf_loadw(wtype, w0, i), v1 = azk_x86_vf_loadw(wtype, w1, i);
+    azk_x86_vf wv[4];
+    for (int n = 0; n < NW; n++) wv[n] = azk_x86_vf_loadw(wtype, w[n], i);
     for (int r = 0; r < R; r++) {
       const azk_x86_vf xv = azk_x86_vf_loadx(xr[r] + i);
-      a0[r] = azk_x86_vf_fma(v0, xv, a0[r]);
-      a1[r] = azk_x86_vf_fma(v1, xv, a1[r]);
+      for (int n = 0; n < NW; n++) acc[R * n + r] = azk_x86_vf_fma(wv[n], xv, acc[R * n + r]);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float s0 = azk_x86_vf_sum(a0[r]), s1 = azk_x86_vf_sum(a1[r]);
-    for (int64_t j = i; j < K; j++) {
-      s0 += azk_scalar_weight(wtype, w0, j) * xr[r][j];
-      s1 += azk_scalar_weight(wtype, w1, j) * xr[r][j];
+  for (int n = 0; n < NW; n++)
+    for (int r = 0; r < R; r++) {
+      float sum = azk_x86_vf_sum(acc[R * n + r]);
+      for (int64_t j = i; j < K; j++) sum += azk_scalar_weight(wtype, w[n], j) * xr[r][j];
+      out[R * n + r] = sum;
     }
-    out0[r] = s0;
-    out1[r] = s1;
-  }
+}
+
+/* Two weight rows against four activation rows (the prefill tile). */
+AZK_INLINE void azk_x86_pair_plain(int wtype, int64_t K, const uint8_t *w0, const uint8_t *w1,
+                                   const uint8_t *x, size_t xs, float *out0, float *out1) {
+  const uint8_t *w[2] = {w0, w1};
+  float o[8];
+  azk_x86_tile_plain(wtype, K, 2, w, x, xs, 4, o);
+  for (int r = 0; r < 4; r++) out0[r] = o[r], out1[r] = o[4 + r];
 }
 
 /* ---- 32-value blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 ---- */
@@ -653,7 +667,7 @@ AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t
 
 static inline float azk_x86_dot_f32(const float *a, const float *b, int64_t n) {
   float out[1];
-  azk_x86_rows_plain(AZC_DTYPE_F32, n, (const uint8_t *)a, (const uint8_t *)b, 0, 1, out);
+  azk_x86_rows_plain_c(AZC_DTYPE_F32, 4, n, (const uint8_t *)a, (const uint8_t *)b, 0, 1, out);
   return out[0];
 }
 

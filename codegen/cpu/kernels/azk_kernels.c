@@ -184,11 +184,13 @@ AZK_INLINE void mm_tile(const mm_state_t *st, int s, int64_t col0, int ncols, in
     for (int j = 0; j < ncols; j++) {
       float out[MM_ROWS];
       const uint8_t *w = W + (size_t)(col0 + j) * row_bytes;
-      if (R == MM_ROWS && azk_wtype_is_float(wt) && j + 1 < ncols) { /* two columns at once */
-        float out1[MM_ROWS];
-        azk_dot_pair(wt, p->K, w, w + row_bytes, xq, st->xq_stride[s], out, out1);
-        for (int r = 0; r < R; r++) acc[r][j] = out[r], acc[r][j + 1] = out1[r];
-        j++;
+      const int nw = azk_dot_tile_width(R);
+      if (azk_wtype_is_float(wt) && j + nw <= ncols) { /* nw columns at once */
+        float o[8];
+        azk_dot_tile(wt, p->K, w, row_bytes, xq, st->xq_stride[s], R, o);
+        for (int n = 0; n < nw; n++)
+          for (int r = 0; r < R; r++) acc[r][j + n] = o[R * n + r];
+        j += nw - 1;
         continue;
       }
       if (R == MM_ROWS)
