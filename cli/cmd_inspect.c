@@ -96,10 +96,12 @@ static azc_status_t inspect_bundle(const char *path) {
            (double)meta.weight_bytes / (1 << 20));
     printf("code: %s, cpu %s, kernel variant %s\n  requires: %s\n", t.triple, t.cpu, t.variant,
            t.required[0] ? t.required : "(baseline)");
-    printf("defaults: temp %g, top-k %d, top-p %g, min-p %g, repeat-penalty %g (last %d), "
-           "n %d, ctx %d, threads %d, seed %s\n",
-           (double)d.temperature, d.top_k, (double)d.top_p, (double)d.min_p,
-           (double)d.repeat_penalty, d.repeat_last_n, d.n_predict, d.n_ctx, d.n_threads,
+    printf("defaults: temp %g, top-k %d, top-p %g, min-p %g, typical-p %g, repeat-penalty %g "
+           "(last %d), presence %g, frequency %g, n %d, ctx %d, threads %d, gpu layers %d, "
+           "seed %s\n",
+           (double)d.temperature, d.top_k, (double)d.top_p, (double)d.min_p, (double)d.typical_p,
+           (double)d.repeat_penalty, d.repeat_last_n, (double)d.presence_penalty,
+           (double)d.frequency_penalty, d.n_predict, d.n_ctx, d.n_threads, d.n_gpu_layers,
            d.seed == UINT64_MAX ? "random" : "fixed");
   }
   const void *data;

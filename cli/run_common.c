@@ -202,6 +202,9 @@ static void apply_defaults(run_opts_t *o, const azc_bundle_defaults_t *d) {
   if (!(o->set & RUN_SET_PENALTY)) sp->repeat_penalty = d->repeat_penalty;
   if (!(o->set & RUN_SET_LAST_N)) sp->repeat_last_n = d->repeat_last_n;
   if (!(o->set & RUN_SET_SEED)) sp->seed = d->seed;
+  sp->typical_p = d->typical_p; /* no run flags for these: the bundle's (a Modelfile's) */
+  sp->presence_penalty = d->presence_penalty;
+  sp->frequency_penalty = d->frequency_penalty;
   if (!(o->set & RUN_SET_THREADS) && d->n_threads > 0) o->exec.n_threads = d->n_threads;
   if (!(o->set & RUN_SET_CTX) && d->n_ctx > 0) o->exec.n_ctx = d->n_ctx;
 }

@@ -17,13 +17,16 @@ azc_bundle_defaults_t azc_bundle_defaults_default(void) {
   azc_sampler_params_t sp = azc_sampler_params_default();
   azc_bundle_defaults_t d;
   memset(&d, 0, sizeof(d));
-  memcpy(d.magic, "AZCDEF01", 8);
+  memcpy(d.magic, "AZCDEF02", 8);
   d.temperature = sp.temperature;
   d.top_k = sp.top_k;
   d.top_p = sp.top_p;
   d.min_p = sp.min_p;
   d.repeat_penalty = sp.repeat_penalty;
   d.repeat_last_n = sp.repeat_last_n;
+  d.typical_p = sp.typical_p;
+  d.presence_penalty = sp.presence_penalty;
+  d.frequency_penalty = sp.frequency_penalty;
   d.seed = sp.seed;
   d.n_predict = 128;
   return d;

@@ -126,6 +126,9 @@ int azrt_session_create(azrt_model_t *m, const azrt_session_params_t *params,
   sp.min_p = isnan(p.min_p) ? d->min_p : p.min_p;
   sp.repeat_penalty = isnan(p.repeat_penalty) ? d->repeat_penalty : p.repeat_penalty;
   sp.repeat_last_n = d->repeat_last_n;
+  sp.typical_p = d->typical_p;
+  sp.presence_penalty = d->presence_penalty;
+  sp.frequency_penalty = d->frequency_penalty;
   sp.seed = p.seed != UINT64_MAX ? p.seed : d->seed;
   azrt_session_t *s = calloc(1, sizeof(*s));
   if (!s) return fail(AZC_ERR(AZC_OUT_OF_MEMORY, "session"));

@@ -9,6 +9,8 @@
  *               size}, then the kernels' ELF objects (offsets from the
  *               section start, 16-byte aligned)
  *   defaults    azc_bundle_defaults_t: run parameters stored by azc compile
+ *   chat        optional: template, system, messages, stop strings, license,
+ *               draft model and Modelfile text (runtime/chat_info.h)
  *   weights     every weight the plan names, at plan->weights[i].offset,
  *               64-byte aligned; the section is page aligned for zero-copy mmap */
 #ifndef AZC_RUNTIME_BUNDLE_SECTIONS_H
@@ -23,6 +25,7 @@
 #define AZC_SECTION_CPU_CODE "cpu.code"
 #define AZC_SECTION_DEFAULTS "defaults"
 #define AZC_SECTION_WEIGHTS "weights"
+#define AZC_SECTION_CHAT "chat"
 
 typedef struct azc_bundle_meta {
   char magic[8]; /* "AZCMETA1" */
@@ -51,7 +54,7 @@ typedef struct azc_bundle_code_header {
 } azc_bundle_code_header_t;
 
 typedef struct azc_bundle_defaults {
-  char magic[8]; /* "AZCDEF01" */
+  char magic[8]; /* "AZCDEF02" */
   float temperature, top_p, min_p, repeat_penalty;
   int32_t top_k, repeat_last_n;
   int32_t n_ctx;     /* 0: the model's, at most 4096 */
@@ -59,6 +62,11 @@ typedef struct azc_bundle_defaults {
   int32_t n_threads; /* 0: all cores */
   int32_t n_gpu_layers;
   uint64_t seed; /* UINT64_MAX: random */
+  /* AZCDEF02: the sampling options a Modelfile can set beyond those above */
+  float typical_p;         /* 1: off */
+  float presence_penalty;  /* 0: off */
+  float frequency_penalty; /* 0: off */
+  int32_t reserved;        /* 0 */
 } azc_bundle_defaults_t;
 
 #endif

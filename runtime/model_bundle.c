@@ -15,7 +15,7 @@
 /* the record sizes docs/bundle-format.md gives */
 _Static_assert(sizeof(azc_bundle_meta_t) == 472, "meta layout");
 _Static_assert(sizeof(azc_bundle_cpu_target_t) == 2744, "cpu.target layout");
-_Static_assert(sizeof(azc_bundle_defaults_t) == 56, "defaults layout");
+_Static_assert(sizeof(azc_bundle_defaults_t) == 72, "defaults layout");
 _Static_assert(sizeof(azc_bundle_code_header_t) == 16, "cpu.code header layout");
 
 static azc_status_t get_record(azc_bundle_t *b, const char *name, void *dst, size_t size,
@@ -168,7 +168,8 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
   terminate(m->meta.source, sizeof(m->meta.source));
   AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_CPU_TARGET, &m->target, sizeof(m->target), "AZCCPU01"));
   AZC_RETURN_IF_ERROR(check_target(m));
-  AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_DEFAULTS, &m->defaults, sizeof(m->defaults), "AZCDEF01"));
+  AZC_RETURN_IF_ERROR(
+      get_record(b, AZC_SECTION_DEFAULTS, &m->defaults, sizeof(m->defaults), "AZCDEF02"));
   const void *data;
   uint64_t size;
   AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_PLAN, &data, &size));
@@ -176,6 +177,10 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
   AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_TOKENIZER, &data, &size));
   AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_deserialize(data, (size_t)size, &m->tokenizer),
                           "section 'tokenizer'");
+  if (azc_bundle_has_section(b, AZC_SECTION_CHAT)) {
+    AZC_RETURN_IF_ERROR(azc_bundle_section(b, AZC_SECTION_CHAT, &data, &size));
+    AZC_RETURN_IF_ERROR(azc_chat_info_parse(data, (size_t)size, &m->chat));
+  }
   AZC_RETURN_IF_ERROR(load_code(m));
   if (getenv("AZC_PERF_MAP")) write_perf_map(m);
   if (flags & AZC_BUNDLE_MODEL_VERIFY_NOW) {
@@ -219,6 +224,7 @@ void azc_bundle_model_close(azc_bundle_model_t *m) {
   if (!m) return;
   azc_status_free(azc_bundle_model_wait_verified(m));
   azc_tokenizer_destroy(m->tokenizer);
+  azc_chat_info_destroy(m->chat);
   free(m->kernels);
   free(m->weights);
   azc_code_image_free(m->code);

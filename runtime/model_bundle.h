@@ -12,6 +12,7 @@
 
 #include "runtime/bundle.h"
 #include "runtime/bundle_sections.h"
+#include "runtime/chat_info.h"
 #include "runtime/elf_loader.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
@@ -27,6 +28,7 @@ typedef struct azc_bundle_model {
   azk_fn_t *kernels;    /* per plan kernel */
   const void **weights; /* per plan weight, into the mapping */
   azc_tokenizer_t *tokenizer;
+  azc_chat_info_t *chat; /* the optional "chat" section (Modelfile, template); NULL if none */
   double open_ms, load_code_ms;
   /* the weights section is verified on a thread of its own (see below) */
   pthread_t verifier;

@@ -1,5 +1,6 @@
-/* Token sampler (see sampler.h), in llama.cpp's default order: repeat penalty,
- * top-k, top-p, min-p, temperature, then one draw.
+/* Token sampler (see sampler.h), in llama.cpp's default order: penalties
+ * (repeat, frequency, presence), top-k, typical-p, top-p, min-p,
+ * temperature, then one draw.
  *
  * Each call copies the logits into a candidate array of (logit, id) pairs that
  * was allocated at create time, so sampling allocates nothing. Candidates are
@@ -40,6 +41,7 @@ struct azc_sampler {
   uint64_t rng[4];
   cand_t *cand;    /* n_vocab candidates, rebuilt on every call */
   uint32_t *mark;  /* per token: the penalty pass that last touched it */
+  uint32_t *count; /* per token: occurrences in the window (frequency/presence penalties only) */
   uint32_t pass;   /* current penalty pass number */
   int32_t *recent; /* ring of the last repeat_last_n accepted tokens */
   int32_t n_recent, recent_head;
@@ -96,6 +98,9 @@ azc_sampler_params_t azc_sampler_params_default(void) {
                                 .min_p = 0.0f,
                                 .repeat_penalty = 1.0f,
                                 .repeat_last_n = 64,
+                                .typical_p = 1.0f,
+                                .presence_penalty = 0.0f,
+                                .frequency_penalty = 0.0f,
                                 .seed = AZC_SEED_RANDOM};
 }
 
@@ -105,8 +110,12 @@ azc_status_t azc_sampler_create(const azc_sampler_params_t *params, int32_t n_vo
   if (n_vocab <= 0)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "sampler: vocabulary size %d, expected > 0", n_vocab);
   const azc_sampler_params_t *p = params;
-  if (isnan(p->temperature) || isnan(p->top_p) || isnan(p->min_p))
-    return AZC_ERR(AZC_INVALID_ARGUMENT, "sampler: temperature, top_p and min_p must be numbers");
+  if (isnan(p->temperature) || isnan(p->top_p) || isnan(p->min_p) || isnan(p->typical_p))
+    return AZC_ERR(AZC_INVALID_ARGUMENT,
+                   "sampler: temperature, top_p, min_p and typical_p must be numbers");
+  if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
+    return AZC_ERR(AZC_INVALID_ARGUMENT,
+                   "sampler: presence and frequency penalties must be finite numbers");
   if (!(p->repeat_penalty > 0) || isinf(p->repeat_penalty))
     return AZC_ERR(AZC_INVALID_ARGUMENT, "sampler: repeat penalty %g, expected a number > 0",
                    (double)p->repeat_penalty);
@@ -119,8 +128,10 @@ azc_status_t azc_sampler_create(const azc_sampler_params_t *params, int32_t n_vo
   s->n_vocab = n_vocab;
   s->cand = malloc((size_t)n_vocab * sizeof(*s->cand));
   s->mark = calloc((size_t)n_vocab, sizeof(*s->mark));
+  bool counts = p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f;
+  s->count = counts ? calloc((size_t)n_vocab, sizeof(*s->count)) : NULL;
   s->recent = malloc((size_t)(p->repeat_last_n ? p->repeat_last_n : 1) * sizeof(*s->recent));
-  if (!s->cand || !s->mark || !s->recent) {
+  if (!s->cand || !s->mark || !s->recent || (counts && !s->count)) {
     azc_sampler_destroy(s);
     return AZC_ERR(AZC_OUT_OF_MEMORY, "sampler: out of memory for a vocabulary of %d", n_vocab);
   }
@@ -134,6 +145,7 @@ void azc_sampler_destroy(azc_sampler_t *s) {
   if (!s) return;
   free(s->cand);
   free(s->mark);
+  free(s->count);
   free(s->recent);
   free(s);
 }
@@ -305,12 +317,25 @@ static int32_t min_p_cut(cand_t *c, int32_t n, float min_p) {
 
 /* ---- sampling ---- */
 
-/* Applies the repeat penalty, once per distinct recent token, to c (where
- * c[i].id == i still holds). */
+/* Applies the penalties, once per distinct recent token, to c (where
+ * c[i].id == i still holds), as llama.cpp does: the repeat penalty divides a
+ * positive logit (multiplies a negative one), then count * frequency +
+ * presence is subtracted. */
 static void apply_penalty(azc_sampler_t *s, cand_t *c) {
-  float penalty = s->params.repeat_penalty;
-  if (penalty == 1.0f || s->n_recent == 0) return;
+  float penalty = s->params.repeat_penalty, freq = s->params.frequency_penalty,
+        presence = s->params.presence_penalty;
+  if ((penalty == 1.0f && !s->count) || s->n_recent == 0) return;
   if (++s->pass == 0) { /* the pass counter wrapped: forget all marks */
+    memset(s->mark, 0, (size_t)s->n_vocab * sizeof(*s->mark));
+    s->pass = 1;
+  }
+  if (s->count) /* count each token's occurrences; the first sight resets its count */
+    for (int32_t i = 0; i < s->n_recent; i++) {
+      int32_t t = s->recent[i];
+      s->count[t] = s->mark[t] == s->pass ? s->count[t] + 1 : 1;
+      s->mark[t] = s->pass;
+    }
+  if (s->count && ++s->pass == 0) {
     memset(s->mark, 0, (size_t)s->n_vocab * sizeof(*s->mark));
     s->pass = 1;
   }
@@ -318,8 +343,57 @@ static void apply_penalty(azc_sampler_t *s, cand_t *c) {
     int32_t t = s->recent[i];
     if (s->mark[t] == s->pass) continue;
     s->mark[t] = s->pass;
-    c[t].logit = c[t].logit > 0 ? c[t].logit / penalty : c[t].logit * penalty;
+    if (penalty != 1.0f) c[t].logit = c[t].logit > 0 ? c[t].logit / penalty : c[t].logit * penalty;
+    if (s->count) c[t].logit -= (float)s->count[t] * freq + presence;
   }
+}
+
+/* Orders c[0..n) by w ascending, ties by rank (a total order), in place. */
+static bool w_before(cand_t a, cand_t b) { return a.w < b.w || (a.w == b.w && better(a, b)); }
+
+static void sift_down_w(cand_t *h, int32_t n, int32_t i) {
+  for (;;) {
+    int32_t top = i, l = 2 * i + 1, r = l + 1;
+    if (l < n && w_before(h[top], h[l])) top = l;
+    if (r < n && w_before(h[top], h[r])) top = r;
+    if (top == i) return;
+    swap_cand(&h[i], &h[top]);
+    i = top;
+  }
+}
+
+/* Locally typical sampling (llama.cpp's typical-p): with p_i the
+ * temperature-1 probabilities and H their entropy, keeps the candidates whose
+ * |-log p_i - H| is smallest until their probabilities sum past typical_p.
+ * Returns the number kept; c[0..kept) is left best-first. */
+static int32_t typical_cut(cand_t *c, int32_t n, float typical_p) {
+  float max = max_logit(c, n);
+  double total = 0, entropy = 0;
+  for (int32_t i = 0; i < n; i++) total += c[i].w = weight(c[i].logit, max, 1.0);
+  for (int32_t i = 0; i < n; i++) {
+    double p = c[i].w / total;
+    if (p > 0) entropy -= p * log(p);
+  }
+  for (int32_t i = 0; i < n; i++) {
+    double p = c[i].w / total;
+    c[i].w = p > 0 ? fabs(-log(p) - entropy) : INFINITY;
+  }
+  for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down_w(c, n, i); /* heap sort by shift */
+  for (int32_t end = n - 1; end > 0; end--) {
+    swap_cand(&c[0], &c[end]);
+    sift_down_w(c, end, 0);
+  }
+  double cum = 0;
+  int32_t kept = n;
+  for (int32_t i = 0; i < n; i++) {
+    cum += weight(c[i].logit, max, 1.0) / total;
+    if (cum > (double)typical_p) {
+      kept = i + 1;
+      break;
+    }
+  }
+  top_k_heap(c, kept, kept); /* back to best-first */
+  return kept;
 }
 
 int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
@@ -344,6 +418,10 @@ int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
   if (p->top_k > 0 && p->top_k < n) {
     top_k_select(c, n, p->top_k);
     n = p->top_k;
+    sorted = true;
+  }
+  if (p->typical_p < 1.0f) {
+    n = typical_cut(c, n, p->typical_p);
     sorted = true;
   }
   if (p->top_p < 1.0f) n = sorted ? top_p_sorted(c, n, p->top_p) : top_p_unsorted(c, n, p->top_p);

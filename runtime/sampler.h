@@ -1,7 +1,8 @@
-/* Token sampling, in llama.cpp's order: repeat penalty over the last N
- * tokens, top-k, top-p, min-p, temperature, then a draw from the remaining
- * distribution with a seeded generator (same seed, same tokens). Temperature
- * <= 0 means greedy (argmax after penalties). */
+/* Token sampling, in llama.cpp's order: penalties over the last N tokens
+ * (repeat, frequency, presence), top-k, typical-p, top-p, min-p,
+ * temperature, then a draw from the remaining distribution with a seeded
+ * generator (same seed, same tokens). Temperature <= 0 means greedy (argmax
+ * after penalties). */
 #ifndef AZC_RUNTIME_SAMPLER_H
 #define AZC_RUNTIME_SAMPLER_H
 
@@ -16,6 +17,9 @@ typedef struct azc_sampler_params {
   float min_p;           /* 0.0; <= 0: off */
   float repeat_penalty;  /* 1.0 = off */
   int32_t repeat_last_n; /* 64 */
+  float typical_p;       /* 1.0; >= 1: off */
+  float presence_penalty;  /* 0.0: subtracted once from each token in the window */
+  float frequency_penalty; /* 0.0: subtracted once per occurrence in the window */
   uint64_t seed;         /* AZC_SEED_RANDOM: pick one from the clock */
 } azc_sampler_params_t;
 

@@ -271,6 +271,66 @@ static void test_repeat_penalty(void) {
   azc_sampler_destroy(s);
 }
 
+/* frequency and presence penalties, after the repeat penalty, as llama.cpp
+ * applies them: logit -= count * frequency + presence */
+static void test_presence_frequency(void) {
+  azc_sampler_params_t p = params_plain();
+  p.temperature = 0;
+  p.frequency_penalty = 0.3f;
+  azc_sampler_t *s;
+  ASSERT_OK(azc_sampler_create(&p, 4, &s));
+  float l[4] = {3.0f, 2.5f, 0.0f, 0.0f};
+  azc_sampler_accept(s, 0);
+  ASSERT_EQ_INT(azc_sampler_sample(s, l), 0); /* 3 - 0.3 = 2.7 */
+  azc_sampler_accept(s, 0);
+  ASSERT_EQ_INT(azc_sampler_sample(s, l), 1); /* 3 - 0.6 = 2.4 */
+  azc_sampler_destroy(s);
+  p.frequency_penalty = 0;
+  p.presence_penalty = 0.6f;
+  ASSERT_OK(azc_sampler_create(&p, 4, &s));
+  azc_sampler_accept(s, 0);
+  ASSERT_EQ_INT(azc_sampler_sample(s, l), 1); /* 3 - 0.6 = 2.4, once */
+  azc_sampler_accept(s, 1);
+  azc_sampler_accept(s, 1);
+  ASSERT_EQ_INT(azc_sampler_sample(s, l), 0); /* 2.5 - 0.6 = 1.9 < 2.4 */
+  azc_sampler_destroy(s);
+  p.presence_penalty = 0.1f;
+  p.repeat_penalty = 1.2f;
+  ASSERT_OK(azc_sampler_create(&p, 4, &s));
+  azc_sampler_accept(s, 0);
+  ASSERT_EQ_INT(azc_sampler_sample(s, l), 1); /* 3 / 1.2 - 0.1 = 2.4 */
+  azc_sampler_destroy(s);
+  p.presence_penalty = INFINITY;
+  ASSERT_ERR(azc_sampler_create(&p, 4, &s), AZC_INVALID_ARGUMENT, "finite");
+}
+
+/* typical-p: probabilities 0.5, 0.3, 0.2 have entropy 1.0297; the shifts
+ * |-log p - H| are 0.337, 0.174, 0.580, so the most typical token is 1 */
+static void test_typical(void) {
+  azc_sampler_params_t p = params_plain();
+  float l[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+  int counts[3] = {0};
+  p.typical_p = 0.01f;
+  azc_sampler_t *s;
+  ASSERT_OK(azc_sampler_create(&p, 3, &s));
+  for (int i = 0; i < 500; i++) counts[azc_sampler_sample(s, l)]++;
+  azc_sampler_destroy(s);
+  ASSERT_EQ_INT(counts[1], 500);
+  p.typical_p = 0.5f; /* 0.3 is not past 0.5; 0.3 + 0.5 is: tokens 1 and 0 stay */
+  memset(counts, 0, sizeof(counts));
+  ASSERT_OK(azc_sampler_create(&p, 3, &s));
+  for (int i = 0; i < 4000; i++) counts[azc_sampler_sample(s, l)]++;
+  azc_sampler_destroy(s);
+  ASSERT_EQ_INT(counts[2], 0);
+  ASSERT_NEAR((double)counts[0] / 4000, 0.625, 0.03); /* 0.5 / 0.8 */
+  p.typical_p = 1.0f;                                 /* off */
+  memset(counts, 0, sizeof(counts));
+  ASSERT_OK(azc_sampler_create(&p, 3, &s));
+  for (int i = 0; i < 4000; i++) counts[azc_sampler_sample(s, l)]++;
+  azc_sampler_destroy(s);
+  ASSERT(counts[2] > 600);
+}
+
 /* ---- distributions ---- */
 
 typedef struct combo {
@@ -625,6 +685,8 @@ int main(void) {
   RUN(test_greedy_ties);
   RUN(test_top_k_1_is_greedy);
   RUN(test_repeat_penalty);
+  RUN(test_presence_frequency);
+  RUN(test_typical);
   RUN(test_distributions);
   RUN(test_large_vocab_paths);
   RUN(test_kept_set_exact);

@@ -1,0 +1,49 @@
+/* Pieces shared by the chat template files (not public): a growable byte
+ * buffer, the Jinja evaluator that verifies detected templates
+ * (chat_jinja.c) and the Go-template engine for Modelfile TEMPLATEs
+ * (chat_gotmpl.c). */
+#ifndef AZC_RUNTIME_CHAT_INTERNAL_H
+#define AZC_RUNTIME_CHAT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/status.h"
+#include "runtime/chat_template.h"
+
+/* ---- Jinja (chat_jinja.c) ---- */
+
+typedef enum azc_jinja_result {
+  AZC_JINJA_OK = 0,
+  AZC_JINJA_RAISED, /* the template called raise_exception(...) */
+  AZC_JINJA_ERROR,  /* what Jinja reports as an error (undefined attribute of undefined, ...) */
+  AZC_JINJA_UNSUPPORTED, /* a construct azc's evaluator does not implement */
+  AZC_JINJA_NOMEM,
+} azc_jinja_result_t;
+
+typedef struct azc_jinja azc_jinja_t;
+
+/* Parses a template as Hugging Face's chat templating configures Jinja
+ * (trim_blocks, lstrip_blocks). err receives a message on failure. */
+azc_jinja_result_t azc_jinja_parse(const char *src, size_t len, azc_jinja_t **out, char *err,
+                                   size_t err_cap);
+/* Renders with messages, add_generation_prompt, bos_token, eos_token and
+ * raise_exception defined (as llama.cpp's minja does; tools undefined). */
+azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message_t *msgs, size_t n,
+                                    bool add_generation_prompt, const char *bos, const char *eos,
+                                    azc_buf_t *out, char *err, size_t err_cap);
+void azc_jinja_free(azc_jinja_t *t);
+
+/* ---- Go templates (chat_gotmpl.c) ---- */
+
+typedef struct azc_gotmpl azc_gotmpl_t;
+
+azc_status_t azc_gotmpl_parse(const char *src, size_t len, azc_gotmpl_t **out);
+/* Ollama's Template.Execute for a chat (no tools), with the result appended
+ * to out. */
+azc_status_t azc_gotmpl_execute_chat(const azc_gotmpl_t *t, const azc_chat_message_t *msgs,
+                                     size_t n, bool add_generation_prompt, azc_buf_t *out);
+void azc_gotmpl_free(azc_gotmpl_t *t);
+
+#endif

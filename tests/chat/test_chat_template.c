@@ -1,0 +1,429 @@
+/* Chat templates: llama.cpp's builtin formats and detection heuristics
+ * against llama.cpp's own test vectors (tests/chat/llama_cpp_chat_cases.json,
+ * from its tests/test-chat-template.cpp), the verification that gates a
+ * detection (accepted, refused with a reason, system messages refused),
+ * Ollama's Go templates (per-turn execution, .Messages, trimming, control
+ * flow, functions, errors), and the chat section of a bundle (round trip,
+ * damaged bytes, Ollama's message order). The comparison with python3-jinja2
+ * on real templates is tests/chat/compare_templates.py. */
+#include <cjson/cJSON.h>
+
+#include "runtime/chat_info.h"
+#include "runtime/chat_template.h"
+#include "tests/test.h"
+
+static char *render(azc_chat_template_t *t, const azc_chat_message_t *m, size_t n, bool gen) {
+  char *out = NULL;
+  azc_status_t st = azc_chat_template_apply(t, m, n, gen, &out, NULL);
+  if (st) {
+    fprintf(stderr, "  render: %s\n", azc_status_message(st));
+    azc_status_free(st);
+    return NULL;
+  }
+  return out;
+}
+
+/* ---- llama.cpp's vectors ---- */
+
+static void test_llama_cpp_vectors(void) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/tests/chat/llama_cpp_chat_cases.json", AZC_SOURCE_DIR);
+  size_t size;
+  char *text = (char *)test_read_file(path, &size);
+  ASSERT_MSG(text, "cannot read %s", path);
+  cJSON *doc = cJSON_Parse(text);
+  free(text);
+  ASSERT(doc);
+  cJSON *conv = cJSON_GetObjectItem(doc, "conversation"),
+        *cases = cJSON_GetObjectItem(doc, "cases");
+  azc_chat_message_t msgs[16];
+  size_t n = 0;
+  cJSON *m;
+  cJSON_ArrayForEach(m, conv) {
+    msgs[n].role = cJSON_GetArrayItem(m, 0)->valuestring;
+    msgs[n++].content = cJSON_GetArrayItem(m, 1)->valuestring;
+  }
+  int checked = 0, failed = 0;
+  cJSON *c;
+  cJSON_ArrayForEach(c, cases) {
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    const char *tmpl = cJSON_GetObjectItem(c, "template")->valuestring;
+    const char *want = cJSON_GetObjectItem(c, "expected")->valuestring;
+    azc_chat_detection_t d;
+    azc_status_t st = azc_chat_template_detect(tmpl, strlen(tmpl), "<s>", "</s>", &d);
+    ASSERT_OK(st);
+    if (!d.guess[0]) {
+      fprintf(stderr, "  %s: no heuristic match\n", name);
+      failed++;
+      continue;
+    }
+    azc_chat_template_t *t;
+    ASSERT_OK(azc_chat_template_builtin(d.guess, &t));
+    char *got = render(t, msgs, n, true);
+    if (!got || strcmp(got, want)) {
+      fprintf(stderr, "  %s (%s):\n    got  %s\n    want %s\n", name, d.guess,
+              got ? got : "(error)", want);
+      failed++;
+    }
+    free(got);
+    azc_chat_template_destroy(t);
+    checked++;
+  }
+  cJSON_Delete(doc);
+  fprintf(stderr, "  %d of llama.cpp's template cases rendered as llama.cpp renders them\n",
+          checked - failed);
+  ASSERT_EQ_INT(failed, 0);
+  ASSERT(checked >= 30);
+}
+
+static void test_builtin_names(void) {
+  const char *const *names;
+  size_t n = azc_chat_template_builtin_names(&names);
+  ASSERT_EQ_INT(n, 38); /* llama.cpp's LLM_CHAT_TEMPLATES */
+  static const char *const required[] = {
+      "chatml",    "llama2",     "llama2-sys", "llama2-sys-bos", "llama2-sys-strip",
+      "llama3",    "mistral-v1", "mistral-v3", "mistral-v7",     "phi3",
+      "phi4",      "gemma",      "zephyr",     "deepseek",       "deepseek3",
+      "command-r", "falcon3",    "granite"};
+  for (size_t i = 0; i < sizeof(required) / sizeof(*required); i++) {
+    azc_chat_template_t *t;
+    ASSERT_OK(azc_chat_template_builtin(required[i], &t));
+    ASSERT_STREQ(azc_chat_template_name(t), required[i]);
+    const char *const *stops;
+    ASSERT(azc_chat_template_stops(t, &stops) >= 1);
+    azc_chat_template_destroy(t);
+  }
+  azc_chat_template_t *t;
+  ASSERT_ERR(azc_chat_template_builtin("nope", &t), AZC_NOT_FOUND, "there are: chatml");
+}
+
+/* ---- detection with verification ---- */
+
+static const char CHATML_JINJA[] =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+    "'<|im_start|>assistant\\n' "
+    "}}{% endif %}";
+
+static void test_detect_accepts_exact(void) {
+  azc_chat_detection_t d;
+  ASSERT_OK(azc_chat_template_detect(CHATML_JINJA, strlen(CHATML_JINJA), "", "<|im_end|>", &d));
+  ASSERT_STREQ(d.name, "chatml");
+  ASSERT_STREQ(d.reason, "");
+  /* a builtin's name is a template too, as in llama.cpp */
+  ASSERT_OK(azc_chat_template_detect("llama3", 6, "", "", &d));
+  ASSERT_STREQ(d.name, "llama3");
+  /* a Llama 3 template without the date line, with lstrip/trim and '-' markers */
+  static const char l3[] =
+      "{{- bos_token }}\n{%- for message in messages %}\n    {{- '<|start_header_id|>' + "
+      "message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' "
+      "}}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- "
+      "'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n{%- endif %}\n";
+  ASSERT_OK(azc_chat_template_detect(l3, strlen(l3), "<|begin_of_text|>", "<|eot_id|>", &d));
+  ASSERT_MSG(!strcmp(d.name, "llama3"), "refused: %s", d.reason);
+}
+
+static void test_detect_refuses(void) {
+  azc_chat_detection_t d;
+  /* chatml with a default system prompt: llama.cpp's heuristic says chatml, the renderings differ
+   */
+  static const char qwenish[] =
+      "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are "
+      "helpful.<|im_end|>\\n' "
+      "}}{% endif %}{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+      "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+      "'<|im_start|>assistant\\n' }}{% endif %}";
+  ASSERT_OK(azc_chat_template_detect(qwenish, strlen(qwenish), "", "", &d));
+  ASSERT_STREQ(d.name, "");
+  ASSERT_STREQ(d.guess, "chatml");
+  ASSERT_MSG(strstr(d.reason, "renders differently") && strstr(d.reason, "You are helpful"), "%s",
+             d.reason);
+  /* a construct azc's evaluator does not have */
+  static const char macro[] = "{% macro x() %}<|im_start|>{% endmacro %}{{ x() }}";
+  ASSERT_OK(azc_chat_template_detect(macro, strlen(macro), "", "", &d));
+  ASSERT_STREQ(d.name, "");
+  ASSERT(strstr(d.reason, "cannot evaluate") && strstr(d.reason, "macro"));
+  /* not a format llama.cpp knows */
+  ASSERT_OK(azc_chat_template_detect("{{ messages[0].content }}", 25, "", "", &d));
+  ASSERT_STREQ(d.name, "");
+  ASSERT_STREQ(d.guess, "");
+  ASSERT(strstr(d.reason, "not a format llama.cpp recognises"));
+  /* a syntax error */
+  ASSERT_OK(azc_chat_template_detect("<|im_start|>{% if %}", 20, "", "", &d));
+  ASSERT_STREQ(d.name, "");
+  /* a template that raises on a plain conversation */
+  static const char raises[] = "<|im_start|>{{ raise_exception('no') }}";
+  ASSERT_OK(azc_chat_template_detect(raises, strlen(raises), "", "", &d));
+  ASSERT(strstr(d.reason, "raises an error"));
+}
+
+static void test_detect_system_error(void) {
+  /* gemma's official template raises for a system message: accepted, and
+   * azc refuses system messages as the template would */
+  static const char gemma[] =
+      "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not "
+      "supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != "
+      "(loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate') }}{% endif "
+      "%}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = "
+      "message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | "
+      "trim "
+      "+ '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt "
+      "%}{{'<start_of_turn>model\\n'}}"
+      "{% endif %}";
+  azc_chat_detection_t d;
+  ASSERT_OK(azc_chat_template_detect(gemma, strlen(gemma), "<bos>", "<eos>", &d));
+  ASSERT_MSG(!strcmp(d.name, "gemma"), "%s", d.reason);
+  ASSERT(d.system_error);
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_template_for_model(d.name, d.system_error, "<eos>", &t));
+  azc_chat_message_t m[] = {{"system", "S"}, {"user", "Hi"}};
+  char *out = NULL;
+  ASSERT_ERR(azc_chat_template_apply(t, m, 2, true, &out, NULL), AZC_UNSUPPORTED,
+             "does not accept a system message");
+  out = render(t, m + 1, 1, true);
+  ASSERT_STREQ(out, "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+  free(out);
+  azc_chat_template_destroy(t);
+}
+
+static void test_trailing_eos_removed(void) {
+  /* a conversation that ends with an assistant message and no generation
+   * prompt continues it: one trailing EOS text is cut, as llama.cpp does */
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_template_for_model("mistral-v3-tekken", false, "</s>", &t));
+  azc_chat_message_t m[] = {{"user", "Hi"}, {"assistant", "Hello"}};
+  char *out = render(t, m, 2, false);
+  ASSERT_STREQ(out, "[INST]Hi[/INST]Hello");
+  free(out);
+  azc_chat_template_destroy(t);
+  ASSERT_OK(azc_chat_template_builtin("mistral-v3-tekken", &t)); /* no model: nothing cut */
+  out = render(t, m, 2, false);
+  ASSERT_STREQ(out, "[INST]Hi[/INST]Hello</s>");
+  free(out);
+  azc_chat_template_destroy(t);
+}
+
+/* ---- Go templates ---- */
+
+static char *go(const char *src, const azc_chat_message_t *m, size_t n) {
+  azc_chat_template_t *t;
+  azc_status_t st = azc_chat_template_go(src, strlen(src), &t);
+  if (st) {
+    fprintf(stderr, "  parse: %s\n", azc_status_message(st));
+    azc_status_free(st);
+    return NULL;
+  }
+  char *out = render(t, m, n, true);
+  azc_chat_template_destroy(t);
+  return out;
+}
+
+static void test_go_legacy_turns(void) {
+  /* no .Messages: run once per turn; the last run stops after {{ .Response }} */
+  static const char tmpl[] = "{{ if .System }}<|system|>\n{{ .System }}<|end|>\n{{ end }}{{ if "
+                             ".Prompt }}<|user|>\n{{ .Prompt }}<|end|>\n{{ end }}<|assistant|>\n{{ "
+                             ".Response }}<|end|>\n";
+  azc_chat_message_t m[] = {
+      {"system", "Be kind."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Bye"}};
+  char *out = go(tmpl, m, 4);
+  ASSERT_STREQ(out,
+               "<|system|>\nBe kind.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n"
+               "<|user|>\nBye<|end|>\n<|assistant|>\n");
+  free(out);
+  /* a template without .Response gets it appended (Ollama's Parse) */
+  azc_chat_message_t one[] = {{"user", "x"}};
+  out = go("Q: {{ .Prompt }} A:", one, 1);
+  ASSERT_STREQ(out, "Q: x A:");
+  free(out);
+  out = go("{{ .Prompt }}", m, 4); /* Ollama's default template */
+  ASSERT_STREQ(out, "HiHello!Bye");
+  free(out);
+}
+
+static void test_go_messages(void) {
+  /* Ollama's llama3.2 template, without the tool branches */
+  static const char tmpl[] =
+      "<|start_header_id|>system<|end_header_id|>\n\n{{ if .System }}{{ .System }}\n"
+      "{{- end }}<|eot_id|>\n"
+      "{{- range $i, $_ := .Messages }}\n"
+      "{{- $last := eq (len (slice $.Messages $i)) 1 }}\n"
+      "{{- if eq .Role \"user\" }}<|start_header_id|>user<|end_header_id|>\n\n"
+      "{{ .Content }}<|eot_id|>{{ if $last }}<|start_header_id|>assistant<|end_header_id|>\n\n"
+      "{{ end }}\n"
+      "{{- else if eq .Role \"assistant\" }}<|start_header_id|>assistant<|end_header_id|>\n"
+      "{{- if .ToolCalls }}{{ range .ToolCalls }}{{ .Function.Name }}{{ end }}\n"
+      "{{- else }}\n\n{{ .Content }}\n{{- end }}{{ if not $last }}<|eot_id|>{{ end }}\n"
+      "{{- end }}\n{{- end }}";
+  azc_chat_message_t m[] = {
+      {"system", "S"}, {"user", "A"}, {"user", "B"}, {"assistant", "C"}, {"user", "D"}};
+  char *out = go(tmpl, m, 5);
+  ASSERT_STREQ(out, "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nA\n\nB<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\nC<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nD<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  free(out);
+}
+
+static void test_go_language(void) {
+  azc_chat_message_t m[] = {{"user", "a<b"}, {"assistant", "c"}};
+  struct {
+    const char *tmpl, *want;
+  } cases[] = {
+      {"{{- /* a comment */ -}} x {{- \" y \" -}} z{{ .Messages | len }}", "x y z2"},
+      {"{{ range .Messages }}[{{ .Role }}]{{ else }}none{{ end }}", "[user][assistant]"},
+      {"{{ range $m := .Messages }}{{ if eq $m.Role \"assistant\" }}{{ break }}{{ end }}{{ "
+       "$m.Content }}{{ end }}",
+       "a<b"},
+      {"{{ range .Messages }}{{ if ne .Role \"user\" }}{{ continue }}{{ end }}U{{ end }}", "U"},
+      /* no .Messages: Ollama's per-turn run, {{ .Response }} appended */
+      {"{{ $x := \"1\" }}{{ if true }}{{ $x = \"2\" }}{{ end }}{{ $x }}", "2c"},
+      {"{{ with .System }}has{{ else }}no system{{ end }}{{ .Messages }}", ""},
+      {"{{ printf \"%s-%d-%q\" \"a\" 3 \"b\" }}|{{ print 1 2 \"x\" }}|{{ json (index .Messages "
+       "0).Content }}",
+       "a-3-\"b\"|1 2x|\"a\\u003cb\""},
+      {"{{ if and .Messages (not .System) }}yes{{ end }}{{ or \"\" \"z\" }}{{ .Missing }}",
+       "yesz<no value>"},
+      {"{{ if lt (len .Messages) 1 }}few{{ else if gt (len .Messages) 1 }}many{{ else }}one{{ "
+       "end }}",
+       "many"},
+      {"{{ (index .Messages 1).Role }}{{ slice \"abcdef\" 1 3 }}{{ `raw\\n` }}",
+       "assistantbcraw\\n"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    char *out = go(cases[i].tmpl, m, 2);
+    if (i == 5) { /* printing the list of messages is refused, not guessed */
+      ASSERT(!out);
+      continue;
+    }
+    ASSERT_MSG(out && !strcmp(out, cases[i].want), "case %zu: got \"%s\", want \"%s\"", i,
+               out ? out : "(error)", cases[i].want);
+    free(out);
+  }
+}
+
+#define GO(src, t) azc_chat_template_go((src), strlen(src), (t))
+
+static void test_go_errors(void) {
+  azc_chat_template_t *t;
+  ASSERT_ERR(GO("a\n{{ if .System }}", &t), AZC_INVALID_ARGUMENT, "missing {{ end }}");
+  ASSERT_ERR(GO("{{ .Prompt", &t), AZC_INVALID_ARGUMENT, "unclosed action");
+  ASSERT_ERR(GO("x\n\n{{ define \"t\" }}{{ end }}", &t), AZC_INVALID_ARGUMENT, "line 3");
+  ASSERT_ERR(GO("{{ end }}", &t), AZC_INVALID_ARGUMENT, "unexpected");
+  ASSERT_ERR(GO("{{ break }}", &t), AZC_INVALID_ARGUMENT, "outside");
+  ASSERT_OK(GO("{{ range .Messages }}{{ .Nope }}{{ end }}", &t));
+  azc_chat_message_t m[] = {{"user", "x"}};
+  char *out = NULL;
+  ASSERT_ERR(azc_chat_template_apply(t, m, 1, true, &out, NULL), AZC_INVALID_ARGUMENT,
+             "can't evaluate field Nope");
+  azc_chat_template_destroy(t);
+  ASSERT_ERR(GO("{{ frob 1 }}", &t), AZC_INVALID_ARGUMENT,
+             "function \"frob\" not defined"); /* at parse time, as Go */
+}
+
+/* ---- the bundle's chat section ---- */
+
+static void test_chat_info_roundtrip(void) {
+  azc_chat_info_t *ci = azc_chat_info_create();
+  ASSERT(ci);
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE, "{{ .Prompt }}", 13));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_SYSTEM, "Be brief.", 9));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, "chatml", 6));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_NO_SYSTEM, "", 0));
+  ASSERT_OK(azc_chat_info_add_message(ci, "user", "Hi"));
+  ASSERT_OK(azc_chat_info_add_message(ci, "assistant", "Hello"));
+  ASSERT_OK(azc_chat_info_add_param(ci, "stop", "<|end|>"));
+  ASSERT_OK(azc_chat_info_add_param(ci, "temperature", "0.5"));
+  ASSERT_OK(azc_chat_info_add_license(ci, "MIT"));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_MODELFILE, "FROM x\n", 7));
+  uint8_t *blob;
+  size_t n;
+  ASSERT_OK(azc_chat_info_serialize(ci, &blob, &n));
+  azc_chat_info_t *back;
+  ASSERT_OK(azc_chat_info_parse(blob, n, &back));
+  ASSERT_STREQ(back->template_src, "{{ .Prompt }}");
+  ASSERT_STREQ(back->system, "Be brief.");
+  ASSERT_STREQ(back->template_name, "chatml");
+  ASSERT(back->no_system);
+  ASSERT_EQ_INT(back->n_messages, 2);
+  ASSERT_STREQ(back->msg_content[1], "Hello");
+  ASSERT_EQ_INT(back->n_params, 2);
+  ASSERT_STREQ(back->param_value[0], "<|end|>");
+  ASSERT_STREQ(back->licenses[0], "MIT");
+  ASSERT_STREQ(back->modelfile, "FROM x\n");
+  ASSERT(!back->draft);
+  /* Ollama's order: SYSTEM (the conversation has none), MESSAGEs, the conversation */
+  azc_chat_message_t conv[] = {{"user", "Q"}}, *all;
+  size_t n_all;
+  ASSERT_OK(azc_chat_info_messages(back, conv, 1, &all, &n_all));
+  ASSERT_EQ_INT(n_all, 4);
+  ASSERT_STREQ(all[0].role, "system");
+  ASSERT_STREQ(all[1].content, "Hi");
+  ASSERT_STREQ(all[3].content, "Q");
+  free(all);
+  azc_chat_message_t conv2[] = {{"system", "mine"}, {"user", "Q"}};
+  ASSERT_OK(azc_chat_info_messages(back, conv2, 2, &all, &n_all));
+  ASSERT_EQ_INT(n_all, 4);
+  ASSERT_STREQ(all[2].content, "mine");
+  free(all);
+  /* every truncation and every single-byte change either parses or is CORRUPT */
+  int corrupt = 0;
+  for (size_t cut = 0; cut < n; cut++) {
+    azc_chat_info_t *x = NULL;
+    azc_status_t st = azc_chat_info_parse(blob, cut, &x);
+    ASSERT(st && azc_status_code(st) == AZC_CORRUPT && !x);
+    azc_status_free(st);
+    corrupt++;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint8_t save = blob[i];
+    blob[i] ^= 0x5a;
+    azc_chat_info_t *x = NULL;
+    azc_status_t st = azc_chat_info_parse(blob, n, &x);
+    ASSERT(!st == !!x);
+    if (st) ASSERT_EQ_INT(azc_status_code(st), AZC_CORRUPT);
+    azc_status_free(st);
+    azc_chat_info_destroy(x);
+    blob[i] = save;
+  }
+  fprintf(stderr, "  %d truncations refused\n", corrupt);
+  free(blob);
+  azc_chat_info_destroy(back);
+  azc_chat_info_destroy(ci);
+}
+
+static void test_chat_info_template_choice(void) {
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_info_template(NULL, "", &t)); /* no chat data: Ollama's {{ .Prompt }} */
+  ASSERT_STREQ(azc_chat_template_name(t), "modelfile");
+  azc_chat_template_destroy(t);
+  azc_chat_info_t *ci = azc_chat_info_create();
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_GGUF_TEMPLATE, "{{ x }}", 7));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, "not recognised here", 19));
+  ASSERT_ERR(azc_chat_info_template(ci, "", &t), AZC_UNSUPPORTED, "not recognised here");
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, "phi3", 4));
+  ASSERT_OK(azc_chat_info_template(ci, "", &t));
+  ASSERT_STREQ(azc_chat_template_name(t), "phi3");
+  azc_chat_template_destroy(t);
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE, "{{ .Prompt }}", 13)); /* TEMPLATE wins */
+  ASSERT_OK(azc_chat_info_template(ci, "", &t));
+  ASSERT_STREQ(azc_chat_template_name(t), "modelfile");
+  azc_chat_template_destroy(t);
+  azc_chat_info_destroy(ci);
+}
+
+int main(void) {
+  RUN(test_llama_cpp_vectors);
+  RUN(test_builtin_names);
+  RUN(test_detect_accepts_exact);
+  RUN(test_detect_refuses);
+  RUN(test_detect_system_error);
+  RUN(test_trailing_eos_removed);
+  RUN(test_go_legacy_turns);
+  RUN(test_go_messages);
+  RUN(test_go_language);
+  RUN(test_go_errors);
+  RUN(test_chat_info_roundtrip);
+  RUN(test_chat_info_template_choice);
+  return test_summary();
+}
