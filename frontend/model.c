@@ -1,7 +1,9 @@
 /* Reading a GGUF model (see model.h): the common hyperparameters under
- * "<arch>.", the tokenizer under "tokenizer.ggml.", and dispatch to the
- * architecture's own reader and lowering. */
+ * "<arch>.", the tokenizer under "tokenizer.ggml." (frontend/vocab.c), and
+ * dispatch to the architecture's own reader and lowering. */
 #include "frontend/model.h"
+
+#include "frontend/vocab.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -71,70 +73,9 @@ static azc_status_t read_common(const azc_gguf_t *g, azc_hparams_t *hp) {
 }
 
 static azc_status_t read_tokenizer(azc_model_t *m) {
-  const azc_gguf_t *g = m->gguf;
-  azc_tokenizer_desc_t *t = &m->tok;
-  memset(t, 0, sizeof(*t));
-  t->bos_id = t->eos_id = t->unk_id = t->pad_id = t->eot_id = -1;
-  t->add_bos = t->add_eos = t->add_space_prefix = -1;
-  if (!azc_gguf_find(g, "tokenizer.ggml.model")) return NULL; /* no tokenizer: inspect still works */
-  azc_strview_t model;
-  AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.model", &model));
-  if (azc_strview_eq(model, "llama")) t->kind = AZC_TOKENIZER_SPM;
-  else if (azc_strview_eq(model, "gpt2")) t->kind = AZC_TOKENIZER_BPE;
-  else
-    return AZC_ERR(AZC_UNSUPPORTED, "%s: tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)",
-                   g->name, (int)AZC_MIN(model.size, 64), model.data);
-  if (azc_gguf_find(g, "tokenizer.ggml.pre"))
-    AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.pre", &t->pre));
-  const azc_gguf_value_t *v;
-  AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.tokens", AZC_GGUF_STRING, &v));
-  if (v->v.arr.count == 0 || v->v.arr.count > INT32_MAX)
-    return AZC_ERR(AZC_CORRUPT, "%s: tokenizer.ggml.tokens has %" PRIu64 " entries", g->name,
-                   v->v.arr.count);
-  t->n_vocab = (int32_t)v->v.arr.count;
-  t->tokens = v->v.arr.strs;
-  uint64_t n;
-  if (azc_gguf_find(g, "tokenizer.ggml.scores")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_f32(g, "tokenizer.ggml.scores", &m->tok_scores, &n));
-    if (n != (uint64_t)t->n_vocab)
-      return AZC_ERR(AZC_CORRUPT, "%s: %" PRIu64 " token scores for %d tokens", g->name, n, t->n_vocab);
-    t->scores = m->tok_scores;
-  }
-  if (azc_gguf_find(g, "tokenizer.ggml.token_type")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_i32(g, "tokenizer.ggml.token_type", &m->tok_types, &n));
-    if (n != (uint64_t)t->n_vocab)
-      return AZC_ERR(AZC_CORRUPT, "%s: %" PRIu64 " token types for %d tokens", g->name, n, t->n_vocab);
-    t->token_types = m->tok_types;
-  }
-  if (azc_gguf_find(g, "tokenizer.ggml.merges")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.merges", AZC_GGUF_STRING, &v));
-    if (v->v.arr.count > INT32_MAX) return AZC_ERR(AZC_CORRUPT, "%s: too many merges", g->name);
-    t->n_merges = (int32_t)v->v.arr.count;
-    t->merges = v->v.arr.strs;
-  }
-  static const struct {
-    const char *key;
-    size_t off;
-  } ids[] = {
-      {"tokenizer.ggml.bos_token_id", offsetof(azc_tokenizer_desc_t, bos_id)},
-      {"tokenizer.ggml.eos_token_id", offsetof(azc_tokenizer_desc_t, eos_id)},
-      {"tokenizer.ggml.unknown_token_id", offsetof(azc_tokenizer_desc_t, unk_id)},
-      {"tokenizer.ggml.padding_token_id", offsetof(azc_tokenizer_desc_t, pad_id)},
-      {"tokenizer.ggml.eot_token_id", offsetof(azc_tokenizer_desc_t, eot_id)},
-  };
-  for (size_t i = 0; i < AZC_ARRAY_SIZE(ids); i++) {
-    int64_t id;
-    AZC_RETURN_IF_ERROR(azc_gguf_opt_i64(g, ids[i].key, -1, &id));
-    /* llama.cpp writes 0xffffffff for "none" */
-    if (id < 0 || id >= t->n_vocab) id = -1;
-    *(int32_t *)((char *)t + ids[i].off) = (int32_t)id;
-  }
-  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_bos_token", -1, &t->add_bos));
-  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_eos_token", -1, &t->add_eos));
-  AZC_RETURN_IF_ERROR(
-      azc_gguf_opt_bool(g, "tokenizer.ggml.add_space_prefix", -1, &t->add_space_prefix));
-  if (azc_gguf_find(g, "tokenizer.chat_template"))
-    AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.chat_template", &m->chat_template));
+  AZC_RETURN_IF_ERROR(azc_vocab_read(m->gguf, &m->tok, &m->tok_scores, &m->tok_types));
+  if (m->tok.n_vocab && azc_gguf_find(m->gguf, "tokenizer.chat_template"))
+    AZC_RETURN_IF_ERROR(azc_gguf_get_str(m->gguf, "tokenizer.chat_template", &m->chat_template));
   return NULL;
 }
 

@@ -1,9 +1,10 @@
-/* Tokenizers (see tokenizer.h): building the tables, special tokens,
- * SentencePiece-style encoding, decoding and the accessors. GPT-2 BPE lives in
- * tokenizer_bpe.c, the bundle blob in tokenizer_serialize.c.
+/* Tokenizers (see tokenizer.h): building the tables, SentencePiece-style
+ * encoding, decoding and the accessors. Byte-level BPE lives in
+ * tokenizer_bpe.c with its pre-tokenizers in tokenizer_pre.c, special tokens
+ * in tokenizer_special.c, the bundle blob in tokenizer_serialize.c.
  *
  * Encoding follows llama.cpp so that token ids match it exactly: the text is
- * first cut at special tokens (longest token text first; control and unknown
+ * first cut at special tokens (tokenizer_special.c; control and unknown
  * tokens only when parse_special, user-defined tokens always), then each plain
  * fragment is tokenized on its own.
  *
@@ -29,6 +30,7 @@
  * byte as llama.cpp does its U+FFFD replacement (a symbol character) but
  * encodes the byte itself, where llama.cpp encodes U+FFFD. Valid UTF-8 gives
  * llama.cpp's ids in both. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,8 +124,10 @@ void azc_tok_work_free(azc_tok_work_t *w) {
   free(w->heap);
   free(w->buf);
   free(w->cpts);
-  free(w->classes);
+  free(w->uflags);
   free(w->offsets);
+  free(w->next);
+  free(w->spare);
   memset(w, 0, sizeof(*w));
 }
 
@@ -184,11 +188,29 @@ azc_status_t azc_idvec_push(azc_idvec_t *v, int32_t id) {
 
 /* ---- creation ---- */
 
-static const char *const eog_texts[] = {
-    "<|eot_id|>",    "<|im_end|>", "<|end|>",         "<end_of_turn>",
-    "<|endoftext|>", "<|eom_id|>", "<|end_of_text|>", "<end_of_utterance>",
-    "<EOT>",         "_<EOT>",
-};
+void azc_tokenizer_desc_init(azc_tokenizer_desc_t *d) {
+  memset(d, 0, sizeof(*d));
+  d->bos_id = d->eos_id = d->unk_id = d->pad_id = d->eot_id = d->eom_id = -1;
+  d->fim_pre_id = d->fim_suf_id = d->fim_mid_id = d->fim_pad_id = d->fim_rep_id = d->fim_sep_id =
+      -1;
+  d->add_bos = d->add_eos = d->add_space_prefix = d->ignore_merges = -1;
+}
+
+void azc_tokenizer_default_ids(azc_tokenizer_kind_t kind, azc_strview_t pre, int32_t n_vocab,
+                               int32_t *bos, int32_t *eos, int32_t *unk) {
+  int32_t b = 1, e = 2, u = 0; /* llama.cpp's defaults for "llama" (SPM) */
+  if (kind == AZC_TOKENIZER_BPE) {
+    azc_pre_info_t info;
+    azc_status_t st = azc_pre_resolve(pre, &info);
+    b = st || !info.no_bos ? 11 : -1;
+    e = 11;
+    u = -1;
+    azc_status_free(st);
+  }
+  *bos = b < n_vocab ? b : -1;
+  *eos = e < n_vocab ? e : -1;
+  *unk = u < n_vocab ? u : -1;
+}
 
 static azc_status_t check_id(const azc_tokenizer_desc_t *d, int32_t id, const char *what) {
   if (id < -1 || id >= d->n_vocab)
@@ -213,8 +235,8 @@ static azc_status_t validate_desc(const azc_tokenizer_desc_t *d) {
                    d->n_vocab);
   if (d->n_merges < 0 || (d->n_merges > 0 && !d->merges))
     return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: %d merges without a merge list", d->n_merges);
-  if (d->pre.size && !d->pre.data)
-    return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: pre-tokenizer name has no data");
+  if ((d->pre.size && !d->pre.data) || (d->model_name.size && !d->model_name.data))
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: pre-tokenizer or model name has no data");
   for (int32_t i = 0; i < d->n_vocab; i++) {
     if (d->tokens[i].size && !d->tokens[i].data)
       return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: token %d has no data", i);
@@ -224,15 +246,26 @@ static azc_status_t validate_desc(const azc_tokenizer_desc_t *d) {
     int t = d->token_types ? d->token_types[i] : AZC_TOKEN_NORMAL;
     if (t < 0 || t > AZC_TOKEN_BYTE)
       return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: token %d has type %d (expected 0..6)", i, t);
+    if (d->token_attrs && d->token_attrs[i] > 7)
+      return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: token %d has attributes 0x%x", i,
+                     d->token_attrs[i]);
   }
   for (int32_t i = 0; i < d->n_merges; i++)
     if (d->merges[i].size && !d->merges[i].data)
       return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: merge %d has no data", i);
-  AZC_RETURN_IF_ERROR(check_id(d, d->bos_id, "BOS token id"));
-  AZC_RETURN_IF_ERROR(check_id(d, d->eos_id, "EOS token id"));
-  AZC_RETURN_IF_ERROR(check_id(d, d->unk_id, "unknown token id"));
-  AZC_RETURN_IF_ERROR(check_id(d, d->pad_id, "padding token id"));
-  AZC_RETURN_IF_ERROR(check_id(d, d->eot_id, "EOT token id"));
+  const struct {
+    int32_t id;
+    const char *what;
+  } ids[] = {
+      {d->bos_id, "BOS token id"},      {d->eos_id, "EOS token id"},
+      {d->unk_id, "unknown token id"},  {d->pad_id, "padding token id"},
+      {d->eot_id, "EOT token id"},      {d->eom_id, "EOM token id"},
+      {d->fim_pre_id, "FIM prefix id"}, {d->fim_suf_id, "FIM suffix id"},
+      {d->fim_mid_id, "FIM middle id"}, {d->fim_pad_id, "FIM pad id"},
+      {d->fim_rep_id, "FIM repo id"},   {d->fim_sep_id, "FIM separator id"},
+  };
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(ids); i++)
+    AZC_RETURN_IF_ERROR(check_id(d, ids[i].id, ids[i].what));
   return NULL;
 }
 
@@ -298,39 +331,6 @@ static size_t make_piece(const azc_tokenizer_t *tok, int32_t i, char *out) {
   return n;
 }
 
-typedef struct {
-  size_t len;
-  int32_t id;
-} special_t;
-
-static int special_cmp(const void *a, const void *b) {
-  const special_t *x = a, *y = b;
-  if (x->len != y->len) return x->len > y->len ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static azc_status_t build_specials(azc_tokenizer_t *tok) {
-  special_t *s = malloc((size_t)tok->n_vocab * sizeof(*s));
-  if (!s) return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
-  int32_t n = 0;
-  for (int32_t i = 0; i < tok->n_vocab; i++) {
-    int t = tok->types[i];
-    if ((t == AZC_TOKEN_CONTROL || t == AZC_TOKEN_USER_DEFINED || t == AZC_TOKEN_UNKNOWN) &&
-        tok->tokens[i].size > 0)
-      s[n++] = (special_t){tok->tokens[i].size, i};
-  }
-  qsort(s, (size_t)n, sizeof(*s), special_cmp);
-  tok->specials = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
-  if (!tok->specials) {
-    free(s);
-    return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
-  }
-  for (int32_t i = 0; i < n; i++) tok->specials[i] = s[i].id;
-  tok->n_specials = n;
-  free(s);
-  return NULL;
-}
-
 static azc_status_t build_spm(azc_tokenizer_t *tok) {
   if (!azc_strmap_init(&tok->text_map, (uint32_t)tok->n_vocab))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
@@ -348,20 +348,38 @@ static azc_status_t build_spm(azc_tokenizer_t *tok) {
   return NULL;
 }
 
+/* llama.cpp's text for an empty token: "[EMPTY_<id>]" */
+static size_t empty_text(int32_t id, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "[EMPTY_%d]", id);
+  return n > 0 ? (size_t)n : 0;
+}
+
 static azc_status_t create(const azc_tokenizer_desc_t *d, azc_tokenizer_t *tok) {
   AZC_RETURN_IF_ERROR(validate_desc(d));
   bool spm = d->kind == AZC_TOKENIZER_SPM;
+  azc_pre_info_t pre = {AZC_PRE_DEFAULT, false, 0, false};
+  if (!spm) AZC_RETURN_IF_ERROR(azc_pre_resolve(d->pre, &pre)); /* SPM has no pre-tokenizer */
   tok->kind = d->kind;
+  tok->pre_kind = pre.kind;
   tok->n_vocab = d->n_vocab;
   tok->bos = d->bos_id;
   tok->eos = d->eos_id;
   tok->unk = d->unk_id;
   tok->pad = d->pad_id;
   tok->eot = d->eot_id;
-  AZC_RETURN_IF_ERROR(resolve_flag(d->add_bos, spm, "add_bos", &tok->add_bos));
+  tok->eom = d->eom_id;
+  tok->fim_pre = d->fim_pre_id;
+  tok->fim_suf = d->fim_suf_id;
+  tok->fim_mid = d->fim_mid_id;
+  tok->fim_pad = d->fim_pad_id;
+  tok->fim_rep = d->fim_rep_id;
+  tok->fim_sep = d->fim_sep_id;
+  AZC_RETURN_IF_ERROR(resolve_flag(d->add_bos, spm ? 1 : pre.add_bos, "add_bos", &tok->add_bos));
   AZC_RETURN_IF_ERROR(resolve_flag(d->add_eos, 0, "add_eos", &tok->add_eos));
   AZC_RETURN_IF_ERROR(
       resolve_flag(d->add_space_prefix, spm, "add_space_prefix", &tok->add_space_prefix));
+  AZC_RETURN_IF_ERROR(
+      resolve_flag(d->ignore_merges, pre.ignore_merges, "ignore_merges", &tok->ignore_merges));
   if (d->add_bos == 1 && tok->bos < 0)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "tokenizer: add_bos_token is set but there is no BOS");
   if (d->add_eos == 1 && tok->eos < 0)
@@ -369,44 +387,48 @@ static azc_status_t create(const azc_tokenizer_desc_t *d, azc_tokenizer_t *tok) 
   tok->add_bos = tok->add_bos && tok->bos >= 0;
   tok->add_eos = tok->add_eos && tok->eos >= 0;
   tok->add_space_prefix = tok->add_space_prefix && spm; /* llama.cpp ignores it for BPE */
+  tok->ignore_merges = tok->ignore_merges && !spm;
 
   size_t n = (size_t)d->n_vocab, text_size = 0;
-  for (size_t i = 0; i < n; i++) text_size += d->tokens[i].size;
+  char name[32];
+  for (size_t i = 0; i < n; i++)
+    text_size += d->tokens[i].size ? d->tokens[i].size : empty_text((int32_t)i, name, sizeof(name));
   azc_arena_init(&tok->arena, 1 << 16);
   tok->tokens = malloc(n * sizeof(azc_strview_t));
   tok->pieces = malloc(n * sizeof(azc_strview_t));
   tok->scores = malloc(n * sizeof(float));
   tok->types = malloc(n);
-  tok->eog = calloc(n, 1);
+  tok->attrs = calloc(n, 1);
   tok->text_buf = malloc(2 * text_size + 1); /* texts, then pieces (never longer) */
-  char *pre = azc_arena_strndup(&tok->arena, d->pre.size ? d->pre.data : "", d->pre.size);
-  if (!tok->tokens || !tok->pieces || !tok->scores || !tok->types || !tok->eog || !tok->text_buf ||
-      !pre)
+  char *pre_name = azc_arena_strndup(&tok->arena, d->pre.size ? d->pre.data : "", d->pre.size);
+  char *model_name = azc_arena_strndup(&tok->arena, d->model_name.size ? d->model_name.data : "",
+                                       d->model_name.size);
+  if (!tok->tokens || !tok->pieces || !tok->scores || !tok->types || !tok->attrs ||
+      !tok->text_buf || !pre_name || !model_name)
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %d tokens", d->n_vocab);
-  tok->pre = (azc_strview_t){pre, d->pre.size};
+  tok->pre = (azc_strview_t){pre_name, d->pre.size};
+  tok->model_name = (azc_strview_t){model_name, d->model_name.size};
   char *p = tok->text_buf;
   for (size_t i = 0; i < n; i++) {
-    if (d->tokens[i].size) memcpy(p, d->tokens[i].data, d->tokens[i].size);
-    tok->tokens[i] = (azc_strview_t){p, d->tokens[i].size};
-    p += d->tokens[i].size;
+    size_t len = d->tokens[i].size;
+    if (len)
+      memcpy(p, d->tokens[i].data, len);
+    else
+      len = empty_text((int32_t)i, p, 2 * text_size + 1 - (size_t)(p - tok->text_buf));
+    tok->tokens[i] = (azc_strview_t){p, len};
+    p += len;
     float s = d->scores ? d->scores[i] : 0.0f;
     tok->scores[i] = s == 0.0f ? 0.0f : s; /* -0 == 0 when comparing scores */
     int t = d->token_types ? d->token_types[i] : AZC_TOKEN_NORMAL;
     tok->types[i] = (uint8_t)(t == 0 ? AZC_TOKEN_NORMAL : t);
+    if (d->token_attrs) tok->attrs[i] = d->token_attrs[i];
   }
-  for (size_t i = 0; i < n; i++) {
+  AZC_RETURN_IF_ERROR(azc_tok_specials_build(tok, d->token_attrs == NULL));
+  for (size_t i = 0; i < n; i++) { /* after the specials: their types may have changed */
     size_t len = make_piece(tok, (int32_t)i, p);
     tok->pieces[i] = (azc_strview_t){p, len};
     p += len;
   }
-  for (size_t i = 0; i < n; i++) {
-    int t = tok->types[i];
-    if (t != AZC_TOKEN_CONTROL && t != AZC_TOKEN_USER_DEFINED) continue;
-    for (size_t k = 0; k < AZC_ARRAY_SIZE(eog_texts); k++)
-      if (azc_strview_eq(tok->tokens[i], eog_texts[k])) tok->eog[i] = 1;
-  }
-  if (tok->eos >= 0) tok->eog[tok->eos] = 1;
-  if (tok->eot >= 0) tok->eog[tok->eot] = 1;
 
   tok->n_merges = d->n_merges;
   tok->merges = azc_arena_alloc(&tok->arena, (size_t)(d->n_merges + 1) * sizeof(azc_strview_t), 8);
@@ -417,7 +439,6 @@ static azc_status_t create(const azc_tokenizer_desc_t *d, azc_tokenizer_t *tok) 
     if (!m) return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for merges");
     tok->merges[i] = (azc_strview_t){m, d->merges[i].size};
   }
-  AZC_RETURN_IF_ERROR(build_specials(tok));
   if (spm) return build_spm(tok);
   return azc_tokenizer_bpe_init(tok);
 }
@@ -442,78 +463,15 @@ void azc_tokenizer_destroy(azc_tokenizer_t *tok) {
   azc_tokenizer_bpe_free(tok);
   azc_strmap_free(&tok->text_map);
   free(tok->specials);
+  free(tok->trie);
   free(tok->tokens);
   free(tok->pieces);
   free(tok->scores);
   free(tok->types);
-  free(tok->eog);
+  free(tok->attrs);
   free(tok->text_buf);
   azc_arena_free(&tok->arena);
   free(tok);
-}
-
-/* ---- special tokens: cut the text into plain fragments and special tokens ---- */
-
-typedef struct {
-  size_t start, len;
-  int32_t token; /* -1: plain text [start, start + len) */
-} fragment_t;
-
-typedef struct {
-  fragment_t *f;
-  size_t n, cap;
-} fragments_t;
-
-static azc_status_t frag_push(fragments_t *v, size_t start, size_t len, int32_t token) {
-  if (!grow((void **)&v->f, &v->cap, v->n + 1, sizeof(fragment_t)))
-    return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
-  v->f[v->n++] = (fragment_t){start, len, token};
-  return NULL;
-}
-
-/* Like llama.cpp: for each special token, longest first, every occurrence in
- * every plain fragment is cut out; user-defined tokens are cut out even when
- * parse_special is false. */
-static azc_status_t partition(const azc_tokenizer_t *tok, const char *text, size_t len,
-                              bool parse_special, fragments_t *cur) {
-  fragments_t next = {0};
-  azc_status_t st = NULL;
-  if (len) st = frag_push(cur, 0, len, -1);
-  for (int32_t s = 0; s < tok->n_specials && !st; s++) {
-    int32_t id = tok->specials[s];
-    int type = tok->types[id];
-    if (!parse_special && type != AZC_TOKEN_USER_DEFINED) continue;
-    azc_strview_t t = tok->tokens[id];
-    next.n = 0;
-    bool found = false;
-    for (size_t i = 0; i < cur->n && !st; i++) {
-      fragment_t f = cur->f[i];
-      if (f.token >= 0) {
-        st = frag_push(&next, f.start, f.len, f.token);
-        continue;
-      }
-      while (f.len && !st) {
-        const char *m = memmem(text + f.start, f.len, t.data, t.size);
-        if (!m) {
-          st = frag_push(&next, f.start, f.len, -1);
-          break;
-        }
-        found = true;
-        size_t at = (size_t)(m - text);
-        if (at > f.start) st = frag_push(&next, f.start, at - f.start, -1);
-        if (!st) st = frag_push(&next, at, t.size, id);
-        f.len -= at + t.size - f.start;
-        f.start = at + t.size;
-      }
-    }
-    if (found && !st) {
-      fragments_t tmp = *cur;
-      *cur = next;
-      next = tmp;
-    }
-  }
-  free(next.f);
-  return st;
 }
 
 /* ---- SPM ---- */
@@ -623,12 +581,12 @@ static azc_status_t spm_encode(const azc_tokenizer_t *tok, azc_tok_work_t *w, co
 
 static azc_status_t encode(const azc_tokenizer_t *tok, const char *text, size_t len,
                            bool add_special, bool parse_special, azc_tok_work_t *w,
-                           fragments_t *frags, azc_idvec_t *out) {
-  AZC_RETURN_IF_ERROR(partition(tok, text, len, parse_special, frags));
+                           azc_tok_fragments_t *frags, azc_idvec_t *out) {
+  AZC_RETURN_IF_ERROR(azc_tok_partition(tok, text, len, parse_special, frags));
   if (add_special && tok->add_bos) AZC_RETURN_IF_ERROR(azc_idvec_push(out, tok->bos));
   bool after_special = true; /* the start of the text counts as after a special token */
   for (size_t i = 0; i < frags->n; i++) {
-    const fragment_t *f = &frags->f[i];
+    const azc_tok_fragment_t *f = &frags->f[i];
     if (f->token >= 0) {
       AZC_RETURN_IF_ERROR(azc_idvec_push(out, f->token));
       after_special = true;
@@ -656,13 +614,13 @@ azc_status_t azc_tokenizer_encode(const azc_tokenizer_t *tok, const char *text, 
     return AZC_ERR(AZC_OUT_OF_RANGE, "tokenizer: text of %zu bytes is longer than %zu", len,
                    MAX_TEXT_BYTES);
   azc_tok_work_t w = {0};
-  fragments_t frags = {0};
+  azc_tok_fragments_t frags = {0};
   azc_idvec_t out = {0};
   azc_status_t st = azc_idvec_push(&out, 0); /* allocate, so that an empty result is not NULL */
   out.n = 0;
   if (!st) st = encode(tok, text, len, add_special, parse_special, &w, &frags, &out);
   azc_tok_work_free(&w);
-  free(frags.f);
+  azc_tok_fragments_free(&frags);
   if (st) {
     free(out.ids);
     return st;
@@ -720,13 +678,18 @@ azc_status_t azc_tokenizer_decode(const azc_tokenizer_t *tok, const int32_t *ids
 int32_t azc_tokenizer_n_vocab(const azc_tokenizer_t *tok) { return tok ? tok->n_vocab : 0; }
 int32_t azc_tokenizer_bos(const azc_tokenizer_t *tok) { return tok ? tok->bos : -1; }
 int32_t azc_tokenizer_eos(const azc_tokenizer_t *tok) { return tok ? tok->eos : -1; }
+int32_t azc_tokenizer_eot(const azc_tokenizer_t *tok) { return tok ? tok->eot : -1; }
 bool azc_tokenizer_adds_bos(const azc_tokenizer_t *tok) { return tok && tok->add_bos; }
+bool azc_tokenizer_adds_eos(const azc_tokenizer_t *tok) { return tok && tok->add_eos; }
+int azc_tokenizer_token_type(const azc_tokenizer_t *tok, int32_t id) {
+  return tok && id >= 0 && id < tok->n_vocab ? tok->types[id] : 0;
+}
 azc_tokenizer_kind_t azc_tokenizer_kind(const azc_tokenizer_t *tok) {
   return tok ? tok->kind : AZC_TOKENIZER_SPM;
 }
 
 bool azc_tokenizer_is_eog(const azc_tokenizer_t *tok, int32_t id) {
-  return tok && id >= 0 && id < tok->n_vocab && tok->eog[id];
+  return tok && id >= 0 && id < tok->n_vocab && (tok->attrs[id] & AZC_TOKEN_ATTR_EOG);
 }
 
 azc_strview_t azc_tokenizer_token_text(const azc_tokenizer_t *tok, int32_t id) {

@@ -1,4 +1,4 @@
-/* GPT-2 byte-level BPE (GGUF tokenizer.ggml.model "gpt2", pre "gpt-2").
+/* Byte-level BPE (GGUF tokenizer.ggml.model "gpt2").
  *
  * Token texts are written in GPT-2's byte alphabet: the 188 printable bytes
  * stand for themselves and the other 68 bytes for U+0100..U+0143 in order.
@@ -8,21 +8,17 @@
  * maps bytes to pieces, and the merge table maps a pair of pieces to the rank
  * (its index in tokenizer.ggml.merges) and the merged piece.
  *
- * Encoding cuts the text into words with the GPT-2 pre-tokenizer
- *     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * written out by hand over code point classes (tokenizer_unicode.c), with
- * llama.cpp's reading of it; then each word starts as one symbol per byte and
- * the lowest-ranked adjacent pair is merged (leftmost on ties) until no pair
- * has a merge. A final piece that is not a token is written as its single-byte
- * tokens. */
+ * Encoding cuts the text into words with the model's pre-tokenizer
+ * (tokenizer_pre.c); a word that is a token is that token when the vocabulary
+ * ignores merges (llama3's ignore_merges); otherwise each word starts as one
+ * symbol per byte and the lowest-ranked adjacent pair is merged (leftmost on
+ * ties) until no pair has a merge. A final piece that is not a token is
+ * written as llama.cpp writes it: for each byte of its GPT-2 spelling, the
+ * token whose text is that one byte, where there is one. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/tokenizer_internal.h"
-
-/* code points above U+10FFFF (from F4 90.., F5..F7): no class at all, as in
- * llama.cpp, where they match none of the regex's branches */
-#define CLASS_NONE 4
 
 /* ---- the GPT-2 byte alphabet ---- */
 
@@ -116,16 +112,7 @@ static void pair_put(azc_pairmap_t *m, int32_t left, int32_t right, int32_t rank
   }
 }
 
-static bool pre_is_gpt2(azc_strview_t pre) {
-  return pre.size == 0 || azc_strview_eq(pre, "gpt-2") || azc_strview_eq(pre, "gpt2") ||
-         azc_strview_eq(pre, "default");
-}
-
 azc_status_t azc_tokenizer_bpe_init(azc_tokenizer_t *tok) {
-  if (!pre_is_gpt2(tok->pre))
-    return AZC_ERR(AZC_UNSUPPORTED,
-                   "tokenizer: BPE pre-tokenizer '%.*s' is not supported (gpt-2, default)",
-                   (int)AZC_MIN(tok->pre.size, 64), tok->pre.data);
   int32_t n = tok->n_vocab;
   int32_t cap = n + 256 + 64;
   tok->bpe_pieces = malloc((size_t)cap * sizeof(azc_strview_t));
@@ -156,7 +143,10 @@ azc_status_t azc_tokenizer_bpe_init(azc_tokenizer_t *tok) {
   for (int b = 0; b < 256; b++) {
     char c = (char)b;
     AZC_RETURN_IF_ERROR(piece_get(tok, &c, 1, &tok->bpe_byte_piece[b]));
+    tok->bpe_char_token[b] = -1;
   }
+  for (int32_t i = 0; i < n; i++) /* the later token wins, as in llama.cpp's text map */
+    if (tok->tokens[i].size == 1) tok->bpe_char_token[(uint8_t)tok->tokens[i].data[0]] = i;
 
   uint32_t slots = 16;
   while (slots < (uint64_t)tok->n_merges * 2 && slots < (1u << 30)) slots <<= 1;
@@ -229,10 +219,21 @@ static azc_status_t emit_piece(const azc_tokenizer_t *tok, const char *s, size_t
                                azc_idvec_t *out) {
   int32_t t = tok->bpe_piece_token[piece];
   if (t >= 0) return azc_idvec_push(out, t);
-  for (size_t i = 0; i < n; i++) { /* not a token: one token per byte */
-    t = tok->bpe_piece_token[tok->bpe_byte_piece[(uint8_t)s[i]]];
-    if (t < 0) t = tok->unk;
-    if (t >= 0) AZC_RETURN_IF_ERROR(azc_idvec_push(out, t)); /* else dropped, as llama.cpp does */
+  /* not a token: llama.cpp looks up each byte of the piece's GPT-2 spelling
+   * as a one-byte token text and drops the bytes that are none */
+  for (size_t i = 0; i < n; i++) {
+    uint32_t cp = azc_gpt2_byte_to_cpt((uint8_t)s[i]);
+    uint8_t spelled[2] = {(uint8_t)cp, 0};
+    size_t k = 1;
+    if (cp >= 0x80) {
+      spelled[0] = (uint8_t)(0xC0 | (cp >> 6));
+      spelled[1] = (uint8_t)(0x80 | (cp & 0x3F));
+      k = 2;
+    }
+    for (size_t j = 0; j < k; j++) {
+      t = tok->bpe_char_token[spelled[j]];
+      if (t >= 0) AZC_RETURN_IF_ERROR(azc_idvec_push(out, t));
+    }
   }
   return NULL;
 }
@@ -240,6 +241,10 @@ static azc_status_t emit_piece(const azc_tokenizer_t *tok, const char *s, size_t
 static azc_status_t bpe_word(const azc_tokenizer_t *tok, azc_tok_work_t *w, const char *s, size_t n,
                              azc_idvec_t *out) {
   if (n == 1) return emit_piece(tok, s, 1, tok->bpe_byte_piece[(uint8_t)s[0]], out);
+  if (tok->ignore_merges) { /* a word that is a token stays whole */
+    int32_t p = azc_strmap_find(&tok->bpe_piece_map, tok->bpe_pieces, s, n);
+    if (p >= 0 && tok->bpe_piece_token[p] >= 0) return azc_idvec_push(out, tok->bpe_piece_token[p]);
+  }
   AZC_RETURN_IF_ERROR(azc_tok_work_reserve_syms(w, n));
   for (size_t i = 0; i < n; i++)
     w->syms[i] = (azc_tok_symbol_t){(uint32_t)i, 1, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1,
@@ -265,107 +270,7 @@ static azc_status_t bpe_word(const azc_tokenizer_t *tok, azc_tok_work_t *w, cons
   return NULL;
 }
 
-/* ---- the pre-tokenizer ---- */
-
-/* Decodes one code point as llama.cpp does: a lead byte with the right number
- * of continuation bytes is accepted as it is (no overlong or surrogate
- * checks); anything else is one invalid byte, classed like U+FFFD. */
-static size_t decode_cpt(const uint8_t *s, size_t n, uint32_t *cp, uint8_t *cls) {
-  uint8_t b = s[0];
-  size_t len = 0;
-  if (b < 0x80) {
-    *cp = b;
-    *cls = (uint8_t)azc_unicode_class(b);
-    return 1;
-  }
-  if ((b & 0x40) == 0)
-    len = 0;
-  else if ((b & 0x20) == 0)
-    len = 2;
-  else if ((b & 0x10) == 0)
-    len = 3;
-  else if ((b & 0x08) == 0)
-    len = 4;
-  bool ok = len && len <= n;
-  for (size_t i = 1; ok && i < len; i++) ok = (s[i] & 0xC0) == 0x80;
-  if (!ok) {
-    *cp = 0xFFFD;
-    *cls = AZC_UNICODE_OTHER;
-    return 1;
-  }
-  uint32_t v = b & (0x7F >> len);
-  for (size_t i = 1; i < len; i++) v = (v << 6) | (s[i] & 0x3F);
-  *cp = v;
-  *cls = v > 0x10FFFF ? CLASS_NONE : (uint8_t)azc_unicode_class(v);
-  return len;
-}
-
-typedef struct {
-  const uint32_t *cp;
-  const uint8_t *cls;
-  size_t n;
-} cpts_t;
-
-/* the class at i; past the end there is none (like llama.cpp's empty flags) */
-static inline int cls_at(const cpts_t *c, size_t i) { return i < c->n ? c->cls[i] : CLASS_NONE; }
-static inline bool is_other(int cls) { return cls == AZC_UNICODE_OTHER; }
-
-/* Where the word that starts at code point `pos` ends. */
-static size_t gpt2_word_end(const cpts_t *c, size_t pos) {
-  uint32_t cp = c->cp[pos];
-  if (cp == '\'' && pos + 1 < c->n) { /* 's 't 're 've 'm 'll 'd */
-    uint32_t a = c->cp[pos + 1];
-    if (a == 's' || a == 't' || a == 'm' || a == 'd') return pos + 2;
-    if (pos + 2 < c->n) {
-      uint32_t b = c->cp[pos + 2];
-      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-        return pos + 3;
-    }
-  }
-  int cls = cp == ' ' ? cls_at(c, pos + 1) : c->cls[pos];
-  if (cls == AZC_UNICODE_LETTER || cls == AZC_UNICODE_NUMBER || is_other(cls)) {
-    /* ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+' */
-    pos += cp == ' ';
-    while (cls_at(c, pos) == cls) pos++;
-    return pos;
-  }
-  size_t n_space = 0;
-  while (cls_at(c, pos + n_space) == AZC_UNICODE_SPACE) n_space++;
-  if (n_space > 1 && pos + n_space < c->n) return pos + n_space - 1; /* \s+(?!\S) */
-  if (n_space > 0) return pos + n_space;                             /* \s+ */
-  return pos + 1; /* no branch matches (a code point beyond U+10FFFF) */
-}
-
-azc_status_t azc_tokenizer_gpt2_split(azc_tok_work_t *w, const char *text, size_t len,
-                                      azc_status_t (*word)(void *ctx, const char *s, size_t n),
-                                      void *ctx) {
-  if (len + 1 > w->cap_cpts) {
-    size_t cap = len + 1;
-    uint32_t *cp = realloc(w->cpts, cap * sizeof(uint32_t));
-    if (cp) w->cpts = cp;
-    uint8_t *cls = realloc(w->classes, cap);
-    if (cls) w->classes = cls;
-    uint32_t *off = realloc(w->offsets, cap * sizeof(uint32_t));
-    if (off) w->offsets = off;
-    if (!cp || !cls || !off)
-      return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu bytes", len);
-    w->cap_cpts = cap;
-  }
-  const uint8_t *u = (const uint8_t *)text;
-  size_t n = 0;
-  for (size_t i = 0; i < len; n++) {
-    w->offsets[n] = (uint32_t)i;
-    i += decode_cpt(u + i, len - i, &w->cpts[n], &w->classes[n]);
-  }
-  w->offsets[n] = (uint32_t)len;
-  cpts_t c = {w->cpts, w->classes, n};
-  for (size_t pos = 0; pos < n;) {
-    size_t end = gpt2_word_end(&c, pos);
-    AZC_RETURN_IF_ERROR(word(ctx, text + w->offsets[pos], w->offsets[end] - w->offsets[pos]));
-    pos = end;
-  }
-  return NULL;
-}
+/* ---- encoding ---- */
 
 typedef struct {
   const azc_tokenizer_t *tok;
@@ -381,5 +286,5 @@ static azc_status_t encode_word(void *p, const char *s, size_t n) {
 azc_status_t azc_tokenizer_bpe_encode(const azc_tokenizer_t *tok, azc_tok_work_t *w,
                                       const char *text, size_t len, azc_idvec_t *out) {
   word_ctx_t c = {tok, w, out};
-  return azc_tokenizer_gpt2_split(w, text, len, encode_word, &c);
+  return azc_pre_split(tok->pre_kind, w, text, len, encode_word, &c);
 }

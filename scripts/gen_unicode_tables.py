@@ -1,52 +1,92 @@
 #!/usr/bin/env python3
-"""Generates runtime/tokenizer_unicode.c: the Unicode character classes that the
-GPT-2 pre-tokenizer needs (\\p{L}, \\p{N}, \\s), as sorted code point ranges.
+"""Generates runtime/tokenizer_unicode.c: the Unicode facts the BPE
+pre-tokenizers need, from ONE pinned copy of the Unicode Character Database.
 
-    python3 scripts/gen_unicode_tables.py > runtime/tokenizer_unicode.c
+    python3 scripts/gen_unicode_tables.py [UCD_DIR] > runtime/tokenizer_unicode.c
 
-Letters are general categories L*, numbers N*, whitespace is the White_Space
-property (PropList.txt; Python's unicodedata does not expose it, so the list is
-written out below). Everything else, unassigned code points included, is
-"other". The Unicode version is Python's unicodedata.unidata_version and is
-recorded in the output."""
+UCD_DIR defaults to /usr/share/unicode (Debian's unicode-data package, 15.0.0
+on Debian 12). The generator reads UnicodeData.txt (general categories) and
+PropList.txt (White_Space), refuses any other version than the pinned one, and
+writes the version it read into the output. Python's own unicodedata module is
+not used: its version depends on the Python that happens to be installed.
 
+Per code point the table holds the general category collapsed the way
+llama.cpp's regex classes use it (\\p{L} letters, \\p{N} numbers, \\p{P}
+punctuation, \\p{S} symbols, \\p{M} marks, \\p{Z} separators, \\p{C} controls:
+Cc Cf Co Cs; Cn "undefined") and the White_Space bit (\\s). Code points above
+U+10FFFF are "undefined" as in llama.cpp.
+
+The llama3 and qwen2 pre-tokenizers match contractions case-insensitively
+('S, 'LL, ...) by lowercasing one code point; the generator checks that no code
+point beyond ASCII lowercases to one of the letters involved, so ASCII case
+folding is exact there (the output records the check)."""
+
+import os
 import sys
-import unicodedata
 
-# White_Space from PropList.txt (unchanged since Unicode 6.3)
-WHITE_SPACE = [(0x0009, 0x000D), (0x0020, 0x0020), (0x0085, 0x0085), (0x00A0, 0x00A0),
-               (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F),
-               (0x205F, 0x205F), (0x3000, 0x3000)]
-OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
+PINNED_VERSION = "15.0.0"
 
-
-def classes():
-    cls = bytearray(0x110000)
-    for cp in range(0x110000):
-        cat = unicodedata.category(chr(cp))
-        if cat[0] == "L":
-            cls[cp] = LETTER
-        elif cat[0] == "N":
-            cls[cp] = NUMBER
-    for lo, hi in WHITE_SPACE:
-        for cp in range(lo, hi + 1):
-            assert cls[cp] == OTHER, hex(cp)
-            cls[cp] = SPACE
-    return cls
+# azc_unicode_cat_t in runtime/tokenizer_internal.h
+UNDEFINED, NUMBER, LETTER, SEPARATOR, MARK, PUNCTUATION, SYMBOL, CONTROL = range(8)
+WHITESPACE = 0x08
+CATEGORY = {
+    "Cn": UNDEFINED,
+    "Cc": CONTROL, "Cf": CONTROL, "Co": CONTROL, "Cs": CONTROL,
+    "Ll": LETTER, "Lm": LETTER, "Lo": LETTER, "Lt": LETTER, "Lu": LETTER,
+    "Mc": MARK, "Me": MARK, "Mn": MARK,
+    "Nd": NUMBER, "Nl": NUMBER, "No": NUMBER,
+    "Pc": PUNCTUATION, "Pd": PUNCTUATION, "Pe": PUNCTUATION, "Pf": PUNCTUATION,
+    "Pi": PUNCTUATION, "Po": PUNCTUATION, "Ps": PUNCTUATION,
+    "Sc": SYMBOL, "Sk": SYMBOL, "Sm": SYMBOL, "So": SYMBOL,
+    "Zl": SEPARATOR, "Zp": SEPARATOR, "Zs": SEPARATOR,
+}
+N_CPTS = 0x110000
+DIRECT = 0x800  # code points below this are looked up directly
+CONTRACTION_LETTERS = "stmdrevl"
 
 
-def ranges(cls):
-    out = []  # (lo, hi, class) for every maximal run of a class other than OTHER
-    cp = 0
-    while cp < len(cls):
-        c = cls[cp]
-        end = cp
-        while end + 1 < len(cls) and cls[end + 1] == c:
-            end += 1
-        if c != OTHER:
-            out.append((cp, end, c))
-        cp = end + 1
-    return out
+def read_version(ucd):
+    # PropList.txt starts with "# PropList-15.0.0.txt"
+    with open(os.path.join(ucd, "PropList.txt"), encoding="utf-8") as f:
+        first = f.readline().strip()
+    prefix = "# PropList-"
+    if not first.startswith(prefix) or not first.endswith(".txt"):
+        sys.exit("gen_unicode_tables: cannot read the Unicode version from %s/PropList.txt" % ucd)
+    return first[len(prefix):-len(".txt")]
+
+
+def read_unicode_data(ucd):
+    flags = bytearray(N_CPTS)  # all UNDEFINED (Cn) until listed
+    lower_to_contraction = []
+    first = None
+    with open(os.path.join(ucd, "UnicodeData.txt"), encoding="utf-8") as f:
+        for line in f:
+            field = line.rstrip("\n").split(";")
+            cp, name, cat, lower = int(field[0], 16), field[1], field[2], field[13]
+            if name.endswith(", First>"):
+                first = cp
+                continue
+            lo = first if name.endswith(", Last>") else cp
+            first = None
+            for c in range(lo, cp + 1):
+                flags[c] = CATEGORY[cat]
+            if lower and cp >= 0x80 and chr(int(lower, 16)) in CONTRACTION_LETTERS:
+                lower_to_contraction.append(cp)
+    return flags, lower_to_contraction
+
+
+def add_white_space(ucd, flags):
+    with open(os.path.join(ucd, "PropList.txt"), encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            cps, prop = [s.strip() for s in line.split(";")]
+            if prop != "White_Space":
+                continue
+            lo, _, hi = cps.partition("..")
+            for c in range(int(lo, 16), int(hi or lo, 16) + 1):
+                flags[c] |= WHITESPACE
 
 
 def wrap(items, indent="    ", width=100):
@@ -63,41 +103,53 @@ def wrap(items, indent="    ", width=100):
 
 
 def main():
-    cls = classes()
-    rs = [r for r in ranges(cls) if r[1] >= 0x80]
-    ascii_cls = ["%d" % cls[cp] for cp in range(0x80)]
+    ucd = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode"
+    version = read_version(ucd)
+    if version != PINNED_VERSION:
+        sys.exit("gen_unicode_tables: %s holds Unicode %s; azc pins %s (Debian 12's unicode-data)"
+                 % (ucd, version, PINNED_VERSION))
+    flags, lowers = read_unicode_data(ucd)
+    if lowers:
+        sys.exit("gen_unicode_tables: code points %s lowercase to ASCII contraction letters; "
+                 "the llama3 matcher's ASCII case folding would be wrong" % lowers)
+    add_white_space(ucd, flags)
+    starts = [cp for cp in range(DIRECT, N_CPTS) if cp == DIRECT or flags[cp] != flags[cp - 1]]
     w = sys.stdout.write
-    w("/* GENERATED by scripts/gen_unicode_tables.py from Unicode %s; do not edit.\n"
+    w("/* GENERATED by scripts/gen_unicode_tables.py from Unicode %s (UnicodeData.txt and\n"
+      " * PropList.txt of Debian's unicode-data package); do not edit.\n"
       " *\n"
-      " * Character classes for the GPT-2 pre-tokenizer: letters (general category\n"
-      " * L*), numbers (N*) and whitespace (the White_Space property); all other code\n"
-      " * points, unassigned ones included, are \"other\". ASCII is a direct table, the\n"
-      " * rest %d sorted ranges searched by bisection. Class numbers are\n"
-      " * azc_unicode_class_t: 0 other, 1 letter, 2 number, 3 whitespace. */\n" % (unicodedata.unidata_version, len(rs)))
+      " * Per code point: the general category as llama.cpp's pre-tokenizer regexes\n"
+      " * see it (azc_unicode_cat_t in bits 0-2) and White_Space (AZC_UNICODE_WHITESPACE).\n"
+      " * Code points below U+%04X are a direct table, the rest %d runs of equal\n"
+      " * flags found by bisection; beyond U+10FFFF everything is undefined.\n"
+      " * Checked while generating: no code point beyond ASCII lowercases to one of\n"
+      " * \"%s\", so the contraction matchers fold case in ASCII only. */\n"
+      % (version, DIRECT, len(starts), CONTRACTION_LETTERS))
     w('#include "runtime/tokenizer_internal.h"\n\n')
+    w("const char azc_unicode_version[] = \"%s\";\n\n" % version)
     w("/* clang-format off */\n")
-    w("static const uint8_t ascii_class[128] = {\n%s\n};\n\n" % wrap(ascii_cls, "    "))
-    w("/* {first, last, class} */\n")
-    w("static const uint32_t class_ranges[%d][3] = {\n" % len(rs))
-    w(wrap(["{0x%X, 0x%X, %d}" % r for r in rs], "    "))
-    w("\n};\n/* clang-format on */\n\n")
-    w("azc_unicode_class_t azc_unicode_class(uint32_t cp) {\n"
-      "  if (cp < 0x80) {\n"
-      "    return (azc_unicode_class_t)ascii_class[cp];\n"
-      "  }\n"
-      "  size_t lo = 0, hi = AZC_ARRAY_SIZE(class_ranges);\n"
-      "  while (lo < hi) {\n"
+    w("static const uint8_t direct_flags[0x%X] = {\n%s\n};\n\n"
+      % (DIRECT, wrap(["0x%02X" % flags[c] for c in range(DIRECT)])))
+    w("/* run i covers [run_start[i], run_start[i + 1]) */\n")
+    w("static const uint32_t run_start[%d] = {\n%s\n};\n\n"
+      % (len(starts), wrap(["0x%X" % s for s in starts])))
+    w("static const uint8_t run_flags[%d] = {\n%s\n};\n"
+      % (len(starts), wrap(["0x%02X" % flags[s] for s in starts])))
+    w("/* clang-format on */\n\n")
+    w("uint8_t azc_unicode_flags(uint32_t cp) {\n"
+      "  if (cp < 0x%X) return direct_flags[cp];\n"
+      "  if (cp > 0x10FFFF) return AZC_UCAT_UNDEFINED;\n"
+      "  size_t lo = 0, hi = AZC_ARRAY_SIZE(run_start); /* run_start[lo] <= cp < run_start[hi] */\n"
+      "  while (hi - lo > 1) {\n"
       "    size_t mid = lo + (hi - lo) / 2;\n"
-      "    if (cp < class_ranges[mid][0]) {\n"
+      "    if (cp < run_start[mid]) {\n"
       "      hi = mid;\n"
-      "    } else if (cp > class_ranges[mid][1]) {\n"
-      "      lo = mid + 1;\n"
       "    } else {\n"
-      "      return (azc_unicode_class_t)class_ranges[mid][2];\n"
+      "      lo = mid;\n"
       "    }\n"
       "  }\n"
-      "  return AZC_UNICODE_OTHER;\n"
-      "}\n")
+      "  return run_flags[lo];\n"
+      "}\n" % DIRECT)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "frontend/gguf.h"
+#include "frontend/vocab.h"
 #include "runtime/tokenizer.h"
 #include "runtime/tokenizer_internal.h"
 #include "tests/test.h"
@@ -20,7 +21,7 @@ typedef struct {
 #define T(lit)                                                                                     \
   { lit, sizeof(lit) - 1 }
 
-/* A tokenizer description read from a GGUF file, the way the frontend does. */
+/* A tokenizer description read from a GGUF file by the frontend's reader. */
 typedef struct {
   azc_gguf_t *g;
   azc_tokenizer_desc_t d;
@@ -38,45 +39,8 @@ static void vocab_free(gguf_vocab_t *v) {
 static azc_status_t vocab_read(const char *path, gguf_vocab_t *v) {
   memset(v, 0, sizeof(*v));
   AZC_RETURN_IF_ERROR(azc_gguf_open(path, &v->g));
-  azc_gguf_t *g = v->g;
-  azc_tokenizer_desc_t *d = &v->d;
-  azc_strview_t model;
-  AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.model", &model));
-  d->kind = azc_strview_eq(model, "gpt2") ? AZC_TOKENIZER_BPE : AZC_TOKENIZER_SPM;
-  if (azc_gguf_find(g, "tokenizer.ggml.pre"))
-    AZC_RETURN_IF_ERROR(azc_gguf_get_str(g, "tokenizer.ggml.pre", &d->pre));
-  const azc_gguf_value_t *a;
-  AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.tokens", AZC_GGUF_STRING, &a));
-  d->n_vocab = (int32_t)a->v.arr.count;
-  d->tokens = a->v.arr.strs;
-  uint64_t n;
-  if (azc_gguf_find(g, "tokenizer.ggml.scores")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_f32(g, "tokenizer.ggml.scores", &v->scores, &n));
-    d->scores = v->scores;
-  }
-  if (azc_gguf_find(g, "tokenizer.ggml.token_type")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_copy_arr_i32(g, "tokenizer.ggml.token_type", &v->types, &n));
-    d->token_types = v->types;
-  }
-  if (azc_gguf_find(g, "tokenizer.ggml.merges")) {
-    AZC_RETURN_IF_ERROR(azc_gguf_get_arr(g, "tokenizer.ggml.merges", AZC_GGUF_STRING, &a));
-    d->n_merges = (int32_t)a->v.arr.count;
-    d->merges = a->v.arr.strs;
-  }
-  static const char *const id_keys[5] = {
-      "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-      "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
-      "tokenizer.ggml.eot_token_id"};
-  int32_t *ids[5] = {&d->bos_id, &d->eos_id, &d->unk_id, &d->pad_id, &d->eot_id};
-  for (int i = 0; i < 5; i++) {
-    int64_t id;
-    AZC_RETURN_IF_ERROR(azc_gguf_opt_i64(g, id_keys[i], -1, &id));
-    *ids[i] = id >= 0 && id < d->n_vocab ? (int32_t)id : -1; /* 0xffffffff means none */
-  }
-  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_bos_token", -1, &d->add_bos));
-  AZC_RETURN_IF_ERROR(azc_gguf_opt_bool(g, "tokenizer.ggml.add_eos_token", -1, &d->add_eos));
-  AZC_RETURN_IF_ERROR(
-      azc_gguf_opt_bool(g, "tokenizer.ggml.add_space_prefix", -1, &d->add_space_prefix));
+  AZC_RETURN_IF_ERROR(azc_vocab_read(v->g, &v->d, &v->scores, &v->types));
+  if (!v->d.n_vocab) return AZC_ERR(AZC_NOT_FOUND, "%s has no tokenizer", path);
   return NULL;
 }
 
@@ -255,8 +219,17 @@ static void run_vectors(const char *rel) {
   ASSERT_EQ_INT(n_rt_fail, 0);
 }
 
-static void test_vectors_llama_spm(void) { run_vectors("vocab/ggml-vocab-llama-spm.gguf"); }
-static void test_vectors_gpt2(void) { run_vectors("vocab/ggml-vocab-gpt-2.gguf"); }
+#define VECTORS(name, file)                                                                        \
+  static void test_vectors_##name(void) { run_vectors("vocab/ggml-vocab-" file ".gguf"); }
+VECTORS(llama_spm, "llama-spm")
+VECTORS(gpt2, "gpt-2")
+VECTORS(phi3, "phi-3")
+VECTORS(starcoder, "starcoder")
+VECTORS(refact, "refact")
+VECTORS(mpt, "mpt")
+VECTORS(falcon, "falcon")
+VECTORS(deepseek_llm, "deepseek-llm")
+VECTORS(deepseek_coder, "deepseek-coder")
 
 /* ---- round trips on the shared vocabularies ---- */
 
@@ -717,13 +690,17 @@ static void test_deserialize_rejects(void) {
   azc_tokenizer_t *t = NULL;
   ASSERT_ERR(azc_tokenizer_deserialize(NULL, 0, &t), AZC_CORRUPT, "empty");
   ASSERT_ERR(azc_tokenizer_deserialize((const uint8_t *)"AZTK", 4, &t), AZC_CORRUPT, "header");
-  uint8_t hdr[48] = {'A', 'Z', 'T', 'X'};
+  uint8_t hdr[80] = {'A', 'Z', 'T', 'X'};
   ASSERT_ERR(azc_tokenizer_deserialize(hdr, sizeof(hdr), &t), AZC_CORRUPT, "magic");
   memcpy(hdr, "AZTK", 4);
   hdr[4] = 9;
   ASSERT_ERR(azc_tokenizer_deserialize(hdr, sizeof(hdr), &t), AZC_UNSUPPORTED, "version 9");
-  hdr[4] = 1;
-  hdr[12] = 0xff; /* 255 tokens in 4 bytes */
+  hdr[4] = 1; /* the blob of an older azc */
+  ASSERT_ERR(azc_tokenizer_deserialize(hdr, sizeof(hdr), &t), AZC_UNSUPPORTED,
+             "compile the bundle again");
+  hdr[4] = 2;
+  ASSERT_ERR(azc_tokenizer_deserialize(hdr, 40, &t), AZC_CORRUPT, "72-byte header");
+  hdr[12] = 0xff; /* 65535 tokens in a few bytes */
   hdr[13] = 0xff;
   ASSERT_ERR(azc_tokenizer_deserialize(hdr, sizeof(hdr), &t), AZC_CORRUPT, "cannot fit");
   ASSERT(t == NULL);
@@ -756,16 +733,15 @@ static int add_str(small_vocab_t *v, const char *s, float score, int type) {
 
 static azc_tokenizer_desc_t small_desc(small_vocab_t *v, azc_tokenizer_kind_t kind) {
   azc_tokenizer_desc_t d;
-  memset(&d, 0, sizeof(d));
+  azc_tokenizer_desc_init(&d);
   d.kind = kind;
+  if (kind == AZC_TOKENIZER_BPE) d.pre = (azc_strview_t){"gpt-2", 5};
   d.n_vocab = v->n;
   d.tokens = v->tokens;
   d.scores = v->scores;
   d.token_types = v->types;
   d.n_merges = v->n_merges;
   d.merges = v->merges;
-  d.bos_id = d.eos_id = d.unk_id = d.pad_id = d.eot_id = -1;
-  d.add_bos = d.add_eos = d.add_space_prefix = -1;
   return d;
 }
 
@@ -1031,8 +1007,11 @@ static void test_bpe_small(void) {
 
   /* malformed metadata is refused with a message */
   d.add_bos = -1;
-  d.pre = (azc_strview_t){"qwen2", 5};
-  ASSERT_ERR(azc_tokenizer_create(&d, &tok), AZC_UNSUPPORTED, "qwen2");
+  d.pre = (azc_strview_t){"qwen9", 5}; /* refused by name, as llama.cpp refuses it */
+  ASSERT_ERR(azc_tokenizer_create(&d, &tok), AZC_UNSUPPORTED,
+             "unknown pre-tokenizer type: 'qwen9'");
+  d.pre = (azc_strview_t){"tekken", 6}; /* llama.cpp knows it, azc does not implement it */
+  ASSERT_ERR(azc_tokenizer_create(&d, &tok), AZC_UNSUPPORTED, "'tekken' is known to llama.cpp");
   d.pre = (azc_strview_t){"gpt-2", 5};
   v.merges[0] = (azc_strview_t){"he", 2};
   ASSERT_ERR(azc_tokenizer_create(&d, &tok), AZC_CORRUPT, "merge 0");
@@ -1175,7 +1154,7 @@ static void test_gpt2_pretokenizer(void) {
   for (size_t i = 0; i < AZC_ARRAY_SIZE(cases); i++) {
     words_t got = {0};
     azc_status_t st =
-        azc_tokenizer_gpt2_split(&w, cases[i].text, strlen(cases[i].text), collect_word, &got);
+        azc_pre_split(AZC_PRE_GPT2, &w, cases[i].text, strlen(cases[i].text), collect_word, &got);
     int n_expect = 0;
     while (n_expect < 8 && cases[i].words[n_expect]) n_expect++;
     bool ok = !st && got.n == n_expect;
@@ -1198,28 +1177,40 @@ static void test_gpt2_pretokenizer(void) {
   ASSERT_EQ_INT(fails, 0);
 }
 
+static int ucat(uint32_t cp) { return azc_unicode_flags(cp) & AZC_UNICODE_CAT_MASK; }
+static bool uspace(uint32_t cp) { return (azc_unicode_flags(cp) & AZC_UNICODE_WHITESPACE) != 0; }
+
 static void test_unicode_classes(void) {
-  ASSERT_EQ_INT(azc_unicode_class('a'), AZC_UNICODE_LETTER);
-  ASSERT_EQ_INT(azc_unicode_class('7'), AZC_UNICODE_NUMBER);
-  ASSERT_EQ_INT(azc_unicode_class(' '), AZC_UNICODE_SPACE);
-  ASSERT_EQ_INT(azc_unicode_class('\v'), AZC_UNICODE_SPACE);
-  ASSERT_EQ_INT(azc_unicode_class('_'), AZC_UNICODE_OTHER);
-  ASSERT_EQ_INT(azc_unicode_class(0x259), AZC_UNICODE_LETTER);   /* ə */
-  ASSERT_EQ_INT(azc_unicode_class(0x131), AZC_UNICODE_LETTER);   /* ı */
-  ASSERT_EQ_INT(azc_unicode_class(0x1C5), AZC_UNICODE_LETTER);   /* ǅ, titlecase */
-  ASSERT_EQ_INT(azc_unicode_class(0x4E2D), AZC_UNICODE_LETTER);  /* 中 */
-  ASSERT_EQ_INT(azc_unicode_class(0x20B9F), AZC_UNICODE_LETTER); /* 𠮟 */
-  ASSERT_EQ_INT(azc_unicode_class(0x663), AZC_UNICODE_NUMBER);   /* ٣ */
-  ASSERT_EQ_INT(azc_unicode_class(0xB2), AZC_UNICODE_NUMBER);    /* ², No */
-  ASSERT_EQ_INT(azc_unicode_class(0x216B), AZC_UNICODE_NUMBER);  /* Ⅻ, Nl */
-  ASSERT_EQ_INT(azc_unicode_class(0xA0), AZC_UNICODE_SPACE);
-  ASSERT_EQ_INT(azc_unicode_class(0x85), AZC_UNICODE_SPACE);
-  ASSERT_EQ_INT(azc_unicode_class(0x3000), AZC_UNICODE_SPACE);
-  ASSERT_EQ_INT(azc_unicode_class(0x200B), AZC_UNICODE_OTHER); /* zero width space: not \s */
-  ASSERT_EQ_INT(azc_unicode_class(0x301), AZC_UNICODE_OTHER);  /* combining acute: a mark */
-  ASSERT_EQ_INT(azc_unicode_class(0x1F600), AZC_UNICODE_OTHER);
-  ASSERT_EQ_INT(azc_unicode_class(0x10FFFF), AZC_UNICODE_OTHER);
-  ASSERT_EQ_INT(azc_unicode_class(0xE0000), AZC_UNICODE_OTHER); /* unassigned */
+  ASSERT_STREQ(azc_unicode_version, "15.0.0");
+  ASSERT_EQ_INT(ucat('a'), AZC_UCAT_LETTER);
+  ASSERT_EQ_INT(ucat('7'), AZC_UCAT_NUMBER);
+  ASSERT(uspace(' ') && uspace('\v') && uspace('\r') && !uspace('x') && !uspace(0x1C));
+  ASSERT_EQ_INT(ucat(' '), AZC_UCAT_SEPARATOR);
+  ASSERT_EQ_INT(ucat('\n'), AZC_UCAT_CONTROL);
+  ASSERT_EQ_INT(ucat('_'), AZC_UCAT_PUNCTUATION);
+  ASSERT_EQ_INT(ucat('$'), AZC_UCAT_SYMBOL);
+  ASSERT_EQ_INT(ucat('~'), AZC_UCAT_SYMBOL);
+  ASSERT_EQ_INT(ucat(0x259), AZC_UCAT_LETTER);   /* ə */
+  ASSERT_EQ_INT(ucat(0x131), AZC_UCAT_LETTER);   /* ı */
+  ASSERT_EQ_INT(ucat(0x1C5), AZC_UCAT_LETTER);   /* ǅ, titlecase */
+  ASSERT_EQ_INT(ucat(0x4E2D), AZC_UCAT_LETTER);  /* 中 */
+  ASSERT_EQ_INT(ucat(0x20B9F), AZC_UCAT_LETTER); /* 𠮟 */
+  ASSERT_EQ_INT(ucat(0x663), AZC_UCAT_NUMBER);   /* ٣ */
+  ASSERT_EQ_INT(ucat(0xB2), AZC_UCAT_NUMBER);    /* ², No */
+  ASSERT_EQ_INT(ucat(0x216B), AZC_UCAT_NUMBER);  /* Ⅻ, Nl */
+  ASSERT(uspace(0xA0) && uspace(0x85) && uspace(0x3000) && uspace(0x2028) && uspace(0x1680));
+  ASSERT(!uspace(0x200B) && !uspace(0xFEFF) && !uspace(0x180E)); /* not White_Space */
+  ASSERT_EQ_INT(ucat(0x200B), AZC_UCAT_CONTROL);                 /* zero width space is Cf */
+  ASSERT_EQ_INT(ucat(0x301), AZC_UCAT_MARK);                     /* combining acute */
+  ASSERT_EQ_INT(ucat(0x1F600), AZC_UCAT_SYMBOL);                 /* 😀 */
+  ASSERT_EQ_INT(ucat(0x2026), AZC_UCAT_PUNCTUATION);
+  ASSERT_EQ_INT(ucat(0xE000), AZC_UCAT_CONTROL); /* private use, Co */
+  ASSERT_EQ_INT(ucat(0xD800), AZC_UCAT_CONTROL); /* surrogate, Cs */
+  ASSERT_EQ_INT(ucat(0x10FFFF), AZC_UCAT_UNDEFINED);
+  ASSERT_EQ_INT(ucat(0xE0000), AZC_UCAT_UNDEFINED); /* unassigned */
+  ASSERT_EQ_INT(ucat(0x110000), AZC_UCAT_UNDEFINED);
+  ASSERT_EQ_INT(ucat(0x2EBF0), AZC_UCAT_UNDEFINED); /* assigned in 15.1, not in 15.0 */
+  ASSERT_EQ_INT(ucat(0x31350), AZC_UCAT_LETTER);    /* CJK extension H, new in 15.0 */
   /* the GPT-2 alphabet is a bijection between bytes and its 256 characters */
   for (int b = 0; b < 256; b++)
     ASSERT_EQ_INT(azc_gpt2_cpt_to_byte(azc_gpt2_byte_to_cpt((uint8_t)b)), b);
@@ -1333,6 +1324,13 @@ int main(void) {
   RUN(test_deserialize_rejects);
   RUN(test_vectors_llama_spm);
   RUN(test_vectors_gpt2);
+  RUN(test_vectors_phi3);
+  RUN(test_vectors_starcoder);
+  RUN(test_vectors_refact);
+  RUN(test_vectors_mpt);
+  RUN(test_vectors_falcon);
+  RUN(test_vectors_deepseek_llm);
+  RUN(test_vectors_deepseek_coder);
   RUN(test_round_trip_shared);
   RUN(test_known_answers);
   RUN(test_golden_prompts_and_text);

@@ -1,0 +1,34 @@
+/* The tokenizer of a GGUF file: reading tokenizer.ggml.* (and general.name)
+ * into an azc_tokenizer_desc_t the way llama.cpp's vocabulary loader reads
+ * them, including its default ids where the file names none.
+ *
+ * Reading the vocabulary needs no architecture, so `azc tokenize` and the
+ * tokenizer API work on a vocab-only GGUF of any architecture through
+ * azc_vocab_open, while azc_model_open uses azc_vocab_read for the
+ * architectures it can lower. */
+#ifndef AZC_FRONTEND_VOCAB_H
+#define AZC_FRONTEND_VOCAB_H
+
+#include "frontend/gguf.h"
+#include "runtime/tokenizer.h"
+
+/* Fills *d (azc_tokenizer_desc_init'ed first) from g; the arrays point into g
+ * or into *scores / *types, which the caller frees. A file without
+ * tokenizer.ggml.model leaves d->n_vocab 0 (no tokenizer, not an error). */
+azc_status_t azc_vocab_read(const azc_gguf_t *g, azc_tokenizer_desc_t *d, float **scores,
+                            int32_t **types);
+
+/* A GGUF file opened for its tokenizer only. */
+typedef struct azc_vocab_file {
+  azc_gguf_t *gguf;
+  azc_tokenizer_desc_t desc; /* borrows gguf and the buffers below */
+  azc_strview_t arch;        /* general.architecture, or empty */
+  float *scores;
+  int32_t *types;
+} azc_vocab_file_t;
+
+/* Fails when the file has no tokenizer. */
+azc_status_t azc_vocab_open(const char *path, azc_vocab_file_t **out);
+void azc_vocab_close(azc_vocab_file_t *v);
+
+#endif
