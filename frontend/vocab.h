@@ -31,4 +31,20 @@ typedef struct azc_vocab_file {
 azc_status_t azc_vocab_open(const char *path, azc_vocab_file_t **out);
 void azc_vocab_close(azc_vocab_file_t *v);
 
+/* What azc_vocab_write_from_json wrote. */
+typedef struct azc_vocab_json_info {
+  char model[8]; /* tokenizer.ggml.model: "gpt2" or "llama" */
+  char pre[32];  /* tokenizer.ggml.pre */
+  int32_t n_vocab, n_merges, n_added;
+} azc_vocab_json_info_t;
+
+/* Writes a vocab-only GGUF (tokenizer.* keys, no tensors) from a Hugging
+ * Face tokenizer.json, with tokenizer_config.json and config.json from the
+ * same folder when they are there, holding what llama.cpp's
+ * convert_hf_to_gguf.py would write (frontend/vocab_json.c says how). arch
+ * and name (general.architecture, general.name) may be NULL. Refuses a
+ * tokenizer whose pre-tokenizer or model llama.cpp has no form for. */
+azc_status_t azc_vocab_write_from_json(const char *json_path, const char *arch, const char *name,
+                                       const char *out_path, azc_vocab_json_info_t *info);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "frontend/gguf.h"
 #include "frontend/vocab.h"
+#include "runtime/generate.h"
 #include "runtime/tokenizer.h"
 #include "runtime/tokenizer_internal.h"
 #include "tests/test.h"
@@ -712,7 +713,7 @@ typedef struct {
   azc_strview_t tokens[600];
   float scores[600];
   int32_t types[600];
-  char text[600][8];
+  char text[600][16];
   int n;
   azc_strview_t merges[600];
   char merge_text[600][24];
@@ -1264,6 +1265,74 @@ static void test_bad_descriptions(void) {
   ASSERT(!azc_tokenizer_is_eog(NULL, 0) && azc_tokenizer_n_vocab(NULL) == 0);
 }
 
+/* ---- end of generation in the generate loop ---- */
+
+/* An executor whose logits pick the next token of a script (one sequence). */
+typedef struct {
+  azc_executor_t base;
+  const int32_t *script;
+  int n_script, next;
+} script_exec_t;
+
+static azc_status_t script_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
+  script_exec_t *s = (script_exec_t *)ex;
+  for (int32_t o = 0; o < b->n_out; o++) {
+    float *row = logits + (size_t)o * (size_t)ex->n_vocab;
+    for (int32_t i = 0; i < ex->n_vocab; i++) row[i] = 0;
+    row[s->script[s->next < s->n_script ? s->next : s->n_script - 1]] = 10;
+  }
+  s->next++;
+  return NULL;
+}
+static void script_destroy(azc_executor_t *ex) { (void)ex; }
+static const azc_executor_ops_t script_ops = {"script", script_forward, script_destroy};
+
+static void test_generate_stops_at_eog(void) {
+  /* <|im_end|> is only NORMAL in the file: it ends generation all the same,
+   * as in llama.cpp (which also makes it CONTROL), while EOS is something else */
+  static small_vocab_t v;
+  bpe_base(&v);
+  int im_end = add_str(&v, "<|im_end|>", 0, AZC_TOKEN_NORMAL);
+  int eos = add_str(&v, "<|endoftext|>", 0, AZC_TOKEN_CONTROL);
+  azc_tokenizer_desc_t d = small_desc(&v, AZC_TOKENIZER_BPE);
+  d.eos_id = eos;
+  azc_tokenizer_t *tok;
+  ASSERT_OK(azc_tokenizer_create(&d, &tok));
+  ASSERT(azc_tokenizer_is_eog(tok, im_end) && azc_tokenizer_is_eog(tok, eos));
+  ASSERT(!azc_tokenizer_is_eog(tok, 'a'));
+  ASSERT_EQ_INT(azc_tokenizer_token_type(tok, im_end), AZC_TOKEN_CONTROL);
+  ASSERT_EQ_INT(azc_tokenizer_eot(tok), im_end);
+  const int32_t script[] = {'S', 'a', 'l', 'a', 'm', im_end, 'x', 'y'};
+  script_exec_t ex = {{&script_ops, v.n, 64, 1, 16, 1}, script, 8, 0};
+  azc_generate_params_t p = azc_generate_params_default();
+  p.sampling.temperature = 0;
+  p.n_predict = 20;
+  const char *prompt = "hi";
+  size_t len = 2;
+  azc_generate_result_t r;
+  memset(&r, 0, sizeof(r));
+  azc_generate_timings_t tm;
+  azc_status_t st = azc_generate(&ex.base, tok, &prompt, &len, 1, &p, &r, &tm);
+  bool ok = !st && r.stop == AZC_STOP_EOS && r.n_tokens == 5 && !strcmp(r.text, "Salam");
+  if (!ok)
+    fprintf(stderr, "  stop %d, %zu tokens, \"%s\" %s\n", r.stop, r.n_tokens, r.text ? r.text : "",
+            st ? azc_status_message(st) : "");
+  azc_status_free(st);
+  azc_generate_result_free(&r);
+  /* ignore_eos goes past it */
+  ex.next = 0;
+  p.ignore_eos = true;
+  p.n_predict = 7;
+  memset(&r, 0, sizeof(r));
+  st = azc_generate(&ex.base, tok, &prompt, &len, 1, &p, &r, &tm);
+  bool ok2 = !st && r.stop == AZC_STOP_LENGTH && r.n_tokens == 7 && !strcmp(r.text, "Salamx");
+  azc_status_free(st);
+  azc_generate_result_free(&r);
+  azc_tokenizer_destroy(tok);
+  ASSERT(ok);
+  ASSERT(ok2);
+}
+
 /* ---- speed ---- */
 
 static void test_speed(void) {
@@ -1337,6 +1406,7 @@ int main(void) {
   RUN(test_decode_spm_details);
   RUN(test_decode_gpt2_details);
   RUN(test_serialize_shared);
+  RUN(test_generate_stops_at_eog);
   RUN(test_speed);
   return test_summary();
 }
