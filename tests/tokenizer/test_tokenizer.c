@@ -1289,11 +1289,13 @@ static const azc_executor_ops_t script_ops = {"script", script_forward, script_d
 
 static void test_generate_stops_at_eog(void) {
   /* <|im_end|> is only NORMAL in the file: it ends generation all the same,
-   * as in llama.cpp (which also makes it CONTROL), while EOS is something else */
+   * as in llama.cpp (which also makes it CONTROL), while EOS is something else
+   * and EOT is <|eot_id|> (first in llama.cpp's list of EOT texts) */
   static small_vocab_t v;
   bpe_base(&v);
   int im_end = add_str(&v, "<|im_end|>", 0, AZC_TOKEN_NORMAL);
   int eos = add_str(&v, "<|endoftext|>", 0, AZC_TOKEN_CONTROL);
+  int eot = add_str(&v, "<|eot_id|>", 0, AZC_TOKEN_CONTROL);
   azc_tokenizer_desc_t d = small_desc(&v, AZC_TOKENIZER_BPE);
   d.eos_id = eos;
   azc_tokenizer_t *tok;
@@ -1301,7 +1303,8 @@ static void test_generate_stops_at_eog(void) {
   ASSERT(azc_tokenizer_is_eog(tok, im_end) && azc_tokenizer_is_eog(tok, eos));
   ASSERT(!azc_tokenizer_is_eog(tok, 'a'));
   ASSERT_EQ_INT(azc_tokenizer_token_type(tok, im_end), AZC_TOKEN_CONTROL);
-  ASSERT_EQ_INT(azc_tokenizer_eot(tok), im_end);
+  ASSERT_EQ_INT(azc_tokenizer_eot(tok), eot);
+  ASSERT(azc_tokenizer_is_eog(tok, eot));
   const int32_t script[] = {'S', 'a', 'l', 'a', 'm', im_end, 'x', 'y'};
   script_exec_t ex = {{&script_ops, v.n, 64, 1, 16, 1}, script, 8, 0};
   azc_generate_params_t p = azc_generate_params_default();

@@ -13,6 +13,7 @@
 
 #include "frontend/vocab.h"
 #include "runtime/tokenizer.h"
+#include "runtime/tokenizer_internal.h"
 #include "tests/test.h"
 
 #ifndef AZC_TOKENIZER_DATA
@@ -70,7 +71,8 @@ static int nth_ids(const file_t *f, int idx, int32_t *out, int cap) {
     char *e;
     long v = strtol(p, &e, 10);
     if (e == p) break;
-    if (n < cap) out[n++] = (int32_t)v;
+    if (n == cap) return -1; /* more than the caller has room for */
+    out[n++] = (int32_t)v;
     p = e;
   }
   return n;
@@ -91,8 +93,8 @@ static int compare(const azc_tokenizer_t *tok, const char *name, const file_t *i
     const char *s;
     size_t n;
     if (!nth_text(inp, i, &s, &n)) break;
-    int32_t expect[1024];
-    int n_expect = nth_ids(out, i, expect, 1024);
+    static int32_t expect[16384];
+    int n_expect = nth_ids(out, i, expect, 16384);
     if (n_expect < 0) {
       fprintf(stderr, "  %s: no expected line %d\n", name, i);
       return fails + 1;
@@ -228,7 +230,144 @@ static void test_llama_cpp_references(void) {
   ASSERT_EQ_INT(total_fails, 0);
 }
 
+/* Every pre-tokenizer family on one vocabulary: the gpt-2 vocabulary with
+ * tokenizer.ggml.pre set to each name (llama.cpp ran on copies of the file
+ * with that one key changed), on extra.inp and pre.inp (the edges of every
+ * character range the regexes name, each kind of whitespace and digit). */
+static void test_pre_tokenizers_on_one_vocab(void) {
+  static const char *const pres[] = {"default",        "gpt-2",     "llama-bpe", "dbrx",
+                                     "qwen2",          "starcoder", "falcon",    "deepseek-llm",
+                                     "deepseek-coder", "poro-chat", "viking",    "chatglm-bpe"};
+  char path[1024];
+  if (!test_shared_path(path, sizeof(path), "vocab/ggml-vocab-gpt-2.gguf"))
+    TEST_SKIP("../shared/vocab/ggml-vocab-gpt-2.gguf not found");
+  file_t a, b, inp;
+  ASSERT(load(AZC_TOKENIZER_DATA "/extra.inp", &a));
+  ASSERT(load(AZC_TOKENIZER_DATA "/pre.inp", &b));
+  static const char sep[] = "\n__ggml_vocab_test__\n";
+  inp.size = a.size + sizeof(sep) - 1 + b.size;
+  inp.buf = malloc(inp.size);
+  ASSERT(inp.buf != NULL);
+  memcpy(inp.buf, a.buf, a.size);
+  memcpy(inp.buf + a.size, sep, sizeof(sep) - 1);
+  memcpy(inp.buf + a.size + sizeof(sep) - 1, b.buf, b.size);
+  free(a.buf);
+  free(b.buf);
+  azc_vocab_file_t *vf = NULL;
+  ASSERT_OK(azc_vocab_open(path, &vf));
+  int total_fails = 0;
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(pres); i++) {
+    char ref[1024];
+    snprintf(ref, sizeof(ref), "%s/pre-%s.out", AZC_TOKENIZER_DATA, pres[i]);
+    file_t out;
+    if (!load(ref, &out)) {
+      total_fails++;
+      continue;
+    }
+    azc_tokenizer_desc_t d = vf->desc;
+    d.pre = (azc_strview_t){pres[i], strlen(pres[i])};
+    azc_tokenizer_t *tok = NULL;
+    azc_status_t st = azc_tokenizer_create(&d, &tok);
+    int n = 0, fails = 1;
+    if (!st)
+      fails = compare(tok, pres[i], &inp, &out, false, &n);
+    else
+      fprintf(stderr, "  %s: %s\n", pres[i], azc_status_message(st));
+    fprintf(stderr, "  gpt-2 vocabulary, pre '%s': %d/%d texts as llama.cpp\n", pres[i], n - fails,
+            n);
+    azc_status_free(st);
+    azc_tokenizer_destroy(tok);
+    free(out.buf);
+    total_fails += fails;
+  }
+  azc_vocab_close(vf);
+  free(inp.buf);
+  ASSERT_EQ_INT(total_fails, 0);
+}
+
+/* The words each pre-tokenizer cuts extra.inp and pre.inp into, against
+ * llama.cpp's unicode_regex_split with the regex lists of its llama-vocab.cpp
+ * (data/split-<family>.txt: per text, the byte length of each word). Needs no
+ * vocabulary: this sees cut differences that no vocabulary's merges would. */
+typedef struct {
+  int32_t lens[16384];
+  int n;
+} word_lens_t;
+
+static azc_status_t record_word(void *ctx, const char *s, size_t n) {
+  (void)s;
+  word_lens_t *w = ctx;
+  if (w->n < 16384) w->lens[w->n] = (int32_t)n;
+  w->n++;
+  return NULL;
+}
+
+static void test_pre_tokenizer_splits(void) {
+  static const struct {
+    const char *name;
+    azc_pre_kind_t kind;
+  } fams[] = {
+      {"gpt2", AZC_PRE_GPT2},
+      {"llama3", AZC_PRE_LLAMA3},
+      {"qwen2", AZC_PRE_QWEN2},
+      {"starcoder", AZC_PRE_STARCODER},
+      {"falcon", AZC_PRE_FALCON},
+      {"deepseek-llm", AZC_PRE_DEEPSEEK_LLM},
+      {"deepseek-coder", AZC_PRE_DEEPSEEK_CODER},
+      {"poro", AZC_PRE_PORO},
+      {"viking", AZC_PRE_VIKING},
+      {"default", AZC_PRE_DEFAULT},
+  };
+  file_t a, b;
+  ASSERT(load(AZC_TOKENIZER_DATA "/extra.inp", &a));
+  ASSERT(load(AZC_TOKENIZER_DATA "/pre.inp", &b));
+  static word_lens_t got;
+  static int32_t want[16384];
+  azc_tok_work_t w = {0};
+  int total_fails = 0;
+  for (size_t f = 0; f < AZC_ARRAY_SIZE(fams); f++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/split-%s.txt", AZC_TOKENIZER_DATA, fams[f].name);
+    file_t ref;
+    if (!load(path, &ref)) {
+      total_fails++;
+      continue;
+    }
+    int fails = 0, n_texts = 0;
+    for (int i = 0;; i++) {
+      const char *s;
+      size_t n;
+      int na = 0;
+      while (nth_text(&a, na, &s, &n)) na++;
+      if (!(i < na ? nth_text(&a, i, &s, &n) : nth_text(&b, i - na, &s, &n))) break;
+      int n_want = nth_ids(&ref, i, want, 16384);
+      got.n = 0;
+      azc_status_t st = azc_pre_split(fams[f].kind, &w, s, n, record_word, &got);
+      bool ok = !st && n_want == got.n && !memcmp(want, got.lens, (size_t)got.n * sizeof(int32_t));
+      if (!ok) {
+        fails++;
+        fprintf(stderr, "  %s: text %d is cut differently %s\n", fams[f].name, i,
+                st ? azc_status_message(st) : "");
+        print_ids("llama.cpp word lengths", want, n_want > 0 ? (size_t)n_want : 0);
+        print_ids("azc word lengths      ", got.lens, (size_t)got.n);
+      }
+      azc_status_free(st);
+      n_texts++;
+    }
+    fprintf(stderr, "  %-14s: %d/%d texts cut into llama.cpp's words\n", fams[f].name,
+            n_texts - fails, n_texts);
+    total_fails += fails + (n_texts != 41);
+    free(ref.buf);
+  }
+  azc_tok_work_free(&w);
+  free(a.buf);
+  free(b.buf);
+  ASSERT_EQ_INT(total_fails, 0);
+}
+
 int main(void) {
+  RUN(test_pre_tokenizer_splits);
   RUN(test_llama_cpp_references);
+  RUN(test_pre_tokenizers_on_one_vocab);
   return test_summary();
 }
