@@ -131,7 +131,7 @@ void azc_tok_work_free(azc_tok_work_t *w) {
   memset(w, 0, sizeof(*w));
 }
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
+bool azc_tok_grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return true;
   size_t c = *cap ? *cap : 64;
   while (c < need) c *= 2;
@@ -143,13 +143,13 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
 }
 
 azc_status_t azc_tok_work_reserve_syms(azc_tok_work_t *w, size_t n) {
-  if (!grow((void **)&w->syms, &w->cap_syms, n, sizeof(*w->syms)))
+  if (!azc_tok_grow((void **)&w->syms, &w->cap_syms, n, sizeof(*w->syms)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu symbols", n);
   return NULL;
 }
 
 azc_status_t azc_tok_heap_push(azc_tok_work_t *w, const azc_tok_bigram_t *b) {
-  if (!grow((void **)&w->heap, &w->cap_heap, w->n_heap + 1, sizeof(*w->heap)))
+  if (!azc_tok_grow((void **)&w->heap, &w->cap_heap, w->n_heap + 1, sizeof(*w->heap)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for the merge queue");
   azc_tok_bigram_t *h = w->heap;
   size_t i = w->n_heap++;
@@ -180,7 +180,7 @@ azc_tok_bigram_t azc_tok_heap_pop(azc_tok_work_t *w) {
 }
 
 azc_status_t azc_idvec_push(azc_idvec_t *v, int32_t id) {
-  if (!grow((void **)&v->ids, &v->cap, v->n + 1, sizeof(int32_t)))
+  if (!azc_tok_grow((void **)&v->ids, &v->cap, v->n + 1, sizeof(int32_t)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu tokens", v->n + 1);
   v->ids[v->n++] = id;
   return NULL;
@@ -514,7 +514,7 @@ static azc_status_t spm_encode(const azc_tokenizer_t *tok, azc_tok_work_t *w, co
   size_t n_spaces = 0;
   for (size_t i = 0; i < len; i++) n_spaces += text[i] == ' ';
   size_t blen = len + 2 * n_spaces + (space_prefix ? 3 : 0);
-  if (!grow((void **)&w->buf, &w->cap_buf, blen + 1, 1))
+  if (!azc_tok_grow((void **)&w->buf, &w->cap_buf, blen + 1, 1))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu bytes", blen);
   char *b = w->buf;
   size_t k = 0;

@@ -149,6 +149,10 @@ struct azc_tokenizer {
   int32_t bpe_char_token[256];
 };
 
+/* Grows *p (of *cap elements of elem bytes) to hold at least need, doubling;
+ * false when out of memory (*p is then unchanged). */
+bool azc_tok_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* A growing list of token ids (encode's output). */
 typedef struct azc_idvec {
   int32_t *ids;
@@ -206,10 +210,12 @@ typedef struct azc_tok_fragment {
 typedef struct azc_tok_fragments {
   azc_tok_fragment_t *f;
   size_t n, cap;
-  uint64_t *occ; /* work memory: occurrences of special texts */
+  uint64_t *occ; /* work memory: the special tokens taken, (start << 32 | id) */
   size_t n_occ, cap_occ;
   uint8_t *state; /* work memory: per byte free / taken / dropped */
   size_t cap_state;
+  uint8_t *seen; /* work memory: per special token rank, whether it occurs */
+  size_t cap_seen;
 } azc_tok_fragments_t;
 
 /* Derives types, attributes and ids as llama.cpp does (derive_attrs), then

@@ -284,15 +284,9 @@ static inline bool other(uint8_t f) {
 static void emit(chunk_t *c, uint32_t end) {
   if (end <= c->prev) return;
   azc_tok_work_t *w = c->w;
-  if (w->n_next == w->cap_next) {
-    size_t cap = w->cap_next ? w->cap_next * 2 : 256;
-    azc_tok_chunk_t *p = realloc(w->next, cap * sizeof(*p));
-    if (!p) {
-      c->oom = true;
-      return;
-    }
-    w->next = p;
-    w->cap_next = cap;
+  if (!azc_tok_grow((void **)&w->next, &w->cap_next, w->n_next + 1, sizeof(*w->next))) {
+    c->oom = true;
+    return;
   }
   w->next[w->n_next++] = (azc_tok_chunk_t){c->prev, end};
   c->prev = end;

@@ -15,6 +15,7 @@
 #include "runtime/tokenizer.h"
 #include "runtime/tokenizer_internal.h"
 #include "tests/test.h"
+#include "tests/tokenizer/inp.h"
 
 #ifndef AZC_TOKENIZER_DATA
 #error "AZC_TOKENIZER_DATA (tests/tokenizer/data) must be defined"
@@ -41,41 +42,12 @@ static bool load(const char *path, file_t *f) {
   return true;
 }
 
-/* The idx-th text of an .inp file (texts separated by "\n__ggml_vocab_test__\n"). */
 static bool nth_text(const file_t *f, int idx, const char **s, size_t *n) {
-  static const char sep[] = "\n__ggml_vocab_test__\n";
-  const char *p = f->buf, *end = f->buf + f->size;
-  for (int i = 0;; i++) {
-    const char *next = memmem(p, (size_t)(end - p), sep, sizeof(sep) - 1);
-    if (i == idx) {
-      *s = p;
-      *n = next ? (size_t)(next - p) : (size_t)(end - p);
-      return true;
-    }
-    if (!next) return false;
-    p = next + sizeof(sep) - 1;
-  }
+  return inp_text(f->buf, f->size, idx, s, n);
 }
 
-/* The ids on the idx-th line; -1 when there is no such line. */
 static int nth_ids(const file_t *f, int idx, int32_t *out, int cap) {
-  const char *p = f->buf, *end = f->buf + f->size;
-  for (int i = 0; i < idx; i++) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl) return -1;
-    p = nl + 1;
-  }
-  if (p >= end) return -1;
-  int n = 0;
-  while (p < end && *p != '\n') {
-    char *e;
-    long v = strtol(p, &e, 10);
-    if (e == p) break;
-    if (n == cap) return -1; /* more than the caller has room for */
-    out[n++] = (int32_t)v;
-    p = e;
-  }
-  return n;
+  return inp_ids(f->buf, f->size, idx, out, cap);
 }
 
 static void print_ids(const char *what, const int32_t *ids, size_t n) {
@@ -244,7 +216,7 @@ static void test_pre_tokenizers_on_one_vocab(void) {
   file_t a, b, inp;
   ASSERT(load(AZC_TOKENIZER_DATA "/extra.inp", &a));
   ASSERT(load(AZC_TOKENIZER_DATA "/pre.inp", &b));
-  static const char sep[] = "\n__ggml_vocab_test__\n";
+  static const char sep[] = INP_SEP;
   inp.size = a.size + sizeof(sep) - 1 + b.size;
   inp.buf = malloc(inp.size);
   ASSERT(inp.buf != NULL);

@@ -17,32 +17,7 @@
 #include "runtime/base/file.h"
 #include "runtime/base/util.h"
 #include "runtime/tokenizer.h"
-
-static const char sep[] = "\n__ggml_vocab_test__\n";
-
-static bool nth_text(const char *buf, size_t size, int idx, const char **s, size_t *n) {
-  const char *p = buf, *end = buf + size;
-  for (int i = 0;; i++) {
-    const char *next = memmem(p, (size_t)(end - p), sep, sizeof(sep) - 1);
-    if (i == idx) {
-      *s = p;
-      *n = next ? (size_t)(next - p) : (size_t)(end - p);
-      return true;
-    }
-    if (!next) return false;
-    p = next + sizeof(sep) - 1;
-  }
-}
-
-static const char *nth_line(const char *buf, size_t size, int idx) {
-  const char *p = buf, *end = buf + size;
-  for (int i = 0; i < idx; i++) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl) return NULL;
-    p = nl + 1;
-  }
-  return p < end ? p : NULL;
-}
+#include "tests/tokenizer/inp.h"
 
 static bool same(const int32_t *ids, size_t n, const char *line) {
   const char *p = line;
@@ -96,9 +71,9 @@ int main(int argc, char **argv) {
   }
   int n = 0, equal = 0, equal_nfc = 0, differ = 0;
   for (int i = 0;; i++) {
-    const char *s, *line = nth_line(js, n_js, i);
+    const char *s, *line = inp_line(js, n_js, i);
     size_t len;
-    if (!nth_text(texts, n_texts_b, i, &s, &len)) break;
+    if (!inp_text(texts, n_texts_b, i, &s, &len)) break;
     if (!line) {
       fprintf(stderr, "%s: no JS ids for text %d\n", label, i);
       differ++;
@@ -115,7 +90,7 @@ int main(int argc, char **argv) {
       size_t nlen;
       int32_t *nids = NULL;
       size_t n_nids = 0;
-      bool by_nfc = !st && nth_text(nfc, n_nfc, i, &ns, &nlen) &&
+      bool by_nfc = !st && inp_text(nfc, n_nfc, i, &ns, &nlen) &&
                     (nlen != len || memcmp(ns, s, len) != 0) &&
                     !encode(tok, ns, nlen, &nids, &n_nids) && same(nids, n_nids, line);
       if (by_nfc) {
