@@ -18,11 +18,11 @@
  * first); every occurrence of a token that lies wholly inside text not yet
  * cut becomes that token, left to right, and its lstrip/rstrip whitespace is
  * dropped. Control and unknown tokens take part only with parse_special;
- * user-defined tokens always. llama.cpp does this with one text search per
- * special token; here one pass over the text with a trie of all the special
- * texts lists every occurrence first, and the occurrences are then taken in
- * the same order, so the cost no longer grows with the number of special
- * tokens (a 256k Gemma vocabulary has 6,400 of them). */
+ * user-defined tokens always. llama.cpp searches the text once per special
+ * token; here one pass over the text with a trie of all the special texts
+ * first finds which of them occur at all, and only those are searched for,
+ * so the cost does not grow with the number of special tokens (a 256k Gemma
+ * vocabulary has 6,400 of them) and memory stays linear in the text. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +74,7 @@ static const char *const eog_texts[] = {"<|eot_id|>",    "<|im_end|>", "<|end|>"
                                         "<|endoftext|>", "<|eom_id|>", "<EOT>",   "_<EOT>"};
 
 /* The tokens that could be spelled like a listed text: every text in the
- * lists (and <mask>, </s>, <unk>, <s>) starts with '<', '_' or U+2581. */
+ * lists (and <mask>, </s>, <unk>, <s>) starts with '<', '_' or "\u2581<". */
 typedef struct {
   const azc_tokenizer_t *tok;
   int32_t *ids;
@@ -82,7 +82,9 @@ typedef struct {
 } candidates_t;
 
 static bool may_be_listed(azc_strview_t t) {
-  return t.size >= 3 && (t.data[0] == '<' || t.data[0] == '_' || t.data[0] == '\xe2');
+  if (t.size < 3) return false;
+  if (t.data[0] == '<' || t.data[0] == '_') return true;
+  return t.size >= 4 && !memcmp(t.data, "\xe2\x96\x81<", 4);
 }
 
 /* The token spelled `text`: the last one, as in llama.cpp's text -> id map. */
@@ -262,20 +264,9 @@ azc_status_t azc_tok_specials_build(azc_tokenizer_t *tok, bool derive_attrs) {
 
 /* ---- cutting the text ---- */
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return true;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
-  void *q = realloc(*p, c * elem);
-  if (!q) return false;
-  *p = q;
-  *cap = c;
-  return true;
-}
-
 azc_status_t azc_tok_fragments_push(azc_tok_fragments_t *v, size_t start, size_t len,
                                     int32_t token) {
-  if (!grow((void **)&v->f, &v->cap, v->n + 1, sizeof(azc_tok_fragment_t)))
+  if (!azc_tok_grow((void **)&v->f, &v->cap, v->n + 1, sizeof(azc_tok_fragment_t)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
   v->f[v->n++] = (azc_tok_fragment_t){start, len, token};
   return NULL;
@@ -285,6 +276,7 @@ void azc_tok_fragments_free(azc_tok_fragments_t *v) {
   free(v->f);
   free(v->occ);
   free(v->state);
+  free(v->seen);
   memset(v, 0, sizeof(*v));
 }
 
@@ -302,47 +294,62 @@ azc_status_t azc_tok_partition(const azc_tokenizer_t *tok, const char *text, siz
   v->n = 0;
   v->n_occ = 0;
   if (!len) return NULL;
-  /* every occurrence of an eligible special text, as (rank << 32 | start) */
+  /* which eligible special texts occur at all (one trie walk from each byte) */
   const uint8_t *u = (const uint8_t *)text;
   bool any = parse_special ? tok->n_specials > 0 : tok->n_user_specials > 0;
+  if (any && !azc_tok_grow((void **)&v->seen, &v->cap_seen, (size_t)tok->n_specials, 1))
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
+  if (any) memset(v->seen, 0, (size_t)tok->n_specials);
+  int32_t first = INT32_MAX, last = -1;
   for (size_t i = 0; i < len && any; i++) {
     int32_t node = trie_child(tok, 0, u[i]);
     for (size_t j = i; node >= 0;) {
       int32_t r = parse_special ? tok->trie[node].rank_any : tok->trie[node].rank_user;
       if (r >= 0) {
-        if (!grow((void **)&v->occ, &v->cap_occ, v->n_occ + 1, sizeof(uint64_t)))
-          return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
-        v->occ[v->n_occ++] = ((uint64_t)(uint32_t)r << 32) | (uint32_t)i;
+        v->seen[r] = 1;
+        first = r < first ? r : first;
+        last = r > last ? r : last;
       }
       if (++j >= len) break;
       node = trie_child(tok, node, u[j]);
     }
   }
-  if (v->n_occ == 0) return azc_tok_fragments_push(v, 0, len, -1);
+  if (last < 0) return azc_tok_fragments_push(v, 0, len, -1);
 
-  /* take them longest token first, left to right */
-  qsort(v->occ, v->n_occ, sizeof(uint64_t), occ_cmp);
-  if (!grow((void **)&v->state, &v->cap_state, len, 1))
+  /* take them longest token first; each one's occurrences left to right, where
+   * the text is still free (not taken by a longer token nor stripped) */
+  if (!azc_tok_grow((void **)&v->state, &v->cap_state, len, 1))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu bytes", len);
   memset(v->state, FREE, len);
   uint8_t *state = v->state;
-  size_t n_taken = 0;
-  for (size_t k = 0; k < v->n_occ; k++) {
-    int32_t id = tok->specials[v->occ[k] >> 32];
-    size_t s = (uint32_t)v->occ[k], n = tok->tokens[id].size;
-    bool free_run = true;
-    for (size_t i = 0; i < n && free_run; i++) free_run = state[s + i] == FREE;
-    if (!free_run) continue;
-    memset(state + s, TAKEN, n);
-    v->occ[n_taken++] = ((uint64_t)s << 32) | (uint32_t)id; /* reuse: (start << 32 | id) */
-    if (tok->attrs[id] & AZC_TOKEN_ATTR_LSTRIP)
-      for (size_t i = s; i > 0 && state[i - 1] == FREE && c_isspace(text[i - 1]); i--)
-        state[i - 1] = DROPPED;
-    if (tok->attrs[id] & AZC_TOKEN_ATTR_RSTRIP)
-      for (size_t i = s + n; i < len && state[i] == FREE && c_isspace(text[i]); i++)
-        state[i] = DROPPED;
+  for (int32_t r = first; r <= last; r++) {
+    if (!v->seen[r]) continue;
+    int32_t id = tok->specials[r];
+    azc_strview_t t = tok->tokens[id];
+    for (size_t s = 0; s + t.size <= len;) {
+      const char *m = memmem(text + s, len - s, t.data, t.size);
+      if (!m) break;
+      size_t at = (size_t)(m - text), busy = at + t.size;
+      while (busy > at && state[busy - 1] == FREE) busy--;
+      if (busy > at) { /* not free: no occurrence can start before the last busy byte */
+        s = busy;
+        continue;
+      }
+      if (!azc_tok_grow((void **)&v->occ, &v->cap_occ, v->n_occ + 1, sizeof(uint64_t)))
+        return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory");
+      v->occ[v->n_occ++] = ((uint64_t)at << 32) | (uint32_t)id;
+      memset(state + at, TAKEN, t.size);
+      if (tok->attrs[id] & AZC_TOKEN_ATTR_LSTRIP)
+        for (size_t i = at; i > 0 && state[i - 1] == FREE && c_isspace(text[i - 1]); i--)
+          state[i - 1] = DROPPED;
+      if (tok->attrs[id] & AZC_TOKEN_ATTR_RSTRIP)
+        for (size_t i = at + t.size; i < len && state[i] == FREE && c_isspace(text[i]); i++)
+          state[i] = DROPPED;
+      s = at + t.size;
+    }
   }
-  qsort(v->occ, n_taken, sizeof(uint64_t), occ_cmp);
+  size_t n_taken = v->n_occ;
+  qsort(v->occ, n_taken, sizeof(uint64_t), occ_cmp); /* by start */
 
   /* fragments in text order: the free runs between the tokens taken */
   size_t pos = 0;
