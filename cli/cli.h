@@ -19,6 +19,10 @@ int azc_cmd_compile(int argc, char **argv);
 int azc_cmd_cache(int argc, char **argv);
 int azc_cmd_quantize(int argc, char **argv);
 int azc_cmd_bench(int argc, char **argv);
+int azc_cmd_create(int argc, char **argv);
+int azc_cmd_list(int argc, char **argv);
+int azc_cmd_show(int argc, char **argv);
+int azc_cmd_rm(int argc, char **argv);
 
 /* Prints "azc: error: <message>" and returns 1 (frees st). */
 int cli_fail(azc_status_t st);

@@ -177,7 +177,7 @@ static azc_status_t compile_to(bench_t *b, const char *bundle, const char *cache
   if (!st) st = azc_model_lower(m, &g);
   if (!st) st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, &o, &c);
   azc_bundle_defaults_t d = azc_bundle_defaults_default();
-  if (!st) st = azc_bundle_emit(bundle, m, c, &d, NULL, NULL);
+  if (!st) st = azc_bundle_emit(bundle, m, c, &d, NULL, NULL, NULL);
   *ms = azc_time_ms() - t0;
   if (!st) {
     *built = c->stats.cache_misses;

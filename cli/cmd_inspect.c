@@ -13,7 +13,9 @@
 #include "passes/passes.h"
 #include "runtime/bundle.h"
 #include "runtime/bundle_sections.h"
+#include "runtime/chat_info.h"
 #include "runtime/plan.h"
+#include "runtime/tokenizer.h"
 
 static void print_metadata(const azc_gguf_t *g) {
   printf("metadata (%" PRIu64 " keys):\n", g->n_kv);
@@ -51,6 +53,40 @@ static void print_tensors(const azc_gguf_t *g) {
 static void print_token(const azc_tokenizer_desc_t *t, const char *label, int32_t id) {
   if (id < 0) return;
   printf(" %s %d '%.*s'", label, id, (int)AZC_MIN(t->tokens[id].size, 32), t->tokens[id].data);
+}
+
+/* The chat template a chat would use, and where it comes from. */
+static void print_chat(const azc_chat_info_t *ci) {
+  if (ci->template_src)
+    printf("chat template: Modelfile TEMPLATE (Go template, %zu bytes)%s\n",
+           strlen(ci->template_src), ci->template_name ? "; the GGUF's was verified too" : "");
+  else if (ci->template_name)
+    printf("chat template: %s (the GGUF's tokenizer.chat_template, %zu bytes, verified to render "
+           "as llama.cpp's builtin)%s\n",
+           ci->template_name, ci->gguf_template ? strlen(ci->gguf_template) : 0,
+           ci->no_system ? "; the template rejects system messages" : "");
+  else if (ci->gguf_template)
+    printf("chat template: refused (the GGUF's, %zu bytes): %s\n", strlen(ci->gguf_template),
+           ci->template_refusal ? ci->template_refusal : "not recognised");
+  else
+    printf("chat template: none (Ollama's default {{ .Prompt }})\n");
+  azc_chat_template_t *t = NULL;
+  azc_status_t st = azc_chat_info_template(ci, "", &t);
+  if (!st) {
+    const char *const *stops;
+    size_t n = azc_chat_template_stops(t, &stops);
+    printf("  stop strings:");
+    for (size_t i = 0; i < n; i++) printf(" '%s'", stops[i]);
+    printf("%s\n", n ? "" : " (none; the model's end-of-generation tokens end a turn)");
+  }
+  azc_status_free(st);
+  azc_chat_template_destroy(t);
+  if (ci->system) printf("  system: %zu bytes\n", strlen(ci->system));
+  if (ci->n_messages) printf("  messages: %zu\n", ci->n_messages);
+  for (size_t i = 0; i < ci->n_params; i++)
+    printf("  parameter %s %s\n", ci->param_name[i], ci->param_value[i]);
+  if (ci->from) printf("  from: %s\n", ci->from);
+  if (ci->draft) printf("  draft: %s\n", ci->draft);
 }
 
 /* ---- bundles ---- */
@@ -106,6 +142,15 @@ static azc_status_t inspect_bundle(const char *path) {
   }
   const void *data;
   uint64_t size;
+  if (!st && azc_bundle_has_section(b, AZC_SECTION_CHAT)) {
+    azc_chat_info_t *ci = NULL;
+    st = azc_bundle_section(b, AZC_SECTION_CHAT, &data, &size);
+    if (!st) st = azc_chat_info_parse(data, (size_t)size, &ci);
+    if (!st) print_chat(ci);
+    azc_chat_info_destroy(ci);
+  } else if (!st) {
+    printf("chat template: no chat section (a bundle from an older azc)\n");
+  }
   azc_plan_t *p = NULL;
   if (!st) st = azc_bundle_section(b, AZC_SECTION_PLAN, &data, &size);
   if (!st) st = azc_plan_deserialize(data, (size_t)size, &p);
@@ -230,7 +275,20 @@ int azc_cmd_inspect(int argc, char **argv) {
   } else {
     printf("tokenizer: none in this file\n");
   }
-  if (m->chat_template.size) printf("chat template: %zu bytes\n", m->chat_template.size);
+  if (t->n_vocab) {
+    azc_tokenizer_t *tok = NULL;
+    azc_chat_info_t *ci = azc_chat_info_create();
+    st = ci ? azc_tokenizer_create(t, &tok) : AZC_ERR(AZC_OUT_OF_MEMORY, "chat info");
+    if (!st)
+      st = azc_chat_info_set_gguf_template(ci, m->chat_template.data, m->chat_template.size, tok);
+    if (!st) print_chat(ci);
+    azc_tokenizer_destroy(tok);
+    azc_chat_info_destroy(ci);
+    if (st) {
+      azc_model_close(m);
+      return cli_fail(st);
+    }
+  }
   print_metadata(g);
   print_tensors(g);
   azc_model_close(m);

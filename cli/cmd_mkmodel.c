@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "frontend/synth.h"
 #include "frontend/vocab.h"
+#include "runtime/base/file.h"
 #include "runtime/base/util.h"
 
 static void progress(void *user, int done, int total) {
@@ -23,7 +24,7 @@ static void progress(void *user, int done, int total) {
 
 int azc_cmd_mkmodel(int argc, char **argv) {
   const char *shape = NULL, *out = NULL, *vocab = NULL, *type = "f32";
-  const char *vocab_json = NULL, *arch = NULL, *name = NULL;
+  const char *vocab_json = NULL, *arch = NULL, *name = NULL, *chat_template = NULL;
   long long seed = 42;
   for (int i = 1; i < argc; i++) {
     azc_status_t st = NULL;
@@ -41,14 +42,16 @@ int azc_cmd_mkmodel(int argc, char **argv) {
       st = cli_str_arg(argc, argv, &i, &vocab_json);
     else if (!strcmp(argv[i], "--arch"))
       st = cli_str_arg(argc, argv, &i, &arch);
+    else if (!strcmp(argv[i], "--chat-template"))
+      st = cli_str_arg(argc, argv, &i, &chat_template);
     else if (!strcmp(argv[i], "--name"))
       st = cli_str_arg(argc, argv, &i, &name);
     else if (!strcmp(argv[i], "--help")) {
-      printf(
-          "usage: azc mkmodel --shape NAME -o OUT.gguf [--type TYPE] [--vocab-from GGUF] "
-          "[--seed N]\n       azc mkmodel --vocab-from-json tokenizer.json -o OUT.gguf [--arch A] "
-          "[--name N]\n  shapes: %s\n  types: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...\n",
-          azc_synth_preset_names());
+      printf("usage: azc mkmodel --shape NAME -o OUT.gguf [--type TYPE] [--vocab-from GGUF] "
+             "[--seed N] [--chat-template FILE.jinja]\n       azc mkmodel --vocab-from-json "
+             "tokenizer.json -o OUT.gguf [--arch A] "
+             "[--name N]\n  shapes: %s\n  types: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...\n",
+             azc_synth_preset_names());
       return 0;
     } else
       st = AZC_ERR(AZC_INVALID_ARGUMENT, "mkmodel: unknown argument '%s'", argv[i]);
@@ -76,8 +79,16 @@ int azc_cmd_mkmodel(int argc, char **argv) {
   p.wtype = (azc_dtype_t)t;
   p.vocab_from = vocab;
   p.seed = (uint64_t)seed;
+  char *tmpl = NULL;
+  size_t tmpl_len = 0;
+  if (chat_template) {
+    st = azc_file_read_all(chat_template, &tmpl, &tmpl_len);
+    if (st) return cli_fail(st);
+    p.chat_template = tmpl;
+  }
   double t0 = azc_time_ms();
   st = azc_synth_write(&p, out, progress, NULL);
+  free(tmpl);
   if (st) return cli_fail(st);
   fprintf(stderr, "azc: mkmodel: wrote %s (%s, %s weights) in %.0f ms\n", out, shape, ti->name,
           azc_time_ms() - t0);

@@ -9,7 +9,9 @@ static void usage(FILE *out) {
           "azc %s: an ahead-of-time compiler for language models (GGUF)\n"
           "\n"
           "usage:\n"
-          "  azc compile MODEL.gguf -o OUT.bundle [--target-cpu CPU] [--target TRIPLE] ...\n"
+          "  azc compile (MODEL.gguf | Modelfile) -o OUT.bundle [--target-cpu CPU] ...\n"
+          "  azc create NAME [-f Modelfile]         compile a Modelfile into the model store\n"
+          "  azc list | azc show NAME [--modelfile] | azc rm NAME   the model store\n"
           "  azc run (MODEL.gguf | MODEL.bundle) (-p TEXT | -f FILE) [options]\n"
           "  azc inspect (MODEL.gguf [--ir [--after PASS]] | MODEL.bundle)\n"
           "  azc bench MODEL.gguf [-t N] [--json] [--vs-llama-bench PATH]   compiled vs eager (vs llama.cpp)\n"
@@ -43,6 +45,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "cache")) return azc_cmd_cache(argc - 1, argv + 1);
   if (!strcmp(cmd, "quantize")) return azc_cmd_quantize(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return azc_cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "create")) return azc_cmd_create(argc - 1, argv + 1);
+  if (!strcmp(cmd, "list") || !strcmp(cmd, "ls")) return azc_cmd_list(argc - 1, argv + 1);
+  if (!strcmp(cmd, "show")) return azc_cmd_show(argc - 1, argv + 1);
+  if (!strcmp(cmd, "rm")) return azc_cmd_rm(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -3,12 +3,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "runtime/base/file.h"
 #include "runtime/base/util.h"
 #include "runtime/bundle.h"
 #include "runtime/model_bundle.h"
+#include "runtime/model_store.h"
 
 enum {
   RUN_SET_N = 1 << 0,
@@ -105,6 +107,16 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
     else return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unexpected argument '%s'", a);
   }
   if (!o->model) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: no model given");
+  struct stat sb;
+  if (stat(o->model, &sb) != 0) { /* not a file: a model in the store */
+    char *dir = NULL;
+    bool in_store;
+    azc_status_t st = azc_model_store_dir(NULL, &dir);
+    if (!st) st = azc_model_store_resolve(dir, o->model, &o->model_path, &in_store);
+    free(dir);
+    AZC_RETURN_IF_ERROR(st);
+    o->model = o->model_path;
+  }
   if (!!o->prompt == !!o->prompt_file)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "run: give exactly one of -p TEXT or -f FILE");
   if (o->batch && !o->prompt_file)
@@ -314,6 +326,7 @@ int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other
   if (s.model.free_owner) s.model.free_owner(s.model.owner);
   free(s.prompt_buf);
   free(s.logits);
+  free(o.model_path);
   return st ? cli_fail(st) : 0;
 }
 

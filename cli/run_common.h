@@ -15,6 +15,7 @@
 
 typedef struct run_opts {
   const char *model, *prompt, *prompt_file, *logits_out;
+  char *model_path; /* a store model's bundle (model points here), or NULL */
   azc_generate_params_t gen;
   azc_executor_params_t exec;
   bool eager, json, no_cache, batch;

@@ -60,7 +60,7 @@ static azc_status_t fill_weights(void *user, uint64_t offset, void *buf, size_t 
 }
 
 azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_compiled_t *c,
-                             const azc_bundle_defaults_t *defaults,
+                             const azc_bundle_defaults_t *defaults, const azc_chat_info_t *chat,
                              void (*progress)(void *user, uint64_t done, uint64_t total),
                              void *user) {
   azc_plan_t *p = c->plan;
@@ -105,8 +105,8 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   size_t n_obj = (size_t)p->n_kernels, code_size = sizeof(azc_bundle_code_header_t) + 16 * n_obj;
   for (size_t i = 0; i < n_obj; i++) code_size = azc_align_up(code_size, 16) + c->object_sizes[i];
   uint8_t *code = calloc(1, code_size);
-  uint8_t *plan_blob = NULL, *tok_blob = NULL;
-  size_t plan_size = 0, tok_size = 0;
+  uint8_t *plan_blob = NULL, *tok_blob = NULL, *chat_blob = NULL;
+  size_t plan_size = 0, tok_size = 0, chat_size = 0;
   azc_tokenizer_t *tok = NULL;
   azc_bundle_writer_t *w = NULL;
   azc_status_t st = code ? NULL : AZC_ERR(AZC_OUT_OF_MEMORY, "code section");
@@ -128,6 +128,7 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   if (!st && !model->tok.n_vocab) st = AZC_ERR(AZC_UNSUPPORTED, "the model file has no tokenizer");
   if (!st) st = azc_tokenizer_create(&model->tok, &tok);
   if (!st) st = azc_tokenizer_serialize(tok, &tok_blob, &tok_size);
+  if (!st && chat) st = azc_chat_info_serialize(chat, &chat_blob, &chat_size);
   if (!st) st = azc_bundle_writer_create(&w);
   weights_fill_t wf = {p, c->weight_data, 0, progress, user, weights_size};
   /* weights kept in their GGUF layout are copied file to file */
@@ -148,6 +149,7 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_DEFAULTS, defaults, sizeof(*defaults), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_PLAN, plan_blob, plan_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_TOKENIZER, tok_blob, tok_size, 0);
+  if (!st && chat) st = azc_bundle_writer_add(w, AZC_SECTION_CHAT, chat_blob, chat_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_CPU_CODE, code, code_size, 4096);
   if (!st && as_pieces)
     st = azc_bundle_writer_add_pieces(w, AZC_SECTION_WEIGHTS, weights_size, AZC_BUNDLE_ALIGN_PAGE,
@@ -162,6 +164,7 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   azc_bundle_writer_destroy(w);
   azc_tokenizer_destroy(tok);
   free(tok_blob);
+  free(chat_blob);
   free(plan_blob);
   free(code);
   return st;

@@ -8,12 +8,14 @@
 #include "codegen/compile.h"
 #include "frontend/model.h"
 #include "runtime/bundle_sections.h"
+#include "runtime/chat_info.h"
 
 azc_bundle_defaults_t azc_bundle_defaults_default(void);
 
-/* progress (may be NULL): weight bytes written so far, of total. */
+/* chat (may be NULL): the optional "chat" section (template, Modelfile).
+ * progress (may be NULL): weight bytes written so far, of total. */
 azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_compiled_t *c,
-                             const azc_bundle_defaults_t *defaults,
+                             const azc_bundle_defaults_t *defaults, const azc_chat_info_t *chat,
                              void (*progress)(void *user, uint64_t done, uint64_t total),
                              void *user);
 

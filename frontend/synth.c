@@ -326,6 +326,8 @@ static azc_status_t build(synth_t *s, const char *path,
   if (p->vocab_from) AZC_RETURN_IF_ERROR(copy_vocab(w, p->vocab_from, &n_vocab));
   else if (llama) AZC_RETURN_IF_ERROR(builtin_spm(w, n_vocab));
   else AZC_RETURN_IF_ERROR(builtin_bpe(w, n_vocab));
+  if (p->chat_template)
+    AZC_RETURN_IF_ERROR(azc_gguf_writer_set_str(w, "tokenizer.chat_template", p->chat_template));
 
   char k[96];
   const char *a = p->arch;

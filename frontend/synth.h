@@ -27,7 +27,8 @@ typedef struct azc_synth_params {
   azc_dtype_t wtype; /* 2-D weight matrices; norms and biases are F32 */
   bool tied;         /* no output.weight: the output reuses token_embd */
   uint64_t seed;
-  const char *vocab_from; /* GGUF to copy the tokenizer from, or NULL */
+  const char *vocab_from;    /* GGUF to copy the tokenizer from, or NULL */
+  const char *chat_template; /* tokenizer.chat_template to write (Jinja text), or NULL */
 } azc_synth_params_t;
 
 /* Presets: tiny-llama, tiny-gpt2 (tests), llama-160m, tinyllama-1.1b, gpt2-124m. */

@@ -266,6 +266,26 @@ azc_status_t azc_chat_info_parse(const uint8_t *data, size_t size, azc_chat_info
 
 /* ---- use ---- */
 
+azc_status_t azc_chat_info_set_gguf_template(azc_chat_info_t *ci, const char *jinja, size_t len,
+                                             const azc_tokenizer_t *tok) {
+  AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_GGUF_TEMPLATE, NULL, 0));
+  AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, NULL, 0));
+  AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, NULL, 0));
+  ci->no_system = false;
+  if (!len) return NULL;
+  char bos[256], eos[256];
+  azc_chat_token_text(tok, azc_tokenizer_bos(tok), bos, sizeof(bos));
+  azc_chat_token_text(tok, azc_tokenizer_eos(tok), eos, sizeof(eos));
+  azc_chat_detection_t d;
+  AZC_RETURN_IF_ERROR(azc_chat_template_detect(jinja, len, bos, eos, &d));
+  AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_GGUF_TEMPLATE, jinja, len));
+  if (d.name[0]) {
+    ci->no_system = d.system_error;
+    return azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, d.name, strlen(d.name));
+  }
+  return azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, d.reason, strlen(d.reason));
+}
+
 azc_status_t azc_chat_info_template(const azc_chat_info_t *ci, const char *eos,
                                     azc_chat_template_t **out) {
   *out = NULL;

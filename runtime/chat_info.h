@@ -68,6 +68,13 @@ azc_status_t azc_chat_info_serialize(const azc_chat_info_t *ci, uint8_t **out, s
 /* Checks every length and tag; a damaged section is CORRUPT naming the entry. */
 azc_status_t azc_chat_info_parse(const uint8_t *data, size_t size, azc_chat_info_t **out);
 
+/* Records a GGUF's tokenizer.chat_template and what detection found for it
+ * (azc_chat_template_detect with the model's BOS and EOS texts): the
+ * verified builtin's name, or the refusal's reason; no_system when the
+ * template rejects system messages. len 0 clears them (no template). */
+azc_status_t azc_chat_info_set_gguf_template(azc_chat_info_t *ci, const char *jinja, size_t len,
+                                             const azc_tokenizer_t *tok);
+
 /* The template a chat uses: the Modelfile TEMPLATE if there is one, else the
  * verified builtin of the GGUF template, else Ollama's default
  * "{{ .Prompt }}" when the model has no template at all. A GGUF template that

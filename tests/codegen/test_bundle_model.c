@@ -32,7 +32,7 @@ static azc_status_t write_bundle(const char *out, const char *triple, const char
   if (!st) st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, &o, &c);
   azc_bundle_defaults_t d = azc_bundle_defaults_default();
   d.n_ctx = 16;
-  if (!st) st = azc_bundle_emit(out, m, c, &d, NULL, NULL);
+  if (!st) st = azc_bundle_emit(out, m, c, &d, NULL, NULL, NULL);
   azc_compiled_free(c);
   azc_ir_graph_destroy(g);
   azc_model_close(m);
