@@ -61,7 +61,7 @@ static azc_status_t rd_str(cursor_t *c, azc_strview_t *s, const char *what) {
   return NULL;
 }
 
-static size_t scalar_size(azc_gguf_type_t t) {
+size_t azc_gguf_type_size(azc_gguf_type_t t) {
   switch (t) {
   case AZC_GGUF_UINT8:
   case AZC_GGUF_INT8:
@@ -123,7 +123,7 @@ static azc_status_t rd_array(cursor_t *c, azc_gguf_value_t *v, int depth, const 
     return CUR_ERR(c, at, AZC_CORRUPT, "%s: arrays nested deeper than %d", what, MAX_ARRAY_DEPTH);
   v->v.arr.elem_type = (azc_gguf_type_t)et;
   v->v.arr.count = n;
-  size_t es = scalar_size((azc_gguf_type_t)et);
+  size_t es = azc_gguf_type_size((azc_gguf_type_t)et);
   /* minimum bytes per element: its size, 8 for a string length, 12 for an array header */
   uint64_t min_elem = es ? es : (et == AZC_GGUF_STRING ? 8 : 12), total;
   if (azc_mul_overflow_u64(n, min_elem, &total) || total > left(c))
@@ -153,7 +153,7 @@ static azc_status_t rd_array(cursor_t *c, azc_gguf_value_t *v, int depth, const 
 static azc_status_t rd_value(cursor_t *c, azc_gguf_type_t type, azc_gguf_value_t *v, int depth,
                              const char *what) {
   v->type = type;
-  size_t es = scalar_size(type);
+  size_t es = azc_gguf_type_size(type);
   if (es) {
     AZC_RETURN_IF_ERROR(need(c, es, what));
     load_scalar(v, c->base + c->pos);
@@ -484,7 +484,7 @@ azc_status_t azc_gguf_get_arr(const azc_gguf_t *g, const char *key, azc_gguf_typ
 /* Reads element i of a numeric array as a double. */
 static double arr_elem(const azc_gguf_value_t *v, uint64_t i) {
   azc_gguf_value_t e = {.type = v->v.arr.elem_type};
-  load_scalar(&e, (const uint8_t *)v->v.arr.data + i * scalar_size(e.type));
+  load_scalar(&e, (const uint8_t *)v->v.arr.data + i * azc_gguf_type_size(e.type));
   if (e.type == AZC_GGUF_FLOAT32 || e.type == AZC_GGUF_FLOAT64) return e.v.f;
   return is_signed_type(e.type) ? (double)e.v.i : (double)e.v.u;
 }
@@ -493,7 +493,7 @@ static azc_status_t numeric_arr(const azc_gguf_t *g, const char *key,
                                 const azc_gguf_value_t **out) {
   const azc_gguf_kv_t *kv;
   AZC_RETURN_IF_ERROR(find_or_err(g, key, &kv));
-  if (kv->value.type != AZC_GGUF_ARRAY || !scalar_size(kv->value.v.arr.elem_type))
+  if (kv->value.type != AZC_GGUF_ARRAY || !azc_gguf_type_size(kv->value.v.arr.elem_type))
     return AZC_ERR(AZC_CORRUPT, "%s: key '%s' is not an array of numbers", g->name, key);
   *out = &kv->value;
   return NULL;
@@ -612,7 +612,7 @@ static void format_value(const azc_gguf_value_t *v, char *buf, size_t cap, size_
         format_value(&v->v.arr.items[i], buf, cap, len, max_items);
       } else {
         azc_gguf_value_t e = {.type = et};
-        load_scalar(&e, (const uint8_t *)v->v.arr.data + i * scalar_size(et));
+        load_scalar(&e, (const uint8_t *)v->v.arr.data + i * azc_gguf_type_size(et));
         format_value(&e, buf, cap, len, max_items);
       }
     }

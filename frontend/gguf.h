@@ -102,6 +102,9 @@ void azc_gguf_close(azc_gguf_t *g);
 const azc_gguf_kv_t *azc_gguf_find(const azc_gguf_t *g, const char *key);
 const azc_gguf_tensor_t *azc_gguf_find_tensor(const azc_gguf_t *g, const char *name);
 const char *azc_gguf_type_name(azc_gguf_type_t t);
+/* Bytes of one value of a fixed-size type (1, 2, 4 or 8); 0 for STRING, ARRAY
+ * and anything outside the enum. */
+size_t azc_gguf_type_size(azc_gguf_type_t t);
 
 /* Typed getters: NOT_FOUND when the key is absent (message names key and
  * file), CORRUPT when its type cannot convert or the value does not fit. */

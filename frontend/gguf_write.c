@@ -139,26 +139,9 @@ azc_status_t azc_gguf_writer_set_str(azc_gguf_writer_t *w, const char *key, cons
   return b->oom ? AZC_ERR(AZC_OUT_OF_MEMORY, "gguf writer: key '%s'", key) : NULL;
 }
 
-static size_t elem_size(azc_gguf_type_t t) {
-  switch (t) {
-  case AZC_GGUF_UINT8:
-  case AZC_GGUF_INT8:
-  case AZC_GGUF_BOOL: return 1;
-  case AZC_GGUF_UINT16:
-  case AZC_GGUF_INT16: return 2;
-  case AZC_GGUF_UINT32:
-  case AZC_GGUF_INT32:
-  case AZC_GGUF_FLOAT32: return 4;
-  case AZC_GGUF_UINT64:
-  case AZC_GGUF_INT64:
-  case AZC_GGUF_FLOAT64: return 8;
-  default: return 0;
-  }
-}
-
 azc_status_t azc_gguf_writer_set_arr(azc_gguf_writer_t *w, const char *key,
                                      azc_gguf_type_t elem_type, const void *data, uint64_t count) {
-  size_t es = elem_size(elem_type);
+  size_t es = azc_gguf_type_size(elem_type);
   if (!es)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "gguf writer: key '%s': %s is not a numeric element type",
                    key, azc_gguf_type_name(elem_type));
@@ -185,7 +168,7 @@ azc_status_t azc_gguf_writer_set_arr_str(azc_gguf_writer_t *w, const char *key,
 /* Serializes a value's payload (without its type id for array items of a
  * known element type). */
 static void put_value(buf_t *b, const azc_gguf_value_t *v) {
-  size_t es = elem_size(v->type);
+  size_t es = azc_gguf_type_size(v->type);
   if (es) {
     uint8_t tmp[8];
     switch (v->type) {
@@ -204,7 +187,7 @@ static void put_value(buf_t *b, const azc_gguf_value_t *v) {
     azc_gguf_type_t et = v->v.arr.elem_type;
     put_u32(b, et);
     put_u64(b, v->v.arr.count);
-    size_t ees = elem_size(et);
+    size_t ees = azc_gguf_type_size(et);
     if (ees)
       buf_put(b, v->v.arr.data, (size_t)v->v.arr.count * ees);
     else if (et == AZC_GGUF_STRING)

@@ -1,62 +1,34 @@
-/* A libFuzzer entry for the GGUF reader (not a CTest test). Any input must
+/* The GGUF reader (frontend/gguf.c) and what reads a parsed file's
+ * tokenizer (frontend/vocab.c into runtime/tokenizer.c). Any input must
  * either be refused with a CORRUPT or UNSUPPORTED status whose message names
  * the file and a byte offset, or parse into tables whose every pointer stays
  * inside the input; a parsed file is walked completely (keys, values, nested
  * arrays, tensor data), formatted, read through the typed getters and copied
- * into a writer, so the sanitizers check every access. Anything else traps.
+ * into a writer, so the sanitizers check every access. Its tokenizer keys, if
+ * any, are read and a tokenizer is built from them, which must either be
+ * refused with a status or encode and decode a text. Anything else traps.
  *
- * Build and run (from the repository root; a seed corpus is optional, e.g.
- * the fixture test_gguf writes to its scratch folder, test-tmp/test_gguf):
- *
- *   clang-19 -g -O1 -std=c11 -D_GNU_SOURCE -I. \
- *     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- *     tests/gguf/fuzz_gguf.c frontend/gguf.c frontend/gguf_write.c runtime/quant.c \
- *     runtime/base/status.c runtime/base/arena.c runtime/base/file.c runtime/base/hash.c \
- *     -lxxhash -lm -o /tmp/fuzz_gguf
- *   mkdir -p /tmp/gguf-corpus && /tmp/fuzz_gguf -max_total_time=300 /tmp/gguf-corpus
- */
+ * Seeds (tests/fuzz/seeds.c): small files from azc's GGUF writer, one per
+ * value type and tensor type, and vocab-only files of the synthetic SPM and
+ * BPE tokenizers. Run: tests/fuzz/run.sh fuzz_gguf SECONDS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frontend/gguf.h"
+#include "frontend/vocab.h"
+#include "tests/fuzz/fuzz.h"
 
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "fuzz_gguf: check failed: %s\n", #cond);                                     \
-      __builtin_trap();                                                                            \
-    }                                                                                              \
-  } while (0)
+#define CHECK FUZZ_CHECK
 
 static const uint8_t *in_base;
 static size_t in_size;
-static volatile uint64_t sink;
 
 static void touch(const void *p, size_t n) {
   if (!n) return;
   const uint8_t *b = p;
   CHECK(b >= in_base && n <= in_size && b + n <= in_base + in_size);
-  uint64_t s = 0;
-  for (size_t i = 0; i < n; i++) s += b[i];
-  sink += s;
-}
-
-static size_t elem_bytes(azc_gguf_type_t t) {
-  switch (t) {
-  case AZC_GGUF_UINT8:
-  case AZC_GGUF_INT8:
-  case AZC_GGUF_BOOL: return 1;
-  case AZC_GGUF_UINT16:
-  case AZC_GGUF_INT16: return 2;
-  case AZC_GGUF_UINT32:
-  case AZC_GGUF_INT32:
-  case AZC_GGUF_FLOAT32: return 4;
-  case AZC_GGUF_UINT64:
-  case AZC_GGUF_INT64:
-  case AZC_GGUF_FLOAT64: return 8;
-  default: return 0;
-  }
+  fuzz_touch(p, n);
 }
 
 static void walk(const azc_gguf_value_t *v, int depth) {
@@ -69,7 +41,8 @@ static void walk(const azc_gguf_value_t *v, int depth) {
     touch(v->v.arr.strs[i].data, v->v.arr.strs[i].size);
   for (uint64_t i = 0; i < v->v.arr.count && et == AZC_GGUF_ARRAY; i++)
     walk(&v->v.arr.items[i], depth + 1);
-  if (elem_bytes(et)) touch(v->v.arr.data, (size_t)v->v.arr.count * elem_bytes(et));
+  size_t es = azc_gguf_type_size(et);
+  if (es) touch(v->v.arr.data, (size_t)v->v.arr.count * es);
 }
 
 static void use_getters(const azc_gguf_t *g, const char *key) {
@@ -98,7 +71,39 @@ static void use_getters(const azc_gguf_t *g, const char *key) {
   azc_status_free(st);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The tokenizer keys, read as azc_model_open and azc_vocab_open read them. */
+static void use_tokenizer(const azc_gguf_t *g) {
+  azc_tokenizer_desc_t d;
+  azc_tokenizer_desc_init(&d);
+  float *scores = NULL;
+  int32_t *types = NULL;
+  const unsigned refused = FUZZ_CODE(AZC_CORRUPT) | FUZZ_CODE(AZC_UNSUPPORTED) |
+                           FUZZ_CODE(AZC_NOT_FOUND) | FUZZ_CODE(AZC_OUT_OF_RANGE) |
+                           FUZZ_CODE(AZC_INVALID_ARGUMENT);
+  if (!fuzz_failed(azc_vocab_read(g, &d, &scores, &types), refused) && d.n_vocab > 0) {
+    azc_tokenizer_t *tok = NULL;
+    if (!fuzz_failed(azc_tokenizer_create(&d, &tok), refused)) {
+      static const char text[] = "Salam, dünya! <s> 123 \xf0\x9f\x98\x80\n\t x";
+      int32_t *ids = NULL;
+      size_t n = 0;
+      if (!fuzz_failed(azc_tokenizer_encode(tok, text, sizeof(text) - 1, true, true, &ids, &n),
+                       FUZZ_CODE(AZC_OUT_OF_RANGE))) {
+        for (size_t i = 0; i < n; i++) CHECK(ids[i] >= 0 && ids[i] < azc_tokenizer_n_vocab(tok));
+        char *out = NULL;
+        size_t len = 0;
+        if (!fuzz_failed(azc_tokenizer_decode(tok, ids, n, &out, &len), 0)) {
+          CHECK(strlen(out) <= len);
+          free(out);
+        }
+        free(ids);
+      }
+      azc_tokenizer_destroy(tok);
+    }
+  }
+  free(scores);
+  free(types);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   in_base = data;
   in_size = size;
@@ -148,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                t->ne, t->data, t->size));
   }
   azc_gguf_writer_destroy(w);
+  use_tokenizer(g);
   azc_gguf_close(g);
   return 0;
 }
