@@ -274,7 +274,7 @@ static azc_status_t compile_bundle(const char *shape, const char *name) {
   if (!st) st = azc_model_lower(m, &g);
   if (!st) st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, &opt, &c);
   azc_bundle_defaults_t def = azc_bundle_defaults_default();
-  if (!st) st = azc_bundle_emit(path_in_dir(name), m, c, &def, NULL, NULL);
+  if (!st) st = azc_bundle_emit(path_in_dir(name), m, c, &def, NULL, NULL, NULL);
   azc_compiled_free(c);
   azc_ir_graph_destroy(g);
   azc_model_close(m);
