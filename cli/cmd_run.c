@@ -34,6 +34,7 @@ typedef struct gguf_state {
   azc_code_image_t *code;
   azk_fn_t *kernels;
   azc_tokenizer_t *tok;
+  azc_chat_info_t *chat;
 } gguf_state_t;
 
 static void free_gguf(void *owner) {
@@ -43,11 +44,12 @@ static void free_gguf(void *owner) {
   azc_compiled_free(s->compiled);
   azc_ir_graph_destroy(s->graph);
   azc_tokenizer_destroy(s->tok);
+  azc_chat_info_destroy(s->chat);
   azc_model_close(s->model);
   free(s);
 }
 
-static azc_status_t load_gguf(run_opts_t *o, run_model_t *rm) {
+azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
   gguf_state_t *s = calloc(1, sizeof(*s));
   if (!s) return AZC_ERR(AZC_OUT_OF_MEMORY, "run");
   rm->owner = s;
@@ -59,6 +61,10 @@ static azc_status_t load_gguf(run_opts_t *o, run_model_t *rm) {
     return AZC_ERR(AZC_UNSUPPORTED, "%s: the file has no tokenizer (tokenizer.ggml.* keys)", o->model);
   AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_create(&s->model->tok, &s->tok), "%s: tokenizer", o->model);
   rm->tok = s->tok;
+  if (!(s->chat = azc_chat_info_create())) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat info");
+  AZC_RETURN_IF_ERROR(azc_chat_info_set_gguf_template(s->chat, s->model->chat_template.data,
+                                                      s->model->chat_template.size, s->tok));
+  rm->chat = s->chat;
   AZC_RETURN_IF_ERROR(azc_model_lower(s->model, &s->graph));
   if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(hp->n_ctx_train, 4096);
   if (!strcmp(hp->arch, "gpt2") && o->exec.n_ctx > hp->n_ctx_train)
@@ -109,8 +115,9 @@ int azc_cmd_run(int argc, char **argv) {
   const char *model = NULL;
   for (int i = 1; i < argc && !model; i++) {
     if (argv[i][0] != '-') model = argv[i];
-    else if (strcmp(argv[i], "--eager") && strcmp(argv[i], "--json") && strcmp(argv[i], "--batch") &&
-             strcmp(argv[i], "--ignore-eos") && strcmp(argv[i], "--no-cache"))
+    else if (strcmp(argv[i], "--eager") && strcmp(argv[i], "--json") &&
+             strcmp(argv[i], "--batch") && strcmp(argv[i], "--ignore-eos") &&
+             strcmp(argv[i], "--no-cache") && strcmp(argv[i], "--chat"))
       i++; /* skip the option's value */
   }
   char exe[4096];
@@ -119,5 +126,5 @@ int azc_cmd_run(int argc, char **argv) {
     execv(exe, argv);
     /* could not exec: run here */
   }
-  return run_main(argc, argv, "azc run", load_gguf);
+  return run_main(argc, argv, "azc run", run_load_gguf);
 }

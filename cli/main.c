@@ -12,6 +12,7 @@ static void usage(FILE *out) {
           "  azc compile (MODEL.gguf | Modelfile) -o OUT.bundle [--target-cpu CPU] ...\n"
           "  azc create NAME [-f Modelfile]         compile a Modelfile into the model store\n"
           "  azc list | azc show NAME [--modelfile] | azc rm NAME   the model store\n"
+          "  azc chat MODEL [--verbose]             chat, as ollama run (turns from stdin)\n"
           "  azc run (MODEL.gguf | MODEL.bundle) (-p TEXT | -f FILE) [options]\n"
           "  azc inspect (MODEL.gguf [--ir [--after PASS]] | MODEL.bundle)\n"
           "  azc bench MODEL.gguf [-t N] [--json] [--vs-llama-bench PATH]   compiled vs eager (vs llama.cpp)\n"
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "list") || !strcmp(cmd, "ls")) return azc_cmd_list(argc - 1, argv + 1);
   if (!strcmp(cmd, "show")) return azc_cmd_show(argc - 1, argv + 1);
   if (!strcmp(cmd, "rm")) return azc_cmd_rm(argc - 1, argv + 1);
+  if (!strcmp(cmd, "chat")) return azc_cmd_chat(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -9,21 +9,10 @@
 #include "runtime/base/file.h"
 #include "runtime/base/util.h"
 #include "runtime/bundle.h"
+#include "runtime/chat_session.h"
 #include "runtime/model_bundle.h"
 #include "runtime/model_store.h"
 
-enum {
-  RUN_SET_N = 1 << 0,
-  RUN_SET_TEMP = 1 << 1,
-  RUN_SET_TOP_K = 1 << 2,
-  RUN_SET_TOP_P = 1 << 3,
-  RUN_SET_MIN_P = 1 << 4,
-  RUN_SET_PENALTY = 1 << 5,
-  RUN_SET_LAST_N = 1 << 6,
-  RUN_SET_SEED = 1 << 7,
-  RUN_SET_THREADS = 1 << 8,
-  RUN_SET_CTX = 1 << 9,
-};
 
 static void run_usage(FILE *out, const char *prog) {
   fprintf(out, "usage: %s MODEL (-p TEXT | -f FILE) [options]\n", prog);
@@ -44,7 +33,9 @@ static void run_usage(FILE *out, const char *prog) {
           "  --json               print one JSON object when done\n"
           "  --logits-out FILE    write the logits at the last prompt position (f32)\n"
           "  --ignore-eos         do not stop at end-of-generation tokens\n"
-          "  --batch              -f FILE holds one prompt per line; run them as one batch\n");
+          "  --batch              -f FILE holds one prompt per line; run them as one batch\n"
+          "  --chat               the prompt is a user message: apply the model's chat template\n"
+          "                       (and the Modelfile's SYSTEM); without it no template is applied\n");
 }
 
 static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
@@ -102,25 +93,19 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
     else if (!strcmp(a, "--ignore-eos")) o->gen.ignore_eos = true;
     else if (!strcmp(a, "--no-cache")) o->no_cache = true;
     else if (!strcmp(a, "--batch")) o->batch = true;
+    else if (!strcmp(a, "--chat")) o->chat = true;
     else if (a[0] == '-' && a[1]) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unknown option %s", a);
     else if (!o->model) o->model = a;
     else return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unexpected argument '%s'", a);
   }
   if (!o->model) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: no model given");
-  struct stat sb;
-  if (stat(o->model, &sb) != 0) { /* not a file: a model in the store */
-    char *dir = NULL;
-    bool in_store;
-    azc_status_t st = azc_model_store_dir(NULL, &dir);
-    if (!st) st = azc_model_store_resolve(dir, o->model, &o->model_path, &in_store);
-    free(dir);
-    AZC_RETURN_IF_ERROR(st);
-    o->model = o->model_path;
-  }
+  AZC_RETURN_IF_ERROR(run_resolve_model(o, &o->model_path));
   if (!!o->prompt == !!o->prompt_file)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "run: give exactly one of -p TEXT or -f FILE");
   if (o->batch && !o->prompt_file)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --batch reads prompts from -f FILE, one per line");
+  if (o->chat && (o->batch || o->json || o->logits_out))
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --chat runs one turn; not with --batch, --json or --logits-out");
   return NULL;
 }
 
@@ -195,6 +180,19 @@ static azc_status_t write_logits(const char *path, const float *logits, int32_t 
   return azc_atomic_file_commit(&f);
 }
 
+azc_status_t run_resolve_model(run_opts_t *o, char **path) {
+  *path = NULL;
+  struct stat sb;
+  if (stat(o->model, &sb) == 0) return NULL;
+  char *dir = NULL;
+  bool in_store;
+  azc_status_t st = azc_model_store_dir(NULL, &dir);
+  if (!st) st = azc_model_store_resolve(dir, o->model, path, &in_store);
+  free(dir);
+  if (!st) o->model = *path;
+  return st;
+}
+
 bool run_is_bundle(const char *path) {
   FILE *f = fopen(path, "rb");
   char magic[8] = {0};
@@ -232,12 +230,94 @@ azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m) {
   m->free_owner = free_bundle;
   m->check = check_bundle;
   m->tok = b->tokenizer;
+  m->chat = b->chat;
+  m->defaults = &b->defaults;
   apply_defaults(o, &b->defaults);
   if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
   o->exec.n_batch = (int32_t)AZC_MIN(o->exec.n_batch, o->exec.n_ctx);
   AZC_RETURN_IF_ERROR(azc_bundle_model_executor(b, &o->exec, &m->exec));
   m->mode = "compiled (bundle)";
   return NULL;
+}
+
+azc_status_t run_chat_options(const run_model_t *m, azc_options_t *out) {
+  const azc_chat_info_t *ci = m->chat;
+  size_t n = ci ? ci->n_params : 0;
+  AZC_RETURN_IF_ERROR(azc_options_from_stored(m->defaults,
+                                              ci ? (const char *const *)ci->param_name : NULL,
+                                              ci ? (const char *const *)ci->param_value : NULL, n,
+                                              out));
+  bool predict_set = false;
+  for (size_t i = 0; i < n; i++) predict_set |= !strcmp(ci->param_name[i], "num_predict");
+  if (!predict_set) out->v[AZC_OPT_NUM_PREDICT].i = -1;
+  return NULL;
+}
+
+/* The run flags given, as options (they win over the model's). */
+static void flags_as_options(const run_opts_t *o, azc_options_t *req) {
+  memset(req, 0, sizeof(*req));
+  const azc_sampler_params_t *sp = &o->gen.sampling;
+#define SET(bit, id, field, val)                                                                   \
+  if (o->set & (bit)) {                                                                            \
+    req->v[id].field = (val);                                                                      \
+    req->set |= 1u << (id);                                                                        \
+  }
+  SET(RUN_SET_N, AZC_OPT_NUM_PREDICT, i, o->gen.n_predict);
+  SET(RUN_SET_TEMP, AZC_OPT_TEMPERATURE, f, sp->temperature);
+  SET(RUN_SET_TOP_K, AZC_OPT_TOP_K, i, sp->top_k);
+  SET(RUN_SET_TOP_P, AZC_OPT_TOP_P, f, sp->top_p);
+  SET(RUN_SET_MIN_P, AZC_OPT_MIN_P, f, sp->min_p);
+  SET(RUN_SET_PENALTY, AZC_OPT_REPEAT_PENALTY, f, sp->repeat_penalty);
+  SET(RUN_SET_LAST_N, AZC_OPT_REPEAT_LAST_N, i, sp->repeat_last_n);
+  SET(RUN_SET_SEED, AZC_OPT_SEED, i, (int64_t)sp->seed);
+#undef SET
+}
+
+static void on_chat_text(void *user, const char *text, size_t len) {
+  (void)user;
+  fwrite(text, 1, len, stdout);
+  fflush(stdout);
+}
+
+/* azc run --chat: one user turn through the chat session (template, SYSTEM,
+ * MESSAGEs, stop strings, end-of-generation tokens). */
+static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, size_t len,
+                             double load_ms, double t0) {
+  char eos[256];
+  azc_chat_token_text(m->tok, azc_tokenizer_eos(m->tok), eos, sizeof(eos));
+  azc_chat_template_t *t = NULL;
+  azc_chat_session_t *s = NULL;
+  char *text = malloc(len + 1);
+  if (!text) return AZC_ERR(AZC_OUT_OF_MEMORY, "prompt");
+  memcpy(text, prompt, len);
+  text[len] = 0;
+  azc_options_t stored, req, use;
+  azc_chat_turn_t turn;
+  memset(&turn, 0, sizeof(turn));
+  azc_status_t st = azc_chat_info_template(m->chat, eos, &t);
+  if (!st) st = run_chat_options(m, &stored);
+  if (!st) st = azc_chat_session_create(m->exec, m->tok, m->chat, t, 0, &s);
+  if (!st) {
+    flags_as_options(o, &req);
+    azc_options_resolve(&req, &stored, &use);
+    azc_chat_session_set_options(s, &use);
+    azc_chat_session_set_stream(s, on_chat_text, NULL);
+    st = azc_chat_session_say(s, text, &turn);
+  }
+  if (!st && m->check) st = m->check(m->owner);
+  if (!st) {
+    printf("\n");
+    azc_generate_timings_t tm = {turn.prompt_ms, turn.n_prefilled, turn.gen_ms,
+                                 turn.n_generated > 0 ? turn.n_generated - 1 : 0, 0};
+    fprintf(stderr, "\nazc: chat template = %s, stop = %s\n", azc_chat_template_name(t),
+            azc_chat_stop_name(turn.stop));
+    print_timings(m->mode, &tm, load_ms, azc_time_ms() - t0);
+  }
+  azc_chat_turn_free(&turn);
+  azc_chat_session_destroy(s);
+  azc_chat_template_destroy(t);
+  free(text);
+  return st;
 }
 
 typedef struct run_state {
@@ -276,6 +356,7 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   int32_t n_vocab = exec->n_vocab;
   double load_ms = azc_time_ms() - t0;
 
+  if (o->chat) return run_chat(o, &s->model, prompt, prompt_len, load_ms, t0);
   if (o->logits_out) {
     s->logits = malloc((size_t)n_vocab * sizeof(float));
     if (!s->logits) return AZC_ERR(AZC_OUT_OF_MEMORY, "logits");

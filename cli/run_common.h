@@ -10,8 +10,25 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "runtime/bundle_sections.h"
+#include "runtime/chat_info.h"
 #include "runtime/executor.h"
 #include "runtime/generate.h"
+#include "runtime/model_options.h"
+
+/* options given on the command line (run_opts_t.set) */
+enum {
+  RUN_SET_N = 1 << 0,
+  RUN_SET_TEMP = 1 << 1,
+  RUN_SET_TOP_K = 1 << 2,
+  RUN_SET_TOP_P = 1 << 3,
+  RUN_SET_MIN_P = 1 << 4,
+  RUN_SET_PENALTY = 1 << 5,
+  RUN_SET_LAST_N = 1 << 6,
+  RUN_SET_SEED = 1 << 7,
+  RUN_SET_THREADS = 1 << 8,
+  RUN_SET_CTX = 1 << 9,
+};
 
 typedef struct run_opts {
   const char *model, *prompt, *prompt_file, *logits_out;
@@ -19,6 +36,7 @@ typedef struct run_opts {
   azc_generate_params_t gen;
   azc_executor_params_t exec;
   bool eager, json, no_cache, batch;
+  bool chat;    /* --chat: the prompt is one user message, rendered with the template */
   unsigned set; /* options given on the command line (RUN_SET_*) */
 } run_opts_t;
 
@@ -27,6 +45,8 @@ typedef struct run_opts {
 typedef struct run_model {
   azc_executor_t *exec;
   const azc_tokenizer_t *tok;
+  const azc_chat_info_t *chat;           /* the model's chat data (NULL: none) */
+  const azc_bundle_defaults_t *defaults; /* a bundle's stored defaults (NULL for a GGUF) */
   const char *mode;
   void *owner;
   void (*free_owner)(void *owner);
@@ -37,10 +57,18 @@ typedef struct run_model {
 typedef azc_status_t (*run_loader_fn_t)(run_opts_t *o, run_model_t *m);
 
 bool run_is_bundle(const char *path);
+/* A MODEL that is not a file is a store name: o->model then points to its
+ * bundle, whose path is *path (malloc'd; NULL when MODEL is a file). */
+azc_status_t run_resolve_model(run_opts_t *o, char **path);
 azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m);
 /* The whole command: parse, load (bundles here; other files through
  * load_other, NULL when only bundles are allowed), generate, print. */
 int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other);
+/* A GGUF compiled in-process (cmd_run.c; azc only, not azc-run). */
+azc_status_t run_load_gguf(run_opts_t *o, run_model_t *m);
+/* The model's stored options for a chat (defaults record and chat section);
+ * num_predict is -1 (the end of the turn) unless a PARAMETER set it. */
+azc_status_t run_chat_options(const run_model_t *m, azc_options_t *out);
 /* VmHWM of this process in MiB (0 if unknown) */
 double run_peak_rss_mib(void);
 

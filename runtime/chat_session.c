@@ -1,0 +1,407 @@
+/* Chat turns with the KV cache kept between them (see chat_session.h). The
+ * cached tokens are exactly those whose keys and values sit at positions
+ * 0..n_cached-1 of the session's sequence; a turn compares its prompt with
+ * them, prefills from the first difference (positions after it are simply
+ * overwritten: attention only reads positions up to the token's own), and
+ * every generated token that is evaluated joins them. */
+#include "runtime/chat_session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/util.h"
+#include "runtime/generate.h"
+#include "runtime/sampler.h"
+
+struct azc_chat_session {
+  azc_executor_t *ex;
+  const azc_tokenizer_t *tok;
+  const azc_chat_info_t *ci;
+  const azc_chat_template_t *tmpl;
+  int32_t seq;
+  azc_options_t opts;
+  azc_chat_text_fn on_text;
+  void *user;
+  volatile sig_atomic_t *cancel;
+  int32_t *cached; /* (n_ctx) */
+  int32_t n_cached;
+  char **role, **content; /* the conversation (owned) */
+  size_t n_hist, cap_hist;
+  azc_chat_message_t *view; /* history() */
+  float *logits;            /* (n_vocab) */
+  int32_t *bt, *bp, *bs;    /* (n_batch) */
+};
+
+const char *azc_chat_stop_name(azc_chat_stop_t s) {
+  switch (s) {
+  case AZC_CHAT_STOP_EOG:
+  case AZC_CHAT_STOP_STRING: return "stop";
+  case AZC_CHAT_STOP_LENGTH:
+  case AZC_CHAT_STOP_CONTEXT: return "length";
+  case AZC_CHAT_STOP_CANCELLED: return "cancelled";
+  }
+  return "stop";
+}
+
+void azc_chat_turn_free(azc_chat_turn_t *t) {
+  free(t->text);
+  memset(t, 0, sizeof(*t));
+}
+
+azc_status_t azc_chat_session_create(azc_executor_t *ex, const azc_tokenizer_t *tok,
+                                     const azc_chat_info_t *ci, const azc_chat_template_t *tmpl,
+                                     int32_t seq, azc_chat_session_t **out) {
+  *out = NULL;
+  if (seq < 0 || seq >= ex->n_seq)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "chat: sequence %d, but the executor holds %d", seq,
+                   ex->n_seq);
+  if (azc_tokenizer_n_vocab(tok) > ex->n_vocab)
+    return AZC_ERR(AZC_CORRUPT, "chat: tokenizer has %d tokens, model output %d",
+                   azc_tokenizer_n_vocab(tok), ex->n_vocab);
+  azc_chat_session_t *s = calloc(1, sizeof(*s));
+  if (!s) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat session");
+  s->ex = ex;
+  s->tok = tok;
+  s->ci = ci;
+  s->tmpl = tmpl;
+  s->seq = seq;
+  s->opts = azc_options_default();
+  azc_options_clear_stop(&s->opts);
+  s->cached = malloc((size_t)ex->n_ctx * sizeof(int32_t));
+  s->logits = malloc((size_t)ex->n_vocab * sizeof(float));
+  s->bt = malloc((size_t)ex->n_batch * 3 * sizeof(int32_t));
+  if (!s->cached || !s->logits || !s->bt) {
+    azc_chat_session_destroy(s);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "chat session buffers");
+  }
+  s->bp = s->bt + ex->n_batch;
+  s->bs = s->bp + ex->n_batch;
+  *out = s;
+  return NULL;
+}
+
+void azc_chat_session_clear(azc_chat_session_t *s) {
+  for (size_t i = 0; i < s->n_hist; i++) {
+    free(s->role[i]);
+    free(s->content[i]);
+  }
+  s->n_hist = 0;
+}
+
+void azc_chat_session_destroy(azc_chat_session_t *s) {
+  if (!s) return;
+  azc_chat_session_clear(s);
+  free(s->role);
+  free(s->content);
+  free(s->view);
+  free(s->cached);
+  free(s->logits);
+  free(s->bt);
+  free(s);
+}
+
+void azc_chat_session_set_options(azc_chat_session_t *s, const azc_options_t *o) { s->opts = *o; }
+const azc_options_t *azc_chat_session_options(const azc_chat_session_t *s) { return &s->opts; }
+void azc_chat_session_set_stream(azc_chat_session_t *s, azc_chat_text_fn fn, void *user) {
+  s->on_text = fn;
+  s->user = user;
+}
+void azc_chat_session_set_cancel(azc_chat_session_t *s, volatile sig_atomic_t *cancel) {
+  s->cancel = cancel;
+}
+int32_t azc_chat_session_cached(const azc_chat_session_t *s) { return s->n_cached; }
+
+static azc_status_t hist_insert(azc_chat_session_t *s, size_t at, const char *role,
+                                const char *content, size_t len) {
+  if (s->n_hist == s->cap_hist) {
+    size_t cap = s->cap_hist ? 2 * s->cap_hist : 16;
+    char **r = realloc(s->role, cap * sizeof(char *));
+    if (r) s->role = r;
+    char **c = r ? realloc(s->content, cap * sizeof(char *)) : NULL;
+    if (c) s->content = c;
+    azc_chat_message_t *v = c ? realloc(s->view, cap * sizeof(*v)) : NULL;
+    if (!v) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat history");
+    s->view = v;
+    s->cap_hist = cap;
+  }
+  char *r = strdup(role), *c = malloc(len + 1);
+  if (!r || !c) {
+    free(r);
+    free(c);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "chat history");
+  }
+  memcpy(c, content, len);
+  c[len] = 0;
+  memmove(s->role + at + 1, s->role + at, (s->n_hist - at) * sizeof(char *));
+  memmove(s->content + at + 1, s->content + at, (s->n_hist - at) * sizeof(char *));
+  s->role[at] = r;
+  s->content[at] = c;
+  s->n_hist++;
+  return NULL;
+}
+
+azc_status_t azc_chat_session_set_system(azc_chat_session_t *s, const char *text) {
+  if (s->n_hist && !strcmp(s->role[0], "system")) {
+    char *c = strdup(text);
+    if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat history");
+    free(s->content[0]);
+    s->content[0] = c;
+    return NULL;
+  }
+  return hist_insert(s, 0, "system", text, strlen(text));
+}
+
+size_t azc_chat_session_history(const azc_chat_session_t *s, const azc_chat_message_t **msgs) {
+  for (size_t i = 0; i < s->n_hist; i++)
+    s->view[i] = (azc_chat_message_t){s->role[i], s->content[i]};
+  *msgs = s->view;
+  return s->n_hist;
+}
+
+size_t azc_chat_stop_scan(const char *const *stops, size_t n_stops, const char *text, size_t len,
+                          bool *stopped) {
+  *stopped = false;
+  size_t first = len, hold = 0;
+  for (size_t i = 0; i < n_stops; i++) {
+    size_t n = strlen(stops[i]);
+    if (!n) continue;
+    const char *p = memmem(text, len, stops[i], n);
+    if (p && (size_t)(p - text) < first) {
+      first = (size_t)(p - text);
+      *stopped = true;
+    }
+    /* the longest proper prefix of the stop that ends the text */
+    for (size_t k = AZC_MIN(n - 1, len); k > hold; k--)
+      if (!memcmp(text + len - k, stops[i], k)) {
+        hold = k;
+        break;
+      }
+  }
+  if (*stopped) return first;
+  return azc_utf8_complete_prefix(text, len - hold);
+}
+
+typedef struct text_buf {
+  char *p;
+  size_t len, cap, streamed;
+} text_buf_t;
+
+static azc_status_t text_append(text_buf_t *t, const char *p, size_t n) {
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + n + 1) cap *= 2;
+    char *q = realloc(t->p, cap);
+    if (!q) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat answer");
+    t->p = q;
+    t->cap = cap;
+  }
+  memcpy(t->p + t->len, p, n);
+  t->len += n;
+  t->p[t->len] = 0;
+  return NULL;
+}
+
+static void emit(azc_chat_session_t *s, text_buf_t *t, size_t upto) {
+  if (upto > t->streamed && s->on_text) s->on_text(s->user, t->p + t->streamed, upto - t->streamed);
+  if (upto > t->streamed) t->streamed = upto;
+}
+
+static bool cancelled(const azc_chat_session_t *s) { return s->cancel && *s->cancel; }
+
+/* Evaluates toks[from..n) at their positions; logits of the last one. */
+static azc_status_t prefill(azc_chat_session_t *s, const int32_t *toks, int32_t from, int32_t n,
+                            bool *stopped) {
+  *stopped = false;
+  for (int32_t at = from; at < n;) {
+    if (cancelled(s)) {
+      *stopped = true;
+      return NULL;
+    }
+    int32_t m = AZC_MIN(n - at, s->ex->n_batch);
+    for (int32_t i = 0; i < m; i++) {
+      s->bt[i] = toks[at + i];
+      s->bp[i] = at + i;
+      s->bs[i] = s->seq;
+    }
+    int32_t last = m - 1;
+    azc_batch_t b = {m, s->bt, s->bp, s->bs, at + m == n ? 1 : 0, &last};
+    /* the cache is valid only up to `at` while this chunk is written */
+    s->n_cached = at;
+    AZC_RETURN_IF_ERROR_CTX(azc_executor_forward(s->ex, &b, s->logits), "chat: prompt evaluation");
+    memcpy(s->cached + at, toks + at, (size_t)m * sizeof(int32_t));
+    at += m;
+    s->n_cached = at;
+  }
+  return NULL;
+}
+
+/* Prefills what is new in toks[0..n), then generates the answer. */
+static azc_status_t run_tokens(azc_chat_session_t *s, const int32_t *toks, int32_t n,
+                               azc_chat_turn_t *out) {
+  const int32_t n_ctx = s->ex->n_ctx;
+  if (n <= 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "chat: the prompt is empty");
+  if (n >= n_ctx)
+    return AZC_ERR(AZC_OUT_OF_RANGE, "chat: the prompt has %d tokens; the context holds %d", n,
+                   n_ctx);
+  int32_t common = 0;
+  while (common < n && common < s->n_cached && s->cached[common] == toks[common]) common++;
+  if (common == n) common = n - 1; /* the last token is evaluated again for its logits */
+  out->n_prompt = n;
+  out->n_reused = common;
+  out->n_prefilled = n - common;
+  double t0 = azc_time_ms();
+  bool stop = false;
+  AZC_RETURN_IF_ERROR(prefill(s, toks, common, n, &stop));
+  out->prompt_ms = azc_time_ms() - t0;
+  text_buf_t t = {0};
+  azc_status_t st = text_append(&t, "", 0);
+  if (stop) {
+    out->stop = AZC_CHAT_STOP_CANCELLED;
+    out->text = t.p;
+    return st;
+  }
+  /* stop strings: the template's, then the options' */
+  const char *stops[AZC_OPT_MAX_STOP + 8];
+  const char *const *tstops;
+  size_t n_stops = azc_chat_template_stops(s->tmpl, &tstops);
+  if (n_stops > 8) n_stops = 8;
+  memcpy(stops, tstops, n_stops * sizeof(char *));
+  for (int i = 0; i < s->opts.n_stop; i++) stops[n_stops++] = s->opts.stop[i];
+  azc_sampler_params_t sp = azc_options_sampler_params(&s->opts, n_ctx);
+  azc_sampler_t *sampler = NULL;
+  if (!st) st = azc_sampler_create(&sp, s->ex->n_vocab, &sampler);
+  for (int32_t i = 0; !st && i < n; i++) azc_sampler_accept(sampler, toks[i]);
+  int64_t n_predict = s->opts.v[AZC_OPT_NUM_PREDICT].i;
+  double t1 = azc_time_ms();
+  out->stop = AZC_CHAT_STOP_EOG;
+  while (!st) {
+    int32_t tok = azc_sampler_sample(sampler, s->logits);
+    out->n_generated++;
+    if (azc_tokenizer_is_eog(s->tok, tok)) {
+      out->stop = AZC_CHAT_STOP_EOG;
+      break;
+    }
+    azc_sampler_accept(sampler, tok);
+    char piece[256];
+    size_t pn = azc_tokenizer_token_to_piece(s->tok, tok, piece, sizeof(piece));
+    if (pn > sizeof(piece)) pn = 0; /* no token of a real vocabulary is this long */
+    if ((st = text_append(&t, piece, pn))) break;
+    bool hit;
+    size_t safe = azc_chat_stop_scan(stops, n_stops, t.p, t.len, &hit);
+    if (hit) {
+      t.len = safe;
+      t.p[safe] = 0;
+      out->stop = AZC_CHAT_STOP_STRING;
+      break;
+    }
+    emit(s, &t, safe);
+    if (n_predict >= 0 && out->n_generated >= n_predict) {
+      out->stop = AZC_CHAT_STOP_LENGTH;
+      break;
+    }
+    if (s->n_cached >= n_ctx) {
+      out->stop = AZC_CHAT_STOP_CONTEXT;
+      break;
+    }
+    if (cancelled(s)) {
+      out->stop = AZC_CHAT_STOP_CANCELLED;
+      break;
+    }
+    int32_t row = 0, pos = s->n_cached;
+    azc_batch_t b = {1, &tok, &pos, &s->seq, 1, &row};
+    st = azc_executor_forward(s->ex, &b, s->logits);
+    if (st)
+      st = azc_status_wrap(st, "chat: generation");
+    else
+      s->cached[s->n_cached++] = tok;
+  }
+  azc_sampler_destroy(sampler);
+  out->gen_ms = azc_time_ms() - t1;
+  if (!st) emit(s, &t, t.len); /* the answer is final: a held-back tail is not a stop */
+  if (st) {
+    free(t.p);
+    return st;
+  }
+  out->text = t.p;
+  out->text_len = t.len;
+  return NULL;
+}
+
+azc_status_t azc_chat_session_complete_raw(azc_chat_session_t *s, const char *prompt, size_t len,
+                                           azc_chat_turn_t *out) {
+  memset(out, 0, sizeof(*out));
+  int32_t *toks = NULL;
+  size_t n = 0;
+  AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_encode(s->tok, prompt, len, true, true, &toks, &n),
+                          "chat: tokenizing the prompt");
+  azc_status_t st = n > (size_t)INT32_MAX ? AZC_ERR(AZC_OUT_OF_RANGE, "chat: prompt too long")
+                                          : run_tokens(s, toks, (int32_t)n, out);
+  free(toks);
+  return st;
+}
+
+azc_status_t azc_chat_session_complete(azc_chat_session_t *s, const azc_chat_message_t *conv,
+                                       size_t n, azc_chat_turn_t *out) {
+  memset(out, 0, sizeof(*out));
+  azc_chat_message_t *msgs = NULL;
+  size_t n_msgs = 0;
+  AZC_RETURN_IF_ERROR(azc_chat_info_messages(s->ci, conv, n, &msgs, &n_msgs));
+  azc_chat_message_t *use = malloc((n_msgs + 1) * sizeof(*use));
+  azc_status_t st = use ? NULL : AZC_ERR(AZC_OUT_OF_MEMORY, "chat messages");
+  size_t sys = n_msgs && !strcmp(msgs[0].role, "system") ? 1 : 0;
+  int32_t *toks = NULL;
+  size_t n_toks = 0;
+  for (size_t drop = 0; !st; drop++) {
+    size_t k = 0;
+    if (sys) use[k++] = msgs[0];
+    for (size_t i = sys + drop; i < n_msgs; i++) use[k++] = msgs[i];
+    char *text = NULL;
+    size_t text_len = 0;
+    st = azc_chat_template_apply(s->tmpl, use, k, true, &text, &text_len);
+    free(toks);
+    toks = NULL;
+    if (!st)
+      st = azc_status_wrap(azc_tokenizer_encode(s->tok, text, text_len, true, true, &toks, &n_toks),
+                           "chat: tokenizing the conversation");
+    free(text);
+    if (st || (int64_t)n_toks < s->ex->n_ctx) {
+      out->n_dropped = (int32_t)drop;
+      break;
+    }
+    if (sys + drop + 1 >= n_msgs) /* only the last message is left, and it does not fit */
+      st = AZC_ERR(AZC_OUT_OF_RANGE,
+                   "chat: the last message needs %zu tokens with the template; the context holds "
+                   "%d",
+                   n_toks, s->ex->n_ctx);
+  }
+  int32_t dropped = out->n_dropped;
+  if (!st) st = run_tokens(s, toks, (int32_t)n_toks, out);
+  out->n_dropped = dropped;
+  free(toks);
+  free(use);
+  free(msgs);
+  return st;
+}
+
+azc_status_t azc_chat_session_say(azc_chat_session_t *s, const char *user_text,
+                                  azc_chat_turn_t *out) {
+  memset(out, 0, sizeof(*out));
+  AZC_RETURN_IF_ERROR(hist_insert(s, s->n_hist, "user", user_text, strlen(user_text)));
+  const azc_chat_message_t *h;
+  size_t n = azc_chat_session_history(s, &h);
+  azc_status_t st = azc_chat_session_complete(s, h, n, out);
+  bool nothing = !st && out->stop == AZC_CHAT_STOP_CANCELLED && !out->text_len;
+  if (!st && !nothing) st = hist_insert(s, s->n_hist, "assistant", out->text, out->text_len);
+  if (nothing) { /* cancelled before the answer began: the turn did not happen */
+    s->n_hist--;
+    free(s->role[s->n_hist]);
+    free(s->content[s->n_hist]);
+  }
+  if (st) { /* the turn did not happen: the user message goes again */
+    s->n_hist--;
+    free(s->role[s->n_hist]);
+    free(s->content[s->n_hist]);
+    azc_chat_turn_free(out);
+  }
+  return st;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""`azc chat` and `azc run --chat` through the binary, as `ollama run` is used.
+
+A tiny model (random weights, azc mkmodel) carrying Phi-3.5's chat template
+(which azc detects as phi3) goes into a model store with a Modelfile
+(temperature 0, SYSTEM). Then:
+  - turns read from a pipe, one per line; --verbose prints each turn's prompt
+    tokens, how many came from the KV cache and how many were prefilled: the
+    second turn reuses at least the whole first prompt and prefills only the
+    rest; /set parameter changes num_predict for the next turn; /clear starts
+    over; /show info names the template; /bye ends the session (later lines
+    are not read); an unknown /command and a bad /set are reported and the
+    session goes on;
+  - Ctrl-C (SIGINT) during a long answer stops that answer only: the session
+    answers the next turn; a SIGINT while waiting for input does not end it;
+  - `azc run -p` applies no template (prompt tokens = BOS + the text's), and
+    `azc run -p --chat` does.
+usage: test_chat_cli.py AZC TEMPLATES_DIR
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+azc, templates = os.path.realpath(sys.argv[1]), sys.argv[2]
+tmp = os.environ.get("AZC_TEST_TMP", "/tmp/azc-test-chat-cli")
+phi = os.path.join(templates, "microsoft-Phi-3.5-mini-instruct.jinja")
+if not os.path.exists(phi):
+    print("SKIP: %s (../shared) missing" % templates)
+    sys.exit(77)
+os.makedirs(tmp, exist_ok=True)
+env = dict(os.environ, AZC_HOME=os.path.join(tmp, "home"), AZC_CACHE_DIR=os.path.join(tmp, "cache"))
+env.pop("XDG_DATA_HOME", None)
+fails = 0
+
+
+def check(name, ok, detail=""):
+    global fails
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok or not detail else ": " + detail))
+    if not ok:
+        fails += 1
+
+
+def azc_run(*args, stdin=None):
+    return subprocess.run([azc] + list(args), input=stdin, capture_output=True, env=env, timeout=600)
+
+
+gguf = os.path.join(tmp, "m.gguf")
+r = azc_run("mkmodel", "--shape", "tiny-llama", "--type", "q8_0", "-o", gguf, "--chat-template", phi)
+check("mkmodel", r.returncode == 0, r.stderr.decode())
+with open(os.path.join(tmp, "Modelfile"), "w") as f:
+    f.write("FROM ./m.gguf\nPARAMETER temperature 0\nPARAMETER num_predict 24\nSYSTEM You are terse.\n")
+r = azc_run("create", "tiny", "-f", os.path.join(tmp, "Modelfile"))
+check("create", r.returncode == 0, r.stderr.decode()[-2000:])
+
+TURN = re.compile(r"prompt tokens: +(\d+) \((\d+) from the KV cache, (\d+) prefilled")
+EVAL = re.compile(r"eval count: +(\d+)")
+REASON = re.compile(r"done reason: +(\w+)")
+
+# ---- turns from a pipe ----
+script = ("Hello\nHow are you?\n/show info\n/set parameter num_predict 3\n/nonsense\n"
+          "/set parameter top_p 7\nThird\n/clear\nFourth\n/bye\nnever read\n")
+r = azc_run("chat", "tiny", "--verbose", stdin=script.encode())
+out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+check("chat from a pipe: exit 0", r.returncode == 0, err[-1500:])
+turns = [tuple(map(int, m)) for m in TURN.findall(err)]
+evals = [int(x) for x in EVAL.findall(err)]
+check("four turns answered, the line after /bye not read", len(turns) == 4, str(turns))
+if len(turns) == 4:
+    (n1, r1, p1), (n2, r2, p2), (n3, r3, p3), (n4, r4, p4) = turns
+    check("turn 1: nothing cached, all prefilled", r1 == 0 and p1 == n1, str(turns[0]))
+    check("turn 2: the first turn's prompt comes from the KV cache", r2 >= n1, str(turns))
+    check("turn 2: only the new tokens are prefilled", p2 == n2 - r2 and p2 < n2 - n1, str(turns))
+    check("turn 3: history reused again", r3 >= n2 and p3 == n3 - r3, str(turns))
+    check("/clear: turn 4 renders a short conversation again", n4 < n2, str(turns))
+    check("/set parameter num_predict 3 applies to the next turns",
+          len(evals) == 4 and evals[0] <= 24 and evals[2] <= 3 and evals[3] <= 3, str(evals))
+check("/show info names the template", "phi3" in out and "context length" in out, out[-800:])
+check("/set parameter answers as Ollama does", "Set parameter 'num_predict' to '3'" in out)
+check("unknown command reported", "Unknown command '/nonsense'" in out)
+check("bad /set parameter is one error line, the session goes on",
+      "azc: error: top_p 7 is out of range" in err and len(turns) == 4, err[-600:])
+check("/clear answers", "Cleared session context" in out)
+check("summary at the end", re.search(r"azc: chat: 4 turns; \d+ prompt tokens prefilled \(\d+ reused", err) is not None)
+
+# ---- Ctrl-C stops the answer, not the session ----
+p = subprocess.Popen([azc, "chat", "tiny", "--verbose", "-c", "8192"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+os.set_blocking(p.stdout.fileno(), False)
+p.stdin.write(b"/set parameter num_predict -1\nHello\n")
+p.stdin.flush()
+got, t0 = b"", time.time()
+while len(got) < 200 and time.time() - t0 < 120 and p.poll() is None:
+    try:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        got += chunk or b""
+    except BlockingIOError:
+        time.sleep(0.01)
+p.send_signal(signal.SIGINT)  # mid-answer
+time.sleep(0.5)
+p.send_signal(signal.SIGINT)  # while waiting for the next line
+time.sleep(0.2)
+alive = p.poll() is None
+os.set_blocking(p.stdout.fileno(), True)
+try:
+    rest, err = p.communicate(b"/set parameter num_predict 4\nAgain\n/bye\n", timeout=300)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rest, err = p.communicate()
+out, err = (got + rest).decode("utf-8", "replace"), err.decode("utf-8", "replace")
+reasons = REASON.findall(err)
+check("Ctrl-C: the session survives both signals", alive and p.returncode == 0, "rc=%s %s" % (p.returncode, err[-800:]))
+check("Ctrl-C: the long answer was stopped", reasons[:1] == ["cancelled"] and "(stopped)" in out, str(reasons))
+check("Ctrl-C: the next turn is answered", len(reasons) == 2 and reasons[1] in ("length", "stop"), str(reasons))
+turns = [tuple(map(int, m)) for m in TURN.findall(err)]
+check("after Ctrl-C: the stopped answer's tokens are reused", len(turns) == 2 and turns[1][1] > turns[0][0], str(turns))
+
+# ---- azc run -p: no template unless --chat ----
+r = azc_run("run", "tiny", "-p", "Hello", "-n", "2", "--json")
+import json
+plain = json.loads(r.stdout.decode())["prompt_tokens"] if r.returncode == 0 else []
+check("run -p: no template (BOS + 5 tokens of 'Hello')", len(plain) == 6, str(plain))
+r = azc_run("run", "tiny", "-p", "Hello", "-n", "2", "--chat")
+err = r.stderr.decode()
+m = re.search(r"prompt += +[\d.]+ ms / +(\d+) tokens", err)
+check("run -p --chat: the template applies", r.returncode == 0 and "chat template = phi3" in err
+      and m is not None and int(m.group(1)) > 20, err[-800:])
+print("%d failed" % fails)
+sys.exit(1 if fails else 0)
