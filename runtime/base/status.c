@@ -15,6 +15,37 @@ struct azc_status {
 
 static struct azc_status oom_status = {AZC_OUT_OF_MEMORY, "out of memory", ""};
 
+/* A message is one line: control bytes that came in with quoted input (a
+ * token's text, a key, a file name) are written as \n, \t, \r or \xNN.
+ * Takes s; returns it or its escaped copy (on allocation failure each such
+ * byte becomes '?'). */
+static char *one_line(char *s) {
+  size_t extra = 0, n = 0;
+  for (; s[n]; n++) extra += (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? 3 : 0;
+  if (!extra) return s;
+  char *e = malloc(n + extra + 1);
+  if (!e) {
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = '?';
+    return s;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != 0x7f) {
+      e[k++] = (char)c;
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      e[k++] = '\\';
+      e[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+    } else {
+      k += (size_t)snprintf(e + k, 5, "\\x%02X", c);
+    }
+  }
+  e[k] = 0;
+  free(s);
+  return e;
+}
+
 azc_status_t azc_status_makev(azc_code_t code, const char *file, int line, const char *fmt,
                               va_list ap) {
   struct azc_status *st = malloc(sizeof(*st));
@@ -30,6 +61,7 @@ azc_status_t azc_status_makev(azc_code_t code, const char *file, int line, const
     return &oom_status;
   }
   vsnprintf(st->message, (size_t)n + 1, fmt, ap);
+  st->message = one_line(st->message);
   st->code = code == AZC_OK ? AZC_INTERNAL : code;
   const char *base = file ? strrchr(file, '/') : NULL;
   /* keep "dir/file.c": the folder says which library failed */
@@ -66,7 +98,7 @@ azc_status_t azc_status_wrap(azc_status_t st, const char *fmt, ...) {
   memcpy(m + a, ": ", 2);
   memcpy(m + a + 2, st->message, b + 1);
   free(st->message);
-  st->message = m;
+  st->message = one_line(m);
   return st;
 }
 

@@ -5,7 +5,8 @@
  * branch on the kind of failure) and one message that says what was being done
  * and where ("reading tensor blk.3.attn_q.weight: offset past end of file").
  * Callers add context on the way up with azc_status_wrap(); the CLI prints the
- * message on one line. The source location (file:line) of the first failure is
+ * message on one line (control bytes in it, which can come with quoted input, are
+ * escaped as \n or \xNN). The source location (file:line) of the first failure is
  * kept at the end of the message in brackets. Input never aborts the program:
  * asserts are only for azc's own invariants. */
 #ifndef AZC_BASE_STATUS_H
