@@ -24,6 +24,7 @@ int azc_cmd_list(int argc, char **argv);
 int azc_cmd_show(int argc, char **argv);
 int azc_cmd_rm(int argc, char **argv);
 int azc_cmd_chat(int argc, char **argv);
+int azc_cmd_serve(int argc, char **argv);
 
 /* Prints "azc: error: <message>" and returns 1 (frees st). */
 int cli_fail(azc_status_t st);

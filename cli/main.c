@@ -23,6 +23,7 @@ static void usage(FILE *out) {
           "      --json  --logits-out FILE  --ignore-eos\n"
           "  azc mkmodel --shape NAME -o OUT.gguf   a random-weight model (tests, benchmarks)\n"
           "  azc quantize IN.gguf OUT.gguf --type TYPE   q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, ...\n"
+          "  azc serve [--host H] [--port P] [--parallel N] [MODEL...]   Ollama/OpenAI HTTP API\n"
           "\n"
           "run 'azc COMMAND --help' for a command's options\n",
           AZC_VERSION_STRING);
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "show")) return azc_cmd_show(argc - 1, argv + 1);
   if (!strcmp(cmd, "rm")) return azc_cmd_rm(argc - 1, argv + 1);
   if (!strcmp(cmd, "chat")) return azc_cmd_chat(argc - 1, argv + 1);
+  if (!strcmp(cmd, "serve")) return azc_cmd_serve(argc - 1, argv + 1);
   usage(stderr);
   return cli_usage_error("unknown command '%s'", cmd);
 }
