@@ -330,6 +330,7 @@ typedef struct gen_req {
   bool keep_alive_set;
   int64_t keep_alive_ns;
   bool echo;
+  bool ignore_eos; /* llama.cpp server's field: fixed lengths for benchmarks */
 } gen_req_t;
 
 static void gen_req_free(gen_req_t *g) {
@@ -405,6 +406,7 @@ static bool parse_gen(const cJSON *req, gen_req_t *g, req_err_t *e) {
   if (!g->model || !*g->model) return fail(e, 400, "field 'model' is required");
   g->stream = g->kind != K_OAI_CHAT && g->kind != K_OAI_COMPLETION; /* Ollama streams by default */
   if (!get_bool(req, "stream", &g->stream, e)) return false;
+  if (!get_bool(req, "ignore_eos", &g->ignore_eos, e)) return false;
   g->opts.set = 0;
   g->opts.n_stop = 0;
   if (g->kind == K_GENERATE || g->kind == K_CHAT) {
@@ -502,6 +504,7 @@ static bool make_job(const serve_model_t *x, gen_req_t *g, const char *text, boo
     return false;
   }
   j->n_prompt = (int32_t)n;
+  j->ignore_eos = g->ignore_eos;
   if (n == 0) return fail(e, 400, "the prompt is empty (0 tokens)");
   if ((int64_t)n >= x->n_ctx)
     return fail(e, 400,

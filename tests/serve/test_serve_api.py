@@ -87,6 +87,14 @@ if check(cut is not None and cut.strip(), "greedy text long enough for a stop te
     check(j.get("done_reason") == "stop" and j.get("response") == full[:full.index(cut)],
           "options.stop cuts the text before the stop string, done_reason stop")
 
+# end of generation: this prompt's greedy text reaches EOS within 40 tokens; ignore_eos goes on
+st, j = s.json("POST", "/api/generate", {"model": "tiny", "prompt": "busy 0", "stream": False, "options": greedy(40)})
+check(j.get("done_reason") == "stop" and 0 < j.get("eval_count", 0) < 40, "EOS ends the turn: done_reason stop (%s tokens)"
+      % j.get("eval_count"))
+st, j = s.json("POST", "/api/generate", {"model": "tiny", "prompt": "busy 0", "stream": False, "ignore_eos": True,
+                                         "options": greedy(40)})
+check(j.get("done_reason") == "length" and j.get("eval_count") == 40, "ignore_eos: 40 tokens")
+
 # ---- generation: OpenAI ----
 oreq = {"model": "tiny", "messages": [{"role": "user", "content": "Salam dunya"}], "max_tokens": 16,
         "temperature": 0}
