@@ -483,7 +483,13 @@ const azc_mf_command_t *azc_modelfile_from(const azc_modelfile_t *mf) {
 
 static void put_quoted(azc_buf_t *b, const char *s) {
   size_t n = strlen(s);
-  bool needs = strchr(s, '\n') || (n && (s[0] == ' ' || s[n - 1] == ' '));
+  /* Ollama's quote() quotes a value with a line break or an outer space; azc
+   * also quotes what would not read back otherwise: an empty value, an outer
+   * tab, a '\r', a value that starts with a quote (`"x"` bare reads back as
+   * x). A value with a line that ends in three quotes cannot be written at
+   * all (the grammar would end it there). */
+  bool needs = !n || strchr(s, '\n') || strchr(s, '\r') || s[0] == ' ' || s[0] == '\t' ||
+               s[n - 1] == ' ' || s[n - 1] == '\t' || s[0] == '"';
   const char *q = !needs ? "" : strchr(s, '"') ? "\"\"\"" : "\"";
   azc_buf_puts(b, q);
   azc_buf_puts(b, s);
@@ -497,7 +503,7 @@ azc_status_t azc_modelfile_format(const azc_modelfile_t *mf, char **out) {
     azc_buf_puts(&b, kind_word(c->kind));
     azc_buf_puts(&b, " ");
     if (c->kind == AZC_MF_FROM) {
-      azc_buf_puts(&b, c->args);
+      put_quoted(&b, c->args); /* bare in Ollama; quoted here when it must be to read back */
     } else {
       if (c->name) {
         azc_buf_puts(&b, c->name);

@@ -287,6 +287,39 @@ static azc_status_t seeds_bundle(void) {
   return compile_bundle("tiny-gpt2", "gpt2.bundle");
 }
 
+/* ---- fuzz_modelfile ---- */
+
+static azc_status_t seeds_modelfile(void) {
+  static const char *files[] = {
+      "FROM ./model.gguf\n",
+      "# comment\nFROM llama3:8b\nPARAMETER num_ctx 4096\nPARAMETER temperature 0.7\n"
+      "PARAMETER stop \"<|eot_id|>\"\nPARAMETER stop \"<|end_of_text|>\"\n",
+      "from ./m.gguf\nparameter top_k 40\nparameter top_p 0.95\nparameter min_p 0.05\n"
+      "parameter seed -1\nparameter num_predict -2\nparameter use_mmap false\n"
+      "parameter repeat_last_n -1\nparameter mirostat 2\nparameter penalize_newline true\n",
+      "FROM m\nTEMPLATE \"\"\"{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+      "{{ if .Prompt }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+      "{{ .Response }}<|im_end|>\"\"\"\nSYSTEM \"\"\"You are\nterse.\"\"\"\n",
+      "FROM m\nTEMPLATE \"\"\"{{- range $i, $m := .Messages }}{{- if eq .Role \"user\" }}[INST] "
+      "{{ .Content }} [/INST]{{ else if eq .Role \"assistant\" }}{{ .Content }}</s>{{ end }}"
+      "{{- end }}\"\"\"\nMESSAGE user Hi\nMESSAGE assistant Hello # not a comment\n",
+      "FROM m\nLICENSE \"\"\"MIT\n\nCopyright\"\"\"\nLICENSE Apache-2.0\nDRAFT ./small.gguf\n"
+      "REQUIRES 0.1.0\n",
+      "FROM m\nADAPTER ./lora.gguf\n",
+      "FROM m\nSYSTEM \"unclosed\n",
+      "\xef\xbb\xbf" "FROM m\r\nPARAMETER num_gpu 99\r\n",
+      "FROM m\nTEMPLATE {{ with .System }}{{ . }}{{ end }}{{ len .Messages }}"
+      "{{ index .Messages 0 }}{{ slice .Prompt 1 }}\n",
+  };
+  char name[32];
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(name, sizeof(name), "modelfile%02zu", i);
+    AZC_RETURN_IF_ERROR(write_seed(name, files[i], strlen(files[i])));
+  }
+  static const uint8_t utf16[] = {0xff, 0xfe, 'F', 0, 'R', 0, 'O', 0, 'M', 0, ' ', 0, 'm', 0, '\n', 0};
+  return write_seed("modelfile-utf16", utf16, sizeof(utf16));
+}
+
 static const struct {
   const char *target;
   azc_status_t (*make)(void);
@@ -294,6 +327,7 @@ static const struct {
     {"fuzz_gguf", seeds_gguf},          {"fuzz_tokenize_spm", seeds_texts},
     {"fuzz_tokenize_bpe", seeds_texts}, {"fuzz_detokenize", seeds_ids},
     {"fuzz_bundle", seeds_bundle},      {"fuzz_bundle_sealed", seeds_bundle},
+    {"fuzz_modelfile", seeds_modelfile},
 };
 
 int main(int argc, char **argv) {

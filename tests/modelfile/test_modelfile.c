@@ -264,6 +264,9 @@ static void test_ollama_format_roundtrip(void) { /* TestParseFileFormatParseFile
       "with \"Hello!\".\n\"\"\"\nMESSAGE user Hey there!\nMESSAGE assistant Hello, I want to parse "
       "all the things!\n",
       "\nFROM foo\nSYSTEM \"\"\n",
+      /* what Ollama's quote() would write bare and so lose (found by fuzz_modelfile) */
+      "FROM m\nTEMPLATE \"\"x\"\"\nSYSTEM \"\tindented\"\nLICENSE \"a\rb\"\n",
+      "FROM \"\"\"two\nlines\"\"\"\n",
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
     cases_run++;
