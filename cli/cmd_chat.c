@@ -206,6 +206,17 @@ static azc_status_t turn(chat_state_t *c, const char *text) {
   return NULL;
 }
 
+/* A turn that fails (a message longer than the context, a template that
+ * refuses the conversation) is reported and the session goes on, as in
+ * Ollama; only running out of memory ends it. */
+static azc_status_t turn_or_report(chat_state_t *c, const char *text) {
+  azc_status_t st = turn(c, text);
+  if (!st || azc_status_code(st) == AZC_OUT_OF_MEMORY) return st;
+  fprintf(stderr, "azc: error: %s\n", azc_status_message(st));
+  azc_status_free(st);
+  return NULL;
+}
+
 /* Reads one line (without its newline) into *buf; false at the end of the
  * input. A Ctrl-C while waiting is reported as an empty line with *intr. */
 static bool read_line(char **buf, size_t *cap, bool *intr) {
@@ -260,7 +271,7 @@ static azc_status_t session(chat_state_t *c) {
       multi_len += add;
       multi[multi_len] = 0;
       if (!end) continue;
-      st = turn(c, multi);
+      st = turn_or_report(c, multi);
       free(multi);
       multi = NULL;
       continue;
@@ -276,7 +287,7 @@ static azc_status_t session(chat_state_t *c) {
       }
       continue;
     }
-    st = turn(c, line);
+    st = turn_or_report(c, line);
   }
   free(line);
   free(multi);

@@ -85,6 +85,13 @@ check("bad /set parameter is one error line, the session goes on",
 check("/clear answers", "Cleared session context" in out)
 check("summary at the end", re.search(r"azc: chat: 4 turns; \d+ prompt tokens prefilled \(\d+ reused", err) is not None)
 
+# ---- a turn that cannot run is reported; the session goes on ----
+r = azc_run("chat", "tiny", "--verbose", "-c", "96", stdin=("x" * 300 + "\nHi\n").encode())
+err = r.stderr.decode("utf-8", "replace")
+check("a message longer than the context: one error, the next turn answered",
+      r.returncode == 0 and err.count("azc: error:") == 1 and "the context holds 96" in err
+      and len(TURN.findall(err)) == 1, err[-600:])
+
 # ---- Ctrl-C stops the answer, not the session ----
 p = subprocess.Popen([azc, "chat", "tiny", "--verbose", "-c", "8192"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
