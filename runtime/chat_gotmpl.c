@@ -307,8 +307,10 @@ static gnode_t *parse_operand(gparse_t *P) {
     n = gnew(P, G_NUMBER);
     if (n) {
       n->num = v;
+      /* an integer that does not fit int64 is a float constant, as in Go */
       n->is_int = !memchr(s, '.', (size_t)(end - s)) && !memchr(s, 'e', (size_t)(end - s)) &&
-                  !memchr(s, 'E', (size_t)(end - s));
+                  !memchr(s, 'E', (size_t)(end - s)) && v >= -9223372036854775808.0 &&
+                  v < 9223372036854775808.0;
     }
     P->pos = (size_t)(end - P->src);
   } else if (is_ident_char(c)) {
