@@ -220,7 +220,7 @@ void serve_models_each(serve_models_t *m, bool loaded_only,
                        void *user) {
   pthread_mutex_lock(&m->mu);
   scan_store(m);
-  qsort(m->list, (size_t)m->n, sizeof(*m->list), by_name);
+  if (m->n > 1) qsort(m->list, (size_t)m->n, sizeof(*m->list), by_name);
   int64_t now = azc_serve_now_ns(), unow = unix_ns();
   for (int i = 0; i < m->n; i++) {
     serve_model_t *x = m->list[i];
