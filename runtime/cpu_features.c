@@ -14,13 +14,13 @@ typedef struct bit {
 } bit_t;
 
 static const bit_t x86_bits[] = {
-    {"sse4.1", 1, 0, 2, 19},     {"sse4.2", 1, 0, 2, 20},     {"ssse3", 1, 0, 2, 9},
-    {"popcnt", 1, 0, 2, 23},     {"avx", 1, 0, 2, 28},        {"fma", 1, 0, 2, 12},
-    {"f16c", 1, 0, 2, 29},       {"movbe", 1, 0, 2, 22},      {"avx2", 7, 0, 1, 5},
-    {"bmi", 7, 0, 1, 3},         {"bmi2", 7, 0, 1, 8},        {"avx512f", 7, 0, 1, 16},
-    {"avx512dq", 7, 0, 1, 17},   {"avx512cd", 7, 0, 1, 28},   {"avx512bw", 7, 0, 1, 30},
-    {"avx512vl", 7, 0, 1, 31},   {"avx512vnni", 7, 0, 2, 11}, {"avx512bf16", 7, 1, 0, 5},
-    {"avxvnni", 7, 1, 0, 4},     {"lzcnt", 0x80000001, 0, 2, 5},
+    {"sse4.1", 1, 0, 2, 19},   {"sse4.2", 1, 0, 2, 20},        {"ssse3", 1, 0, 2, 9},
+    {"popcnt", 1, 0, 2, 23},   {"avx", 1, 0, 2, 28},           {"fma", 1, 0, 2, 12},
+    {"f16c", 1, 0, 2, 29},     {"movbe", 1, 0, 2, 22},         {"avx2", 7, 0, 1, 5},
+    {"bmi", 7, 0, 1, 3},       {"bmi2", 7, 0, 1, 8},           {"avx512f", 7, 0, 1, 16},
+    {"avx512dq", 7, 0, 1, 17}, {"avx512cd", 7, 0, 1, 28},      {"avx512bw", 7, 0, 1, 30},
+    {"avx512vl", 7, 0, 1, 31}, {"avx512vnni", 7, 0, 2, 11},    {"avx512bf16", 7, 1, 0, 5},
+    {"avxvnni", 7, 1, 0, 4},   {"lzcnt", 0x80000001, 0, 2, 5},
 };
 
 static bool os_saves(uint64_t mask) {
@@ -32,19 +32,33 @@ static bool os_saves(uint64_t mask) {
   return ((((uint64_t)hi << 32) | lo) & mask) == mask;
 }
 
+static bool query(const bit_t *b) {
+  unsigned r[4] = {0};
+  if (!__get_cpuid_count((unsigned)b->leaf, (unsigned)b->sub, &r[0], &r[1], &r[2], &r[3]))
+    return false;
+  if (!(r[b->reg] & (1u << b->bit))) return false;
+  /* vector state must be enabled by the OS too */
+  if (!strncmp(b->name, "avx512", 6)) return os_saves(0xe6);
+  if (!strncmp(b->name, "avx", 3) || !strcmp(b->name, "fma") || !strcmp(b->name, "f16c"))
+    return os_saves(0x6);
+  return true;
+}
+
+/* Each answer is computed once per process: cpuid traps to the hypervisor on
+ * a virtual machine, and opening a bundle asks for every feature its code
+ * needs (fuzz_bundle spent a third of each bundle open there). 0: not asked
+ * yet, 1: no, 2: yes; threads that race compute the same value. */
+static signed char answers[sizeof(x86_bits) / sizeof(x86_bits[0])];
+
 bool azc_host_has_feature(const char *name) {
   for (size_t i = 0; i < sizeof(x86_bits) / sizeof(x86_bits[0]); i++) {
-    const bit_t *b = &x86_bits[i];
-    if (strcmp(b->name, name)) continue;
-    unsigned r[4] = {0};
-    if (!__get_cpuid_count((unsigned)b->leaf, (unsigned)b->sub, &r[0], &r[1], &r[2], &r[3]))
-      return false;
-    if (!(r[b->reg] & (1u << b->bit))) return false;
-    /* vector state must be enabled by the OS too */
-    if (!strncmp(name, "avx512", 6)) return os_saves(0xe6);
-    if (!strncmp(name, "avx", 3) || !strcmp(name, "fma") || !strcmp(name, "f16c"))
-      return os_saves(0x6);
-    return true;
+    if (strcmp(x86_bits[i].name, name)) continue;
+    signed char a = __atomic_load_n(&answers[i], __ATOMIC_RELAXED);
+    if (!a) {
+      a = query(&x86_bits[i]) ? 2 : 1;
+      __atomic_store_n(&answers[i], a, __ATOMIC_RELAXED);
+    }
+    return a == 2;
   }
   return false;
 }

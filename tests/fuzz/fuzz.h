@@ -61,7 +61,7 @@ static inline void fuzz_touch(const void *p, size_t n) {
 }
 
 /* A path to a file that holds data[0..size): for readers that take a path.
- * One memfd, rewritten per input; the path is /proc/self/fd/N. */
+ * One memfd, rewritten in place per input; the path is /proc/self/fd/N. */
 static inline const char *fuzz_as_file(const uint8_t *data, size_t size) {
   static int fd = -1;
   static char path[64];
@@ -70,7 +70,8 @@ static inline const char *fuzz_as_file(const uint8_t *data, size_t size) {
     FUZZ_CHECK(fd >= 0);
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
   }
-  FUZZ_CHECK(ftruncate(fd, 0) == 0);
+  /* resized, not emptied: the pages of the previous input are reused */
+  FUZZ_CHECK(ftruncate(fd, (off_t)size) == 0);
   size_t done = 0;
   while (done < size) {
     ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
