@@ -35,7 +35,8 @@ static void run_usage(FILE *out, const char *prog) {
           "  --ignore-eos         do not stop at end-of-generation tokens\n"
           "  --batch              -f FILE holds one prompt per line; run them as one batch\n"
           "  --chat               the prompt is a user message: apply the model's chat template\n"
-          "                       (and the Modelfile's SYSTEM); without it no template is applied\n");
+          "                       (and the Modelfile's SYSTEM); without it no template is applied;\n"
+          "                       with --json, the JSON holds the rendered prompt\n");
 }
 
 static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
@@ -104,8 +105,8 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
     return AZC_ERR(AZC_INVALID_ARGUMENT, "run: give exactly one of -p TEXT or -f FILE");
   if (o->batch && !o->prompt_file)
     return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --batch reads prompts from -f FILE, one per line");
-  if (o->chat && (o->batch || o->json || o->logits_out))
-    return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --chat runs one turn; not with --batch, --json or --logits-out");
+  if (o->chat && (o->batch || o->logits_out))
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "run: --chat runs one turn; not with --batch or --logits-out");
   return NULL;
 }
 
@@ -301,12 +302,20 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
     flags_as_options(o, &req);
     azc_options_resolve(&req, &stored, &use);
     azc_chat_session_set_options(s, &use);
-    azc_chat_session_set_stream(s, on_chat_text, NULL);
+    if (!o->json) azc_chat_session_set_stream(s, on_chat_text, NULL);
     st = azc_chat_session_say(s, text, &turn);
   }
   if (!st && m->check) st = m->check(m->owner);
+  if (!st && o->json) { /* the rendered prompt, for checking templates end to end */
+    printf("{\"prompt\": ");
+    cli_json_string(stdout, turn.prompt ? turn.prompt : "", turn.prompt ? strlen(turn.prompt) : 0);
+    printf(", \"prompt_tokens\": %d, \"text\": ", turn.n_prompt);
+    cli_json_string(stdout, turn.text, turn.text_len);
+    printf(", \"stop\": \"%s\", \"template\": \"%s\"}\n", azc_chat_stop_name(turn.stop),
+           azc_chat_template_name(t));
+  }
   if (!st) {
-    printf("\n");
+    if (!o->json) printf("\n");
     azc_generate_timings_t tm = {turn.prompt_ms, turn.n_prefilled, turn.gen_ms,
                                  turn.n_generated > 0 ? turn.n_generated - 1 : 0, 0};
     fprintf(stderr, "\nazc: chat template = %s, stop = %s\n", azc_chat_template_name(t),

@@ -45,6 +45,7 @@ const char *azc_chat_stop_name(azc_chat_stop_t s) {
 
 void azc_chat_turn_free(azc_chat_turn_t *t) {
   free(t->text);
+  free(t->prompt);
   memset(t, 0, sizeof(*t));
 }
 
@@ -351,6 +352,7 @@ azc_status_t azc_chat_session_complete(azc_chat_session_t *s, const azc_chat_mes
   size_t sys = n_msgs && !strcmp(msgs[0].role, "system") ? 1 : 0;
   int32_t *toks = NULL;
   size_t n_toks = 0;
+  char *prompt = NULL;
   for (size_t drop = 0; !st; drop++) {
     size_t k = 0;
     if (sys) use[k++] = msgs[0];
@@ -363,11 +365,13 @@ azc_status_t azc_chat_session_complete(azc_chat_session_t *s, const azc_chat_mes
     if (!st)
       st = azc_status_wrap(azc_tokenizer_encode(s->tok, text, text_len, true, true, &toks, &n_toks),
                            "chat: tokenizing the conversation");
-    free(text);
     if (st || (int64_t)n_toks < s->ex->n_ctx) {
       out->n_dropped = (int32_t)drop;
+      prompt = st ? NULL : text;
+      if (st) free(text);
       break;
     }
+    free(text);
     if (sys + drop + 1 >= n_msgs) /* only the last message is left, and it does not fit */
       st = AZC_ERR(AZC_OUT_OF_RANGE,
                    "chat: the last message needs %zu tokens with the template; the context holds "
@@ -377,6 +381,8 @@ azc_status_t azc_chat_session_complete(azc_chat_session_t *s, const azc_chat_mes
   int32_t dropped = out->n_dropped;
   if (!st) st = run_tokens(s, toks, (int32_t)n_toks, out);
   out->n_dropped = dropped;
+  if (!st) out->prompt = prompt;
+  else free(prompt);
   free(toks);
   free(use);
   free(msgs);

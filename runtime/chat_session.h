@@ -49,6 +49,7 @@ const char *azc_chat_stop_name(azc_chat_stop_t s);
 typedef struct azc_chat_turn {
   char *text; /* the answer (malloc'd, NUL-terminated), stop string cut */
   size_t text_len;
+  char *prompt; /* the rendered conversation the model saw (malloc'd; NULL for raw prompts) */
   azc_chat_stop_t stop;
   int32_t n_prompt;    /* tokens of the rendered conversation */
   int32_t n_reused;    /* of those, already in the KV cache */

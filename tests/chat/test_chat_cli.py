@@ -134,5 +134,56 @@ err = r.stderr.decode()
 m = re.search(r"prompt += +[\d.]+ ms / +(\d+) tokens", err)
 check("run -p --chat: the template applies", r.returncode == 0 and "chat template = phi3" in err
       and m is not None and int(m.group(1)) > 20, err[-800:])
+# ---- the product path against python3-jinja2 ----
+# A GGUF carrying each detected real template, compiled with a Modelfile
+# (SYSTEM where the template allows one): the prompt `azc run --chat` gives
+# the model is what Debian's python3-jinja2 renders from the template itself,
+# after llama.cpp's normalisation, with the tiny vocabulary's BOS/EOS.
+try:
+    import jinja2
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    jenv = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                         extensions=[jinja2.ext.loopcontrols])
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+    jenv.globals["raise_exception"] = raise_exception
+except ImportError:
+    jenv = None
+check("python3-jinja2 from Debian", jenv is not None and jinja2.__file__.startswith("/usr/lib/python3/"))
+for tfile, name, system in (("microsoft-Phi-3.5-mini-instruct.jinja", "phi3", "Answer briefly."),
+                            ("google-gemma-2-2b-it.jinja", "gemma", None)):
+    if jenv is None:
+        break
+    src_path = os.path.join(templates, tfile)
+    g = os.path.join(tmp, name + ".gguf")
+    r = azc_run("mkmodel", "--shape", "tiny-llama", "--type", "q8_0", "-o", g, "--chat-template", src_path)
+    mf = os.path.join(tmp, name + ".Modelfile")
+    with open(mf, "w") as f:
+        f.write("FROM ./%s.gguf\nPARAMETER temperature 0\n%s" % (name, "SYSTEM %s\n" % system if system else ""))
+    r = azc_run("create", "e2e-" + name, "-f", mf)
+    check("create e2e-" + name, r.returncode == 0, r.stderr.decode()[-800:])
+    user = "Salam, necesen?"
+    r = azc_run("run", "e2e-" + name, "-p", user, "-n", "2", "--chat", "--json")
+    got = json.loads(r.stdout.decode()) if r.returncode == 0 else {}
+    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    want = jenv.from_string(open(src_path, encoding="utf-8").read()).render(
+        messages=msgs, add_generation_prompt=True, bos_token="<s>", eos_token="</s>")
+    if want.startswith("<s>"):
+        want = want[3:]
+    if want.endswith("</s>"):
+        want = want[:-4]
+    check("%s: azc run --chat renders the prompt python3-jinja2 renders" % name,
+          got.get("template") == name and got.get("prompt") == want, "%r vs %r" % (got.get("prompt"), want))
+# gemma's template raises for a system message: so does azc, with one line
+with open(os.path.join(tmp, "gemma-sys.Modelfile"), "w") as f:
+    f.write("FROM ./gemma.gguf\nSYSTEM Be brief.\n")
+r = azc_run("create", "e2e-gemma-sys", "-f", os.path.join(tmp, "gemma-sys.Modelfile"))
+r = azc_run("run", "e2e-gemma-sys", "-p", "Hi", "-n", "2", "--chat")
+err = r.stderr.decode()
+check("gemma: a system message is refused as its template refuses it", r.returncode == 1
+      and err.count("azc: error:") == 1 and "system" in err.lower(), err[-500:])
+
 print("%d failed" % fails)
 sys.exit(1 if fails else 0)
