@@ -308,7 +308,8 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
   if (!st && m->check) st = m->check(m->owner);
   if (!st && o->json) { /* the rendered prompt, for checking templates end to end */
     printf("{\"prompt\": ");
-    cli_json_string(stdout, turn.prompt ? turn.prompt : "", turn.prompt ? strlen(turn.prompt) : 0);
+    const char *pr = turn.prompt ? turn.prompt : "";
+    cli_json_string(stdout, pr, strlen(pr));
     printf(", \"prompt_tokens\": %d, \"text\": ", turn.n_prompt);
     cli_json_string(stdout, turn.text, turn.text_len);
     printf(", \"stop\": \"%s\", \"template\": \"%s\"}\n", azc_chat_stop_name(turn.stop),
