@@ -162,15 +162,26 @@ static bool get_number(const cJSON *o, const char *name, bool *present, double *
   return true;
 }
 
+/* Nanoseconds from a count of ns (any double): negative means forever (-1),
+ * and a span past 10^18 ns (31 years) is clamped to it, so that now + span
+ * fits in int64; NaN is refused. */
+static bool ns_from_double(double v, int64_t *ns) {
+  if (isnan(v)) return false;
+  if (v < 0)
+    *ns = -1;
+  else if (v >= 1e18)
+    *ns = (int64_t)1e18;
+  else
+    *ns = (int64_t)v;
+  return true;
+}
+
 /* Go's time.ParseDuration, as Ollama reads a keep_alive string, plus a bare
  * number of seconds. */
 static bool parse_duration(const char *s, int64_t *ns) {
   char *end;
   double v = strtod(s, &end);
-  if (end != s && *end == 0) {
-    *ns = (int64_t)(v * 1e9);
-    return true;
-  }
+  if (end != s && *end == 0) return ns_from_double(v * 1e9, ns);
   const char *p = s;
   bool neg = false;
   if (*p == '-' || *p == '+') neg = *p++ == '-';
@@ -196,8 +207,7 @@ static bool parse_duration(const char *s, int64_t *ns) {
     total += x * units[best].ns;
     p += best_len;
   }
-  *ns = (int64_t)(neg ? -total : total);
-  return true;
+  return ns_from_double(neg ? -total : total, ns);
 }
 
 static bool get_keep_alive(const cJSON *o, bool *set, int64_t *ns, req_err_t *e) {
@@ -205,7 +215,7 @@ static bool get_keep_alive(const cJSON *o, bool *set, int64_t *ns, req_err_t *e)
   *set = false;
   if (!v || cJSON_IsNull(v)) return true;
   if (cJSON_IsNumber(v)) {
-    *ns = (int64_t)(v->valuedouble * 1e9);
+    ns_from_double(v->valuedouble * 1e9, ns); /* JSON numbers are never NaN */
   } else if (cJSON_IsString(v)) {
     if (!parse_duration(v->valuestring, ns))
       return fail(e, 400,
