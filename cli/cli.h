@@ -25,6 +25,8 @@ int azc_cmd_show(int argc, char **argv);
 int azc_cmd_rm(int argc, char **argv);
 int azc_cmd_chat(int argc, char **argv);
 int azc_cmd_serve(int argc, char **argv);
+/* azc bench MODEL --spec (bench_spec.c) */
+int azc_bench_spec(int argc, char **argv);
 
 /* Prints "azc: error: <message>" and returns 1 (frees st). */
 int cli_fail(azc_status_t st);
@@ -32,7 +34,8 @@ int cli_fail(azc_status_t st);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a number from argv[*i + 1] for option argv[*i]; advances *i. */
-azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long max, long long *out);
+azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long max,
+                         long long *out);
 azc_status_t cli_float_arg(int argc, char **argv, int *i, double min, double max, double *out);
 azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out);
 

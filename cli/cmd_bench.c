@@ -6,7 +6,8 @@
  * roofline (weight bytes read per token / bandwidth), and the peak RSS of a
  * separate `azc run` of the bundle. With --vs-llama-bench, llama.cpp's
  * llama-bench runs on the same file and threads in the same run and the
- * table gets ratio columns. All figures come from one run, side by side. */
+ * table gets ratio columns. All figures come from one run, side by side.
+ * With --spec: speculative decoding's figures instead (bench_spec.c). */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -427,6 +428,8 @@ static void print_json_result(const bench_t *b) {
 }
 
 int azc_cmd_bench(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--spec")) return azc_bench_spec(argc, argv);
   bench_t b;
   memset(&b, 0, sizeof(b));
   b.threads = azc_cpu_count();
@@ -449,7 +452,9 @@ int azc_cmd_bench(int argc, char **argv) {
       st = cli_str_arg(argc, argv, &i, &b.llama_bench);
     else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc bench MODEL.gguf [-t N] [-r REPS] [--eager-reps N] [--no-eager] [--json]\n"
-             "                 [--vs-llama-bench PATH/llama-bench]\n");
+             "                 [--vs-llama-bench PATH/llama-bench]\n"
+             "       azc bench MODEL --spec [-t N] [-r REPS] [-n TOKENS] [--draft-max N] [--json]\n"
+             "                 [--vs-llama-bench PATH/llama-bench]   speculative decoding\n");
       return 0;
     } else if (argv[i][0] == '-')
       st = AZC_ERR(AZC_INVALID_ARGUMENT, "bench: unknown option %s", argv[i]);

@@ -117,11 +117,17 @@ int azc_cmd_run(int argc, char **argv) {
     if (argv[i][0] != '-') model = argv[i];
     else if (strcmp(argv[i], "--eager") && strcmp(argv[i], "--json") &&
              strcmp(argv[i], "--batch") && strcmp(argv[i], "--ignore-eos") &&
-             strcmp(argv[i], "--no-cache") && strcmp(argv[i], "--chat"))
+             strcmp(argv[i], "--no-cache") && strcmp(argv[i], "--chat") &&
+             strcmp(argv[i], "--no-draft"))
       i++; /* skip the option's value */
   }
+  /* a GGUF draft model needs the compiler: no hand-over then */
+  bool gguf_draft = false;
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--draft") && strcmp(argv[i + 1], "lookup") && !run_is_bundle(argv[i + 1]))
+      gguf_draft = true;
   char exe[4096];
-  if (model && run_is_bundle(model) && !getenv("AZC_NO_HANDOFF") && find_azc_run(exe, sizeof(exe))) {
+  if (model && run_is_bundle(model) && !gguf_draft && !getenv("AZC_NO_HANDOFF") && find_azc_run(exe, sizeof(exe))) {
     argv[0] = exe;
     execv(exe, argv);
     /* could not exec: run here */

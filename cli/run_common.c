@@ -36,7 +36,11 @@ static void run_usage(FILE *out, const char *prog) {
           "  --batch              -f FILE holds one prompt per line; run them as one batch\n"
           "  --chat               the prompt is a user message: apply the model's chat template\n"
           "                       (and the Modelfile's SYSTEM); without it no template is applied;\n"
-          "                       with --json, the JSON holds the rendered prompt\n");
+          "                       with --json, the JSON holds the rendered prompt\n"
+          "  --draft lookup|MODEL speculative decoding: prompt-lookup (n-gram) drafts, or a\n"
+          "                       draft model with the same vocabulary (GGUF, bundle, store name)\n"
+          "  --draft-max N        most tokens drafted per pass (default 8)\n"
+          "  --no-draft           without the bundle's draft model (a Modelfile's DRAFT)\n");
 }
 
 static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
@@ -95,6 +99,12 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
     else if (!strcmp(a, "--no-cache")) o->no_cache = true;
     else if (!strcmp(a, "--batch")) o->batch = true;
     else if (!strcmp(a, "--chat")) o->chat = true;
+    else if (!strcmp(a, "--no-draft")) o->no_draft = true;
+    else if (!strcmp(a, "--draft")) AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, &i, &o->draft));
+    else if (!strcmp(a, "--draft-max")) {
+      AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 1, 256, &iv));
+      o->gen.draft_max = (int32_t)iv;
+    }
     else if (a[0] == '-' && a[1]) return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unknown option %s", a);
     else if (!o->model) o->model = a;
     else return AZC_ERR(AZC_INVALID_ARGUMENT, "run: unexpected argument '%s'", a);
@@ -128,10 +138,19 @@ static void print_json(const run_opts_t *o, const azc_generate_result_t *r,
   static const char *stops[] = {"eos", "length", "context"};
   printf(", \"stop\": \"%s\"", stops[r->stop]);
   printf(", \"timings\": {\"load_ms\": %.3f, \"prompt_ms\": %.3f, \"prompt_tokens_per_s\": %.3f, "
-         "\"gen_ms\": %.3f, \"gen_tokens_per_s\": %.3f, \"peak_rss_mib\": %.1f}}%s",
+         "\"gen_ms\": %.3f, \"gen_tokens_per_s\": %.3f, \"peak_rss_mib\": %.1f",
          load_ms, tm->prompt_ms, tm->prompt_ms > 0 ? 1e3 * (double)tm->prompt_tokens / tm->prompt_ms : 0,
          tm->gen_ms, tm->gen_ms > 0 ? 1e3 * (double)tm->gen_tokens / tm->gen_ms : 0,
-         run_peak_rss_mib(), o->batch ? "" : "\n");
+         run_peak_rss_mib());
+  if (o->gen.drafter)
+    printf(", \"draft\": {\"drafter\": \"%s\", \"draft_max\": %d, \"passes\": %lld, "
+           "\"drafted\": %lld, \"accepted\": %lld, \"acceptance_rate\": %.4f, "
+           "\"tokens_per_pass\": %.4f, \"draft_ms\": %.3f}",
+           o->gen.drafter->ops->name, o->gen.draft_max, (long long)tm->draft_passes,
+           (long long)tm->drafted, (long long)tm->draft_accepted,
+           tm->drafted ? (double)tm->draft_accepted / (double)tm->drafted : 0,
+           tm->draft_passes ? (double)tm->gen_tokens / (double)tm->draft_passes : 0, tm->draft_ms);
+  printf("}}%s", o->batch ? "" : "\n");
 }
 
 /* Splits text into non-empty lines (in place); returns the count. */
@@ -152,8 +171,8 @@ static int split_lines(char *text, size_t len, const char **lines, size_t *lens,
   return n;
 }
 
-static void print_timings(const char *mode, const azc_generate_timings_t *tm, double load_ms,
-                          double total_ms) {
+static void print_timings(const run_opts_t *o, const char *mode, const azc_generate_timings_t *tm,
+                          double load_ms, double total_ms) {
   fprintf(stderr, "\n");
   fprintf(stderr, "azc: mode       = %s\n", mode);
   fprintf(stderr, "azc: load       = %10.2f ms\n", load_ms);
@@ -166,6 +185,15 @@ static void print_timings(const char *mode, const azc_generate_timings_t *tm, do
           tm->gen_tokens ? tm->gen_ms / (double)tm->gen_tokens : 0,
           tm->gen_ms > 0 ? 1e3 * (double)tm->gen_tokens / tm->gen_ms : 0);
   fprintf(stderr, "azc: sampling   = %10.2f ms\n", tm->sample_ms);
+  if (o->gen.drafter)
+    fprintf(stderr,
+            "azc: drafting   = %10.2f ms (%s, at most %d per pass: %lld drafted, %lld accepted = "
+            "%.1f%%; %.2f tokens per pass over %lld passes)\n",
+            tm->draft_ms, o->gen.drafter->ops->name, o->gen.draft_max, (long long)tm->drafted,
+            (long long)tm->draft_accepted,
+            tm->drafted ? 100.0 * (double)tm->draft_accepted / (double)tm->drafted : 0.0,
+            tm->draft_passes ? (double)tm->gen_tokens / (double)tm->draft_passes : 0.0,
+            (long long)tm->draft_passes);
   fprintf(stderr, "azc: peak RSS   = %10.1f MiB\n", run_peak_rss_mib());
   fprintf(stderr, "azc: total      = %10.2f ms\n", total_ms);
 }
@@ -233,6 +261,7 @@ azc_status_t run_load_bundle(run_opts_t *o, run_model_t *m) {
   m->tok = b->tokenizer;
   m->chat = b->chat;
   m->defaults = &b->defaults;
+  m->default_draft = b->chat ? b->chat->draft : NULL;
   apply_defaults(o, &b->defaults);
   if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
   o->exec.n_batch = (int32_t)AZC_MIN(o->exec.n_batch, o->exec.n_ctx);
@@ -321,7 +350,7 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
                                  turn.n_generated > 0 ? turn.n_generated - 1 : 0, 0};
     fprintf(stderr, "\nazc: chat template = %s, stop = %s\n", azc_chat_template_name(t),
             azc_chat_stop_name(turn.stop));
-    print_timings(m->mode, &tm, load_ms, azc_time_ms() - t0);
+    print_timings(o, m->mode, &tm, load_ms, azc_time_ms() - t0);
   }
   azc_chat_turn_free(&turn);
   azc_chat_session_destroy(s);
@@ -331,12 +360,60 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
 }
 
 typedef struct run_state {
-  run_model_t model;
+  run_model_t model, draft_model;
+  azc_drafter_t *drafter;
+  char *draft_path; /* a store name's bundle for the draft model */
   char *prompt_buf;
   float *logits;
   azc_generate_result_t *results;
   int n_results;
 } run_state_t;
+
+/* The draft model's tokens must mean what the target's do. */
+static azc_status_t check_same_vocab(const azc_tokenizer_t *a, const azc_tokenizer_t *b,
+                                     const char *draft) {
+  int32_t n = azc_tokenizer_n_vocab(a);
+  if (azc_tokenizer_n_vocab(b) != n)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "--draft %s: its vocabulary has %d tokens, the model's %d",
+                   draft, azc_tokenizer_n_vocab(b), n);
+  for (int32_t id = 0; id < n; id++) {
+    char pa[64], pb[64];
+    size_t la = azc_tokenizer_token_to_piece(a, id, pa, sizeof(pa));
+    size_t lb = azc_tokenizer_token_to_piece(b, id, pb, sizeof(pb));
+    if (la != lb || memcmp(pa, pb, AZC_MIN(la, sizeof(pa))))
+      return AZC_ERR(AZC_INVALID_ARGUMENT,
+                     "--draft %s: token %d is '%.*s' there and '%.*s' in the model; a draft model "
+                     "needs the same vocabulary",
+                     draft, id, (int)AZC_MIN(lb, sizeof(pb)), pb, (int)AZC_MIN(la, sizeof(pa)), pa);
+  }
+  return NULL;
+}
+
+/* --draft: the lookup drafter, or a draft model loaded as the model was,
+ * with the same context, sequences and threads. */
+static azc_status_t load_drafter(run_opts_t *o, run_state_t *s, run_loader_fn_t load_other) {
+  if (!strcmp(o->draft, "lookup"))
+    return azc_drafter_lookup_create(&(azc_lookup_params_t){3, 2}, &s->drafter);
+  run_opts_t d = *o;
+  d.model = o->draft;
+  d.draft = NULL;
+  d.logits_out = NULL;
+  d.set |= RUN_SET_CTX | RUN_SET_THREADS;
+  AZC_RETURN_IF_ERROR_CTX(run_resolve_model(&d, &s->draft_path), "--draft %s", o->draft);
+  bool bundle = run_is_bundle(d.model);
+  if (bundle) d.eager = false;
+  if (bundle)
+    AZC_RETURN_IF_ERROR_CTX(run_load_bundle(&d, &s->draft_model), "--draft %s", d.model);
+  else if (load_other)
+    AZC_RETURN_IF_ERROR_CTX(load_other(&d, &s->draft_model), "--draft %s", d.model);
+  else
+    return AZC_ERR(
+        AZC_UNSUPPORTED,
+        "--draft %s: not an azc bundle (azc-run runs bundles; use azc run for GGUF files)",
+        d.model);
+  AZC_RETURN_IF_ERROR(check_same_vocab(s->model.tok, s->draft_model.tok, d.model));
+  return azc_drafter_model_create(s->draft_model.exec, &s->drafter);
+}
 
 static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_other) {
   double t0 = azc_time_ms();
@@ -364,6 +441,19 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   const azc_tokenizer_t *tok = s->model.tok;
   mode = s->model.mode;
   int32_t n_vocab = exec->n_vocab;
+  if (!o->chat && !o->draft && !o->no_draft && s->model.default_draft) { /* a Modelfile's DRAFT */
+    if (!load_other && !run_is_bundle(s->model.default_draft))
+      fprintf(stderr,
+              "azc-run: the bundle's draft model %s is not a bundle; running without it (azc run "
+              "compiles GGUF drafts)\n",
+              s->model.default_draft);
+    else
+      o->draft = s->model.default_draft;
+  }
+  if (o->draft && !o->chat) {
+    AZC_RETURN_IF_ERROR(load_drafter(o, s, load_other));
+    o->gen.drafter = s->drafter;
+  }
   double load_ms = azc_time_ms() - t0;
 
   if (o->chat) return run_chat(o, &s->model, prompt, prompt_len, load_ms, t0);
@@ -380,6 +470,7 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   AZC_RETURN_IF_ERROR(azc_generate(exec, tok, prompts, lens, n_prompts, &o->gen, s->results, &tm));
   /* the weights were checked while the model ran; nothing is reported before this */
   if (s->model.check) AZC_RETURN_IF_ERROR(s->model.check(s->model.owner));
+  if (s->draft_model.check) AZC_RETURN_IF_ERROR(s->draft_model.check(s->draft_model.owner));
   if (o->logits_out) AZC_RETURN_IF_ERROR(write_logits(o->logits_out, s->logits, n_vocab));
   if (o->json && o->batch) printf("[");
   for (int i = 0; i < n_prompts; i++) {
@@ -391,7 +482,7 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
     }
   }
   if (o->json && o->batch) printf("]\n");
-  print_timings(mode, &tm, load_ms, azc_time_ms() - t0);
+  print_timings(o, mode, &tm, load_ms, azc_time_ms() - t0);
   return NULL;
 }
 
@@ -413,6 +504,10 @@ int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other
   st = run(&o, &s, load_other);
   for (int i = 0; i < s.n_results; i++) azc_generate_result_free(&s.results[i]);
   free(s.results);
+  azc_drafter_destroy(s.drafter);
+  azc_executor_destroy(s.draft_model.exec);
+  if (s.draft_model.free_owner) s.draft_model.free_owner(s.draft_model.owner);
+  free(s.draft_path);
   azc_executor_destroy(s.model.exec);
   if (s.model.free_owner) s.model.free_owner(s.model.owner);
   free(s.prompt_buf);

@@ -33,9 +33,10 @@ enum {
 typedef struct run_opts {
   const char *model, *prompt, *prompt_file, *logits_out;
   char *model_path; /* a store model's bundle (model points here), or NULL */
+  const char *draft; /* --draft: "lookup" or a draft model (GGUF, bundle, store name); or NULL */
   azc_generate_params_t gen;
   azc_executor_params_t exec;
-  bool eager, json, no_cache, batch;
+  bool eager, json, no_cache, batch, no_draft;
   bool chat;    /* --chat: the prompt is one user message, rendered with the template */
   unsigned set; /* options given on the command line (RUN_SET_*) */
 } run_opts_t;
@@ -47,6 +48,7 @@ typedef struct run_model {
   const azc_tokenizer_t *tok;
   const azc_chat_info_t *chat;           /* the model's chat data (NULL: none) */
   const azc_bundle_defaults_t *defaults; /* a bundle's stored defaults (NULL for a GGUF) */
+  const char *default_draft;             /* a bundle's draft model (a Modelfile's DRAFT) or NULL */
   const char *mode;
   void *owner;
   void (*free_owner)(void *owner);

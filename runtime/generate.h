@@ -3,7 +3,14 @@
  * prompts in one forward call when batched), then decode one token per live
  * sequence per step, sampling each, until end-of-generation, n_predict tokens
  * or a full context. Generated text can be streamed as it is produced (whole
- * UTF-8 characters only). Timings follow llama.cpp's split: prompt
+ * UTF-8 characters only). With a drafter (speculative decoding), a decode
+ * step evaluates each sequence's pending token and up to draft_max drafted
+ * tokens in one batched pass, and keeps the drafts the sampler's acceptance
+ * rule accepts plus one token of its own: greedy output is byte-identical to
+ * plain decoding (the kernels are batch-invariant: a row's logits do not
+ * depend on the other rows in its step), sampled output keeps its
+ * distribution. Rejected drafts' KV rows need no rollback: they sit past the
+ * sequence's length and the next pass writes over them. Timings follow llama.cpp's split: prompt
  * evaluation and generation. */
 #ifndef AZC_RUNTIME_GENERATE_H
 #define AZC_RUNTIME_GENERATE_H
@@ -14,6 +21,7 @@
 
 #include "runtime/executor.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative.h"
 #include "runtime/tokenizer.h"
 
 typedef struct azc_generate_params {
@@ -25,6 +33,12 @@ typedef struct azc_generate_params {
   /* streaming: called with complete UTF-8 text of sequence `seq` as it is generated */
   void (*on_text)(void *user, int32_t seq, const char *text, size_t len);
   void *user;
+  /* speculative decoding: NULL = plain decoding; borrowed */
+  azc_drafter_t *drafter;
+  /* most tokens drafted per sequence per pass (default 8); each sequence's
+   * draft length starts there, grows by 2 after a pass that kept every
+   * draft and shrinks by 1 after one that rejected one (down to 1) */
+  int32_t draft_max;
   /* when set, receives the logits at the last prompt position of prompt 0 (n_vocab floats) */
   float *prompt_logits;
 } azc_generate_params_t;
@@ -50,17 +64,22 @@ typedef struct azc_generate_result {
 typedef struct azc_generate_timings {
   double prompt_ms; /* prefill forward calls */
   int64_t prompt_tokens;
-  double gen_ms; /* decode forward calls and sampling */
+  double gen_ms;      /* decode forward calls and sampling */
   int64_t gen_tokens; /* tokens produced by decode forward calls */
   double sample_ms;
+  /* speculative decoding */
+  int64_t draft_passes;   /* decode passes over one sequence (also without a drafter) */
+  double draft_ms;        /* in the drafter (part of gen_ms) */
+  int64_t drafted;        /* tokens proposed */
+  int64_t draft_accepted; /* of those, accepted */
 } azc_generate_timings_t;
 
 /* Runs n_prompts prompts as one batch (each its own sequence; the executor
  * must have n_seq >= n_prompts). results[i] is filled for prompt i; free each
  * with azc_generate_result_free. The sampler for prompt i is seeded with
  * seed + i. */
-azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok, const char *const *prompts,
-                          const size_t *prompt_lens, int32_t n_prompts,
+azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok,
+                          const char *const *prompts, const size_t *prompt_lens, int32_t n_prompts,
                           const azc_generate_params_t *params, azc_generate_result_t *results,
                           azc_generate_timings_t *timings);
 void azc_generate_result_free(azc_generate_result_t *r);

@@ -396,7 +396,10 @@ static int32_t typical_cut(cand_t *c, int32_t n, float typical_p) {
   return kept;
 }
 
-int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
+/* Builds the distribution a draw comes from: c[0..*n) with weights c[i].w
+ * summing to *total (temperature applied). Greedy: returns the argmax (the
+ * lowest id among equal maxima), else -1. */
+static int32_t prepare(azc_sampler_t *s, const float *logits, int32_t *n_out, double *total_out) {
   const azc_sampler_params_t *p = &s->params;
   cand_t *c = s->cand;
   int32_t n = s->n_vocab;
@@ -427,10 +430,17 @@ int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
   if (p->top_p < 1.0f) n = sorted ? top_p_sorted(c, n, p->top_p) : top_p_unsorted(c, n, p->top_p);
   if (p->min_p > 0.0f) n = min_p_cut(c, n, p->min_p); /* keeps the order */
 
-  /* temperature, then one draw from the softmax of what is left */
+  /* temperature: the softmax of what is left */
   float max = sorted ? c[0].logit : max_logit(c, n);
   double inv_temp = 1.0 / (double)p->temperature, total = 0;
   for (int32_t i = 0; i < n; i++) total += c[i].w = weight(c[i].logit, max, inv_temp);
+  *n_out = n;
+  *total_out = total;
+  return -1;
+}
+
+/* One draw from c[0..n) by the weights c[i].w, which sum to total. */
+static int32_t draw(azc_sampler_t *s, const cand_t *c, int32_t n, double total) {
   double goal = rng_uniform(s->rng) * total, cum = 0;
   for (int32_t i = 0; i < n; i++) {
     cum += c[i].w;
@@ -440,4 +450,48 @@ int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
   for (int32_t i = n - 1; i > 0; i--)
     if (c[i].w > 0) return c[i].id;
   return c[0].id;
+}
+
+int32_t azc_sampler_sample(azc_sampler_t *s, const float *logits) {
+  int32_t n = 0;
+  double total = 0;
+  int32_t greedy = prepare(s, logits, &n, &total);
+  return greedy >= 0 ? greedy : draw(s, s->cand, n, total);
+}
+
+int32_t azc_sampler_verify(azc_sampler_t *s, const float *logits, int32_t draft,
+                           const float *draft_probs, bool *accepted) {
+  int32_t n = 0;
+  double total = 0;
+  int32_t greedy = prepare(s, logits, &n, &total);
+  if (greedy >= 0) {
+    *accepted = greedy == draft;
+    return greedy;
+  }
+  cand_t *c = s->cand;
+  double p_draft = 0; /* p(draft): 0 when the filters dropped it */
+  for (int32_t i = 0; i < n; i++)
+    if (c[i].id == draft) p_draft = c[i].w / total;
+  double q_draft = 1.0;
+  if (draft_probs) q_draft = draft >= 0 && draft < s->n_vocab ? (double)draft_probs[draft] : 0.0;
+  /* accept with probability min(1, p / q); a draft q gave no mass is kept by p alone */
+  double u = rng_uniform(s->rng);
+  if (p_draft > 0 && (q_draft <= 0 || u * q_draft < p_draft)) {
+    *accepted = true;
+    return draft;
+  }
+  *accepted = false;
+  /* rejected: draw from max(0, p - q), normalized */
+  double residual = 0;
+  for (int32_t i = 0; i < n; i++) {
+    double p = c[i].w / total;
+    double q = draft_probs ? (double)draft_probs[c[i].id] : (c[i].id == draft ? 1.0 : 0.0);
+    c[i].w = p > q ? p - q : 0.0;
+    residual += c[i].w;
+  }
+  if (!(residual > 0)) { /* p == q up to rounding: any draw from p is right */
+    for (int32_t i = 0; i < n; i++) c[i].w = 1.0; /* unreachable in exact arithmetic */
+    residual = (double)n;
+  }
+  return draw(s, c, n, residual);
 }

@@ -41,6 +41,28 @@ check "compiled = eager" test "$text_gguf" = "$text_eager"
 check "examples/minimal (azrt.h only) = azc run" test "$text_min" = "$text_bundle"
 json=$("$azc" run "$dir/m.bundle" -p "Salam" -n 5 --json 2>/dev/null)
 check "run --json" python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d['tokens'])==5 and d['timings']['gen_tokens_per_s']>0" "$json"
+# speculative decoding: the same greedy text, drafts in the JSON and the summary
+text_long=$("$azc" run "$dir/m.bundle" -p "Salam, dünya" -n 40 2>/dev/null)
+text_lookup=$("$azc" run "$dir/m.bundle" -p "Salam, dünya" -n 40 --draft lookup --draft-max 4 2>/dev/null)
+text_draftm=$("$azc" run "$dir/m.bundle" -p "Salam, dünya" -n 40 --draft "$dir/m2.bundle" 2>/dev/null)
+text_draftg=$("$azc" run "$dir/m.bundle" -p "Salam, dünya" -n 40 --draft "$dir/m.gguf" 2>/dev/null)
+check "--draft lookup = plain" test "$text_lookup" = "$text_long"
+check "--draft BUNDLE = plain" test "$text_draftm" = "$text_long"
+check "--draft GGUF (no hand-over to azc-run) = plain" test "$text_draftg" = "$text_long"
+json=$("$azc" run "$dir/m.bundle" -p "Salam" -n 30 --draft lookup --json 2>/dev/null)
+check "run --draft --json" python3 -c "import json,sys; d=json.loads(sys.argv[1])['timings']['draft']; assert d['drafter']=='lookup' and d['draft_max']==8 and d['passes']>0 and 0<=d['acceptance_rate']<=1 and d['tokens_per_pass']>=1" "$json"
+check "--draft summary line" bash -c "'$azc' run '$dir/m.bundle' -p Salam -n 8 --draft lookup 2>&1 >/dev/null | grep -q 'tokens per pass'"
+check "--draft-max 0 refused" err_one_line "--draft-max" "$azc" run "$dir/m.bundle" -p x --draft lookup --draft-max 0
+"$azc" mkmodel --shape tiny-gpt2 --type q8_0 -o "$dir/g.gguf" >/dev/null 2>&1
+check "--draft with another vocabulary refused" err_one_line "vocabulary" "$azc" run "$dir/m.gguf" -p x -c 64 --draft "$dir/g.gguf"
+# a Modelfile's DRAFT becomes the bundle's draft model; --no-draft runs without it
+export AZC_HOME=$dir/home
+printf 'FROM ./m.gguf\nDRAFT ./m.gguf\nPARAMETER temperature 0\n' > "$dir/Modelfile"
+check "create with DRAFT" bash -c "'$azc' create drafted -f '$dir/Modelfile' >/dev/null 2>&1"
+json=$("$azc" run drafted -p "Salam" -n 20 --json 2>/dev/null)
+check "DRAFT: run drafts with the draft model" python3 -c "import json,sys; d=json.loads(sys.argv[1])['timings']['draft']; assert d['drafter']=='model' and d['accepted']>0" "$json"
+json_plain=$("$azc" run drafted -p "Salam" -n 20 --json --no-draft 2>/dev/null)
+check "DRAFT: --no-draft runs plain, same tokens" python3 -c "import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); assert 'draft' not in b['timings'] and a['tokens']==b['tokens']" "$json" "$json_plain"
 insp=$("$azc" inspect "$dir/m.bundle")
 check "inspect bundle: sections" grep -q "weights" <<<"$insp"
 check "inspect bundle: kernels and keys" grep -qE "azk_[0-9a-f]{32}" <<<"$insp"
