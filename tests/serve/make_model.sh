@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The model the server tests serve, made by azc itself: a random-weight
-# tiny-llama (azc mkmodel) compiled to WORK/tiny.bundle (kernels cached in
-# WORK/cache, so a rerun compiles nothing). Rebuilt when azc is newer.
+# The models the server tests serve, made by azc itself: a random-weight
+# tiny-llama (azc mkmodel) compiled to WORK/tiny.bundle, and the same with a
+# ChatML chat template (WORK/tiny-chatml.bundle; kernels cached in WORK/cache,
+# so the second compiles nothing, nor does a rerun). Rebuilt when azc is newer.
 # usage: make_model.sh AZC WORK
 set -eu
 azc=$1 work=$2
@@ -11,4 +12,11 @@ if [ ! -f "$work/tiny.bundle" ] || [ "$azc" -nt "$work/tiny.bundle" ]; then
   "$azc" mkmodel --shape tiny-llama -o "$work/tiny.gguf"
   "$azc" compile "$work/tiny.gguf" -o "$work/tiny.bundle" 2>&1 | tail -n 3
 fi
-ls -l "$work/tiny.bundle"
+if [ ! -f "$work/tiny-chatml.bundle" ] || [ "$azc" -nt "$work/tiny-chatml.bundle" ]; then
+  cat >"$work/chatml.jinja" <<'TEMPLATE'
+{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}
+TEMPLATE
+  "$azc" mkmodel --shape tiny-llama --chat-template "$work/chatml.jinja" -o "$work/tiny-chatml.gguf"
+  "$azc" compile "$work/tiny-chatml.gguf" -o "$work/tiny-chatml.bundle" 2>&1 | grep -E "chat template|wrote"
+fi
+ls -l "$work/tiny.bundle" "$work/tiny-chatml.bundle"

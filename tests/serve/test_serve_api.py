@@ -17,7 +17,8 @@ from serve_common import Server, check, finish, greedy, ndjson, sse, utf8_json, 
 serve_bin, work = sys.argv[1], sys.argv[2]
 bundle = os.path.join(work, "tiny.bundle")
 env = {"AZC_HOME": os.path.join(work, "home-api")}  # an empty store
-s = Server(serve_bin, ["-c", "8192", "--max-body", "65536", bundle], os.path.join(work, "api.log"), env)
+chatml = os.path.join(work, "tiny-chatml.bundle")
+s = Server(serve_bin, ["-c", "8192", "--max-body", "65536", bundle, chatml], os.path.join(work, "api.log"), env)
 
 # ---- plain endpoints ----
 st, h, body = s.request("GET", "/")
@@ -30,10 +31,10 @@ st, j = s.json("GET", "/api/version")
 check(st == 200 and isinstance(j.get("version"), str), "/api/version")
 st, j = s.json("GET", "/api/tags")
 names = [m["name"] for m in j.get("models", [])]
-check(st == 200 and names == ["tiny"], "/api/tags lists the bundle as 'tiny' (%s)" % names)
+check(st == 200 and names == ["tiny", "tiny-chatml"], "/api/tags lists the bundles by file name (%s)" % names)
 check(j["models"][0]["details"]["family"] == "llama", "/api/tags details.family")
 st, j = s.json("GET", "/v1/models")
-check(st == 200 and j.get("object") == "list" and [m["id"] for m in j["data"]] == ["tiny"], "/v1/models")
+check(st == 200 and j.get("object") == "list" and [m["id"] for m in j["data"]] == ["tiny", "tiny-chatml"], "/v1/models")
 st, j = s.json("GET", "/v1/models/tiny")
 check(st == 200 and j.get("id") == "tiny", "/v1/models/tiny")
 st, j = s.json("POST", "/api/show", {"model": "tiny"})
@@ -129,6 +130,27 @@ st, s2 = s.json("POST", "/v1/completions", {"model": "tiny", "prompt": "x", "max
                                             "top_p": 0.9, "seed": 3})
 check(s1["choices"][0]["text"] == s2["choices"][0]["text"], "OpenAI seed: same seed, same text")
 
+# ---- a chat template (ChatML, the GGUF's, verified at compile time) ----
+st, j = s.json("POST", "/api/show", {"model": "tiny-chatml"})
+check("<|im_start|>" in j.get("template", ""), "/api/show gives the model's template")
+conv = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Salam dunya"}]
+rendered = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nSalam dunya<|im_end|>\n<|im_start|>assistant\n"
+st, raw = s.json("POST", "/api/generate", {"model": "tiny-chatml", "prompt": rendered, "raw": True, "stream": False,
+                                           "options": greedy(16)})
+st, ch = s.json("POST", "/api/chat", {"model": "tiny-chatml", "messages": conv, "stream": False, "options": greedy(16)})
+check(ch.get("prompt_eval_count") == raw.get("prompt_eval_count") and
+      ch.get("message", {}).get("content") == raw.get("response"),
+      "/api/chat renders ChatML: same prompt tokens (%s) and text as the rendered prompt sent raw"
+      % ch.get("prompt_eval_count"))
+st, gen_t = s.json("POST", "/api/generate", {"model": "tiny-chatml", "system": "Be brief.", "prompt": "Salam dunya",
+                                             "stream": False, "options": greedy(16)})
+check(gen_t.get("response") == raw.get("response") and gen_t.get("prompt_eval_count") == raw.get("prompt_eval_count"),
+      "/api/generate (not raw) applies the template with system")
+st, oc = s.json("POST", "/v1/chat/completions", {"model": "tiny-chatml", "messages": conv, "max_tokens": 16,
+                                                 "temperature": 0})
+check(oc["choices"][0]["message"]["content"] == raw.get("response") and
+      oc["usage"]["prompt_tokens"] == raw.get("prompt_eval_count"), "OpenAI chat applies the template too")
+
 # ---- bad requests: 4xx JSON naming the problem; the server keeps serving ----
 def bad(method, path, body, status, words, what, raw=False):
     st, h, data = s.request(method, path, body if raw else body)
@@ -188,19 +210,24 @@ check("\ufffd" in ref["response"] + j.get("response", ""),
 check(not UTF8_BAD, "every body was valid UTF-8 %s" % UTF8_BAD[:3])
 
 # ---- keep_alive ----
+s.json("POST", "/api/generate", {"model": "tiny-chatml", "keep_alive": 0})  # unload the other model
+def tiny_ps():
+    st, j = s.json("GET", "/api/ps")
+    return [m for m in j.get("models", []) if m["name"] == "tiny"]
+st, j = s.json("GET", "/api/ps")
+check([m["name"] for m in j.get("models", [])] == ["tiny"], "keep_alive 0 without a prompt unloaded tiny-chatml")
 st, j = s.json("POST", "/api/generate", dict(req, keep_alive=0))
 check(st == 200 and j.get("done"), "keep_alive 0 request answers")
 time.sleep(0.3)
-st, j = s.json("GET", "/api/ps")
-check(j.get("models") == [], "keep_alive 0: unloaded after the request")
+check(tiny_ps() == [], "keep_alive 0: unloaded after the request")
 st, j = s.json("POST", "/api/generate", {"model": "tiny", "keep_alive": -1})
 check(j.get("done_reason") == "load" and j.get("load_duration", 0) > 0, "no prompt: loads the model")
-st, j = s.json("GET", "/api/ps")
-check(len(j.get("models", [])) == 1 and j["models"][0]["expires_at"].startswith("2318"), "keep_alive -1: forever")
+ps = tiny_ps()
+check(len(ps) == 1 and ps[0]["expires_at"].startswith("2318"), "keep_alive -1: forever")
 st, j = s.json("POST", "/api/generate", dict(req, keep_alive="10m"))
-st, ps = s.json("GET", "/api/ps")
-check(len(ps.get("models", [])) == 1 and not ps["models"][0]["expires_at"].startswith("2318"),
-      "keep_alive '10m': expires (%s)" % ps.get("models", [{}])[0].get("expires_at"))
+ps = tiny_ps()
+check(len(ps) == 1 and not ps[0]["expires_at"].startswith("2318"),
+      "keep_alive '10m': expires (%s)" % (ps[0]["expires_at"] if ps else None))
 st, j = s.json("POST", "/api/generate", {"model": "tiny", "keep_alive": 0})
 check(j.get("done_reason") == "unload", "no prompt, keep_alive 0: unloads")
 st, ps = s.json("GET", "/api/ps")
