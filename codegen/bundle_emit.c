@@ -3,10 +3,10 @@
  * weights in order, so a multi-GB model is streamed, not copied in memory. */
 #include "codegen/bundle_emit.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "codegen/bundle_writer.h"
@@ -138,7 +138,7 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   for (int32_t i = 0; as_pieces && i < p->n_weights; i++) {
     const uint8_t *ptr = c->weight_data[i];
     const uint8_t *map = model->gguf->base;
-    bool in_file = p->weights[i].layout == 0 && ptr >= map &&
+    bool in_file = p->weights[i].layout == AZC_LAYOUT_GGUF && ptr >= map &&
                    ptr + p->weights[i].nbytes <= map + model->gguf->size;
     /* repacked weights are written from memory, the others copied from the file */
     pieces[i] = (azc_bundle_piece_t){in_file ? gguf_fd : -1, in_file ? (uint64_t)(ptr - map) : 0,

@@ -328,7 +328,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   return st;
 }
 
-/* Weights the layout pass moved out of layout 0 get a repacked copy, made on
+/* Weights the layout pass moved out of AZC_LAYOUT_GGUF get a repacked copy, made on
  * as many threads as kernel jobs (a weight per task). */
 typedef struct repack_jobs {
   azc_compiled_t *c;
@@ -342,7 +342,9 @@ static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
   int64_t K = w->shape[w->rank - 1], rows = 1;
   for (int d = 0; d + 1 < w->rank; d++) rows *= w->shape[d];
   size_t size = azc_layout_row_size((azc_dtype_t)w->dtype, w->layout, K) * (size_t)rows;
-  if (!size) return AZC_ERR(AZC_INTERNAL, "weight %s: layout %d unsupported", w->name, w->layout);
+  if (!size)
+    return AZC_ERR(AZC_INTERNAL, "weight %s: layout %s unsupported", w->name,
+                   azc_layout_name(w->layout));
   c->repacked[i] = malloc(size);
   if (!c->repacked[i]) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight %s: %zu bytes", w->name, size);
   AZC_RETURN_IF_ERROR_CTX(
@@ -358,7 +360,7 @@ static void *repack_worker(void *arg) {
   for (;;) {
     int32_t i = atomic_fetch_add(&rj->next, 1);
     if (i >= rj->c->plan->n_weights) return NULL;
-    if (rj->c->plan->weights[i].layout == 0) continue;
+    if (rj->c->plan->weights[i].layout == AZC_LAYOUT_GGUF) continue;
     azc_status_t st = repack_one(rj->c, i);
     if (!st) continue;
     pthread_mutex_lock(&rj->mu);
@@ -388,7 +390,8 @@ static azc_status_t repack_weights(azc_compiled_t *c, int jobs) {
   for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
   pthread_mutex_destroy(&rj.mu);
   for (int32_t i = 0; i < p->n_weights; i++)
-    if (p->weights[i].layout) c->stats.repacked_bytes += (int64_t)p->weights[i].nbytes;
+    if (p->weights[i].layout != AZC_LAYOUT_GGUF)
+      c->stats.repacked_bytes += (int64_t)p->weights[i].nbytes;
   c->stats.ms_repack = azc_time_ms() - t0;
   return rj.st;
 }
@@ -410,7 +413,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
     po.target_arch = c->target.arch;
-    po.target_variant = c->target.variant;
+    po.layouts = c->target.layouts;
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;

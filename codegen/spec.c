@@ -61,7 +61,6 @@ static void mm_from_fused(const azc_ir_node_t *n, azk_mm_params_t *p) {
 
 azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t *s) {
   memset(s, 0, sizeof(*s));
-  azk_op_params_t *op = &s->p.op;
   switch (n->op) {
   case AZC_OP_MATMUL_FUSED:
     s->kind = AZK_KIND_MATMUL;
@@ -72,6 +71,8 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->kind = AZK_KIND_MATMUL;
     p->K = (int32_t)n->inputs[1]->shape[1].c;
     p->n_seg = 1;
+    p->prologue = AZC_PRO_NONE;
+    p->epilogue = AZC_EPI_NONE;
     p->N[0] = (int32_t)n->inputs[1]->shape[0].c;
     p->wtype[0] = (int32_t)n->inputs[1]->dtype;
     p->wlayout[0] = n->inputs[1]->layout;
@@ -95,89 +96,105 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
   }
   case AZC_OP_GET_ROWS:
     s->kind = AZK_KIND_GET_ROWS;
-    op->i[0] = (int32_t)n->inputs[0]->shape[1].c;
-    op->i[1] = (int32_t)n->inputs[0]->dtype;
+    s->p.get_rows.D = (int32_t)n->inputs[0]->shape[1].c;
+    s->p.get_rows.table_type = (int32_t)n->inputs[0]->dtype;
     return NULL;
   case AZC_OP_ADD:
   case AZC_OP_MUL:
     s->kind = AZK_KIND_ELEMENTWISE;
-    op->i[0] = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
-    op->i[1] = (int32_t)row_width(n);
-    op->i[2] = n->inputs[1]->rank == 1 && n->rank > 1;
+    s->p.ew.op = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
+    s->p.ew.D = (int32_t)row_width(n);
+    s->p.ew.broadcast = n->inputs[1]->rank == 1 && n->rank > 1;
     return NULL;
   case AZC_OP_SCALE:
   case AZC_OP_SILU:
   case AZC_OP_GELU:
     s->kind = AZK_KIND_ELEMENTWISE;
-    op->i[0] = n->op == AZC_OP_SCALE  ? AZK_EW_SCALE
-               : n->op == AZC_OP_SILU ? AZK_EW_SILU
-                                      : AZK_EW_GELU;
-    op->i[1] = (int32_t)row_width(n);
-    if (n->op == AZC_OP_SCALE) op->f[0] = n->fattr[0];
+    s->p.ew.op = n->op == AZC_OP_SCALE  ? AZK_EW_SCALE
+                 : n->op == AZC_OP_SILU ? AZK_EW_SILU
+                                        : AZK_EW_GELU;
+    s->p.ew.D = (int32_t)row_width(n);
+    if (n->op == AZC_OP_SCALE) s->p.ew.scale = n->fattr[0];
     /* scaled attention scores have a symbolic last dim: not a kernel we make */
     if (!azc_dim_is_const(n->shape[n->rank - 1])) break;
     return NULL;
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM:
     s->kind = AZK_KIND_NORM;
-    op->i[0] = (int32_t)n->shape[n->rank - 1].c;
-    op->i[1] = n->op == AZC_OP_LAYER_NORM;
-    op->f[0] = n->fattr[0];
+    s->p.norm.D = (int32_t)n->shape[n->rank - 1].c;
+    s->p.norm.layer_norm = n->op == AZC_OP_LAYER_NORM;
+    s->p.norm.eps = n->fattr[0];
     return NULL;
   case AZC_OP_SLICE:
     s->kind = AZK_KIND_SLICE;
-    op->i[0] = (int32_t)n->inputs[0]->shape[1].c;
-    op->i[1] = (int32_t)n->iattr[0];
-    op->i[2] = (int32_t)n->iattr[1];
+    s->p.slice.in_width = (int32_t)n->inputs[0]->shape[1].c;
+    s->p.slice.start = (int32_t)n->iattr[0];
+    s->p.slice.len = (int32_t)n->iattr[1];
     return NULL;
   case AZC_OP_ROPE:
     s->kind = AZK_KIND_ROPE;
-    op->i[0] = (int32_t)n->shape[1].c;
-    op->i[1] = (int32_t)n->shape[2].c;
-    op->i[2] = (int32_t)n->iattr[0];
-    op->i[3] = (int32_t)n->iattr[1];
-    op->i[4] = n->n_inputs == 3;
-    op->f[0] = n->fattr[0];
-    op->f[1] = n->fattr[1];
+    s->p.rope.n_head = (int32_t)n->shape[1].c;
+    s->p.rope.head_dim = (int32_t)n->shape[2].c;
+    s->p.rope.n_rot = (int32_t)n->iattr[0];
+    s->p.rope.mode = (int32_t)n->iattr[1];
+    s->p.rope.has_factors = n->n_inputs == 3;
+    s->p.rope.freq_base = n->fattr[0];
+    s->p.rope.freq_scale = n->fattr[1];
     return NULL;
   case AZC_OP_KV_WRITE:
     s->kind = AZK_KIND_KV_WRITE;
-    op->i[0] = (int32_t)(n->inputs[0]->shape[0].c * n->inputs[0]->shape[1].c);
-    op->i[1] = (int32_t)n->inputs[0]->iattr[1];
+    s->p.kv_write.width = (int32_t)(n->inputs[0]->shape[0].c * n->inputs[0]->shape[1].c);
+    s->p.kv_write.kind = (int32_t)n->inputs[0]->iattr[1];
     return NULL;
   case AZC_OP_ATTN_SCORES:
   case AZC_OP_ATTN_VALUES: {
     const azc_ir_node_t *cache = n->inputs[1]->inputs[0];
     s->kind = n->op == AZC_OP_ATTN_SCORES ? AZK_KIND_ATTN_SCORES : AZK_KIND_ATTN_VALUES;
-    op->i[0] = (int32_t)n->shape[1].c;
-    op->i[1] = (int32_t)cache->shape[0].c;
-    op->i[2] = (int32_t)cache->shape[1].c;
+    s->p.attn.n_head = (int32_t)n->shape[1].c;
+    s->p.attn.n_head_kv = (int32_t)cache->shape[0].c;
+    s->p.attn.head_dim = (int32_t)cache->shape[1].c;
     return NULL;
   }
   case AZC_OP_CAUSAL_MASK:
     s->kind = AZK_KIND_CAUSAL_MASK;
-    op->i[0] = (int32_t)n->shape[1].c;
+    s->p.attn.n_head = (int32_t)n->shape[1].c;
     return NULL;
   case AZC_OP_SOFTMAX: {
     s->kind = AZK_KIND_SOFTMAX;
     azc_dim_t last = n->shape[n->rank - 1];
-    op->i[0] = azc_dim_is_const(last) ? (int32_t)last.c : 0;
+    s->p.softmax.W = azc_dim_is_const(last) ? (int32_t)last.c : 0;
     int64_t mid = 1;
     for (int i = 1; i + 1 < n->rank; i++) mid *= n->shape[i].c;
-    op->i[1] = (int32_t)mid;
+    s->p.softmax.rows_per_m = (int32_t)mid;
     return NULL;
   }
   default: break;
   }
-  return AZC_ERR(AZC_UNSUPPORTED, "no CPU kernel for op %s (node %%%d)", azc_op_info(n->op)->name,
+  return AZC_ERR(AZC_UNSUPPORTED, "no kernel for op %s (node %%%d)", azc_op_info(n->op)->name,
                  n->id);
 }
 
+size_t azc_kernel_params_size(uint32_t kind) {
+  switch (kind) {
+  case AZK_KIND_MATMUL: return sizeof(azk_mm_params_t);
+  case AZK_KIND_FLASH_ATTN: return sizeof(azk_fa_params_t);
+  case AZK_KIND_GET_ROWS: return sizeof(azk_get_rows_params_t);
+  case AZK_KIND_ELEMENTWISE: return sizeof(azk_ew_params_t);
+  case AZK_KIND_NORM: return sizeof(azk_norm_params_t);
+  case AZK_KIND_SLICE: return sizeof(azk_slice_params_t);
+  case AZK_KIND_ROPE: return sizeof(azk_rope_params_t);
+  case AZK_KIND_KV_WRITE: return sizeof(azk_kv_write_params_t);
+  case AZK_KIND_ATTN_SCORES:
+  case AZK_KIND_ATTN_VALUES:
+  case AZK_KIND_CAUSAL_MASK: return sizeof(azk_attn_params_t);
+  case AZK_KIND_SOFTMAX: return sizeof(azk_softmax_params_t);
+  default: return 0;
+  }
+}
+
 size_t azc_kernel_spec_bytes(const azc_kernel_spec_t *s, uint8_t *buf) {
-  size_t n = 0, psize = s->kind == AZK_KIND_MATMUL       ? sizeof(azk_mm_params_t)
-                        : s->kind == AZK_KIND_FLASH_ATTN ? sizeof(azk_fa_params_t)
-                                                         : sizeof(azk_op_params_t);
-  memcpy(buf, "AZKSPEC1", 8);
+  size_t n = 0, psize = azc_kernel_params_size(s->kind);
+  memcpy(buf, "AZKSPEC2", 8);
   n += 8;
   memcpy(buf + n, &s->kind, 4);
   n += 4;
@@ -212,23 +229,25 @@ static const char *lower_name(int type, char *buf) {
 }
 
 void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap) {
-  static const char *pro[] = {"", " rmsnorm->", " layernorm->"};
-  static const char *epi[] = {"", " ->+residual", " ->swiglu", " ->gelu", " ->rope/kv"};
-  const azk_op_params_t *op = &s->p.op;
   char t[16];
   size_t k = 0;
   switch (s->kind) {
   case AZK_KIND_MATMUL: {
     const azk_mm_params_t *p = &s->p.mm;
-    k += (size_t)snprintf(buf + k, cap - k, "matmul%s K=%d N=", pro[p->prologue], p->K);
+    k += (size_t)snprintf(buf + k, cap - k, "matmul");
+    if (p->prologue != AZC_PRO_NONE && k < cap)
+      k += (size_t)snprintf(buf + k, cap - k, " %s->", azc_prologue_name(p->prologue));
+    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, " K=%d N=", p->K);
     for (int i = 0; i < p->n_seg && k < cap; i++)
       k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "+" : "", p->N[i]);
     for (int i = 0; i < p->n_seg && k < cap; i++)
       k += (size_t)snprintf(buf + k, cap - k, "%s%s%s", i ? "," : " ", lower_name(p->wtype[i], t),
-                            p->wlayout[i] == 1   ? "/u"
-                            : p->wlayout[i] == 2 ? "/x8"
-                                                 : "");
-    if (k < cap) snprintf(buf + k, cap - k, "%s%s", p->bias ? " +bias" : "", epi[p->epilogue]);
+                            azc_layout_suffix(p->wlayout[i]));
+    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "%s", p->bias ? " +bias" : "");
+    if (p->epilogue == AZC_EPI_RESIDUAL && k < cap)
+      snprintf(buf + k, cap - k, " ->+residual");
+    else if (p->epilogue != AZC_EPI_NONE && k < cap)
+      snprintf(buf + k, cap - k, " ->%s", azc_epilogue_name(p->epilogue));
     return;
   }
   case AZK_KIND_FLASH_ATTN:
@@ -236,29 +255,33 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
              s->p.fa.n_head_kv, s->p.fa.head_dim);
     return;
   case AZK_KIND_GET_ROWS:
-    snprintf(buf, cap, "get_rows D=%d %s", op->i[0], lower_name(op->i[1], t));
+    snprintf(buf, cap, "get_rows D=%d %s", s->p.get_rows.D,
+             lower_name(s->p.get_rows.table_type, t));
     return;
   case AZK_KIND_ELEMENTWISE: {
     static const char *ew[] = {"?", "add", "mul", "scale", "silu", "gelu"};
-    snprintf(buf, cap, "%s D=%d%s", ew[op->i[0] >= 1 && op->i[0] <= 5 ? op->i[0] : 0], op->i[1],
-             op->i[2] ? " (row broadcast)" : "");
+    const azk_ew_params_t *p = &s->p.ew;
+    snprintf(buf, cap, "%s D=%d%s", ew[p->op >= 1 && p->op <= 5 ? p->op : 0], p->D,
+             p->broadcast ? " (row broadcast)" : "");
     return;
   }
   case AZK_KIND_NORM:
-    snprintf(buf, cap, "%s D=%d", op->i[1] ? "layernorm" : "rmsnorm", op->i[0]);
+    snprintf(buf, cap, "%s D=%d", s->p.norm.layer_norm ? "layernorm" : "rmsnorm", s->p.norm.D);
     return;
   case AZK_KIND_SLICE:
-    snprintf(buf, cap, "slice [%d, +%d) of %d", op->i[1], op->i[2], op->i[0]);
+    snprintf(buf, cap, "slice [%d, +%d) of %d", s->p.slice.start, s->p.slice.len,
+             s->p.slice.in_width);
     return;
   case AZK_KIND_ROPE:
-    snprintf(buf, cap, "rope heads=%d dim=%d n_rot=%d", op->i[0], op->i[1], op->i[2]);
+    snprintf(buf, cap, "rope heads=%d dim=%d n_rot=%d", s->p.rope.n_head, s->p.rope.head_dim,
+             s->p.rope.n_rot);
     return;
   case AZK_KIND_KV_WRITE:
-    snprintf(buf, cap, "kv_write %s width=%d", op->i[1] ? "v" : "k", op->i[0]);
+    snprintf(buf, cap, "kv_write %s width=%d", s->p.kv_write.kind ? "v" : "k", s->p.kv_write.width);
     return;
-  case AZK_KIND_ATTN_SCORES: snprintf(buf, cap, "attn_scores heads=%d", op->i[0]); return;
-  case AZK_KIND_ATTN_VALUES: snprintf(buf, cap, "attn_values heads=%d", op->i[0]); return;
-  case AZK_KIND_CAUSAL_MASK: snprintf(buf, cap, "causal_mask heads=%d", op->i[0]); return;
+  case AZK_KIND_ATTN_SCORES: snprintf(buf, cap, "attn_scores heads=%d", s->p.attn.n_head); return;
+  case AZK_KIND_ATTN_VALUES: snprintf(buf, cap, "attn_values heads=%d", s->p.attn.n_head); return;
+  case AZK_KIND_CAUSAL_MASK: snprintf(buf, cap, "causal_mask heads=%d", s->p.attn.n_head); return;
   case AZK_KIND_SOFTMAX: snprintf(buf, cap, "softmax"); return;
   default: snprintf(buf, cap, "kernel kind %u", s->kind);
   }
@@ -274,7 +297,7 @@ void azc_kernel_spec_scratch(const azc_kernel_spec_t *s, int64_t M, int64_t *sha
   /* mirrors mm_prepare in codegen/cpu/kernels/azk_kernels.c */
   const azk_mm_params_t *p = &s->p.mm;
   int64_t off = 0;
-  if (p->prologue) off += M * p->K * (int64_t)sizeof(float);
+  if (p->prologue != AZC_PRO_NONE) off += M * p->K * (int64_t)sizeof(float);
   for (int i = 0; i < p->n_seg; i++) {
     int f = (int)azc_vec_dot_type((azc_dtype_t)p->wtype[i]), first = 1;
     for (int t = 0; t < i; t++)
@@ -296,6 +319,14 @@ double azc_kernel_spec_work_per_row(const azc_kernel_spec_t *s) {
   }
   case AZK_KIND_FLASH_ATTN:
     return 4.0 * s->p.fa.n_head * s->p.fa.head_dim * 256; /* per key, ~256 keys */
-  default: return 64.0 * (s->p.op.i[0] > 0 ? s->p.op.i[0] : 64);
+  /* the other kernels: a small multiple of their row width */
+  case AZK_KIND_GET_ROWS: return 64.0 * s->p.get_rows.D;
+  case AZK_KIND_ELEMENTWISE: return 64.0 * s->p.ew.D;
+  case AZK_KIND_NORM: return 64.0 * s->p.norm.D;
+  case AZK_KIND_SLICE: return 64.0 * s->p.slice.in_width;
+  case AZK_KIND_ROPE: return 64.0 * s->p.rope.n_head;
+  case AZK_KIND_KV_WRITE: return 64.0 * s->p.kv_write.width;
+  case AZK_KIND_SOFTMAX: return 64.0 * (s->p.softmax.W > 0 ? s->p.softmax.W : 64);
+  default: return 64.0 * s->p.attn.n_head; /* attention scores, values, mask */
   }
 }

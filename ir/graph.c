@@ -8,7 +8,7 @@
 #include "ir/ir.h"
 
 static const azc_op_info_t op_infos[AZC_OP_COUNT] = {
-#define X(id, name, min_in, max_in, flags, iattrs, fattrs)                                          \
+#define X(id, name, min_in, max_in, flags, iattrs, fattrs)                                         \
   [AZC_OP_##id] = {name, min_in, max_in, flags, iattrs, fattrs},
 #include "ir/ops.def"
 #undef X
@@ -16,6 +16,35 @@ static const azc_op_info_t op_infos[AZC_OP_COUNT] = {
 
 const azc_op_info_t *azc_op_info(azc_op_t op) {
   return (unsigned)op < AZC_OP_COUNT ? &op_infos[op] : NULL;
+}
+
+static const char *const prologue_names[AZC_PRO_COUNT] = {
+#define PROLOGUE(id, value, name) [AZC_PRO_##id] = name,
+#include "ir/fused.def"
+#undef PROLOGUE
+};
+static const char *const epilogue_names[AZC_EPI_COUNT] = {
+#define EPILOGUE(id, value, name) [AZC_EPI_##id] = name,
+#include "ir/fused.def"
+#undef EPILOGUE
+};
+static const char *const layout_names[AZC_LAYOUT_COUNT][2] = {
+#define LAYOUT(id, value, name, suffix) [AZC_LAYOUT_##id] = {name, suffix},
+#include "ir/fused.def"
+#undef LAYOUT
+};
+
+const char *azc_prologue_name(int v) {
+  return v >= 0 && v < AZC_PRO_COUNT ? prologue_names[v] : "?";
+}
+const char *azc_epilogue_name(int v) {
+  return v >= 0 && v < AZC_EPI_COUNT ? epilogue_names[v] : "?";
+}
+const char *azc_layout_name(int v) {
+  return v >= 0 && v < AZC_LAYOUT_COUNT ? layout_names[v][0] : "?";
+}
+const char *azc_layout_suffix(int v) {
+  return v >= 0 && v < AZC_LAYOUT_COUNT ? layout_names[v][1] : "/?";
 }
 
 int azc_op_from_name(const char *name) {
@@ -71,11 +100,15 @@ void azc_dim_format(azc_dim_t d, char *buf, size_t cap) {
     int s = order[i];
     if (!d.k[s]) continue;
     const char *plus = n && d.k[s] > 0 ? "+" : "";
-    if (d.k[s] == 1) n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "%s%c", plus, names[s]);
-    else if (d.k[s] == -1) n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "-%c", names[s]);
-    else n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "%s%d%c", plus, d.k[s], names[s]);
+    if (d.k[s] == 1)
+      n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "%s%c", plus, names[s]);
+    else if (d.k[s] == -1)
+      n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "-%c", names[s]);
+    else
+      n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "%s%d%c", plus, d.k[s], names[s]);
   }
-  if (d.c || !n) snprintf(buf + n, cap > n ? cap - n : 0, n && d.c > 0 ? "+%lld" : "%lld", (long long)d.c);
+  if (d.c || !n)
+    snprintf(buf + n, cap > n ? cap - n : 0, n && d.c > 0 ? "+%lld" : "%lld", (long long)d.c);
 }
 
 /* ---- graph ---- */
@@ -104,8 +137,10 @@ azc_status_t azc_ir_graph_status(azc_ir_graph_t *g) {
 }
 
 static void set_error(azc_ir_graph_t *g, azc_status_t st) {
-  if (g->error) azc_status_free(st);
-  else g->error = st;
+  if (g->error)
+    azc_status_free(st);
+  else
+    g->error = st;
 }
 
 void azc_ir_graph_compact(azc_ir_graph_t *g) {
@@ -169,12 +204,13 @@ static azc_ir_node_t *new_node(azc_ir_graph_t *g, azc_op_t op) {
   return n;
 }
 
-azc_ir_node_t *azc_ir_add(azc_ir_graph_t *g, azc_op_t op, int n_inputs, azc_ir_node_t *const *inputs,
-                          const int64_t *iattr, const float *fattr) {
+azc_ir_node_t *azc_ir_add(azc_ir_graph_t *g, azc_op_t op, int n_inputs,
+                          azc_ir_node_t *const *inputs, const int64_t *iattr, const float *fattr) {
   if (g->error) return NULL;
   const azc_op_info_t *info = azc_op_info(op);
   if (!info || n_inputs < info->min_inputs || n_inputs > info->max_inputs) {
-    set_error(g, AZC_ERR(AZC_INTERNAL, "op %s: %d inputs given", info ? info->name : "?", n_inputs));
+    set_error(g,
+              AZC_ERR(AZC_INTERNAL, "op %s: %d inputs given", info ? info->name : "?", n_inputs));
     return NULL;
   }
   for (int i = 0; i < n_inputs; i++)

@@ -68,9 +68,9 @@ static int64_t const_product(const azc_dim_t *s, int rank, azc_dim_t *sym, int *
 static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shape) {
   const int64_t *ia = n->iattr;
   if (ia[AZC_MF_NSEG] < 1 || ia[AZC_MF_NSEG] > 4) FAIL("n_seg must be 1..4");
-  if (ia[AZC_MF_PROLOGUE] < 0 || ia[AZC_MF_PROLOGUE] > AZC_PRO_LAYER)
+  if (ia[AZC_MF_PROLOGUE] < 0 || ia[AZC_MF_PROLOGUE] >= AZC_PRO_COUNT)
     FAIL("unknown prologue %lld", (long long)ia[AZC_MF_PROLOGUE]);
-  if (ia[AZC_MF_EPILOGUE] < 0 || ia[AZC_MF_EPILOGUE] > AZC_EPI_ROPE_KV)
+  if (ia[AZC_MF_EPILOGUE] < 0 || ia[AZC_MF_EPILOGUE] >= AZC_EPI_COUNT)
     FAIL("unknown epilogue %lld", (long long)ia[AZC_MF_EPILOGUE]);
   azc_mf_layout_t l = azc_mf_layout_of(n);
   if (n->n_inputs != l.n_inputs) FAIL("%d inputs, the attributes need %d", n->n_inputs, l.n_inputs);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ir/fused.h"
 #include "runtime/base/arena.h"
 #include "runtime/base/status.h"
 #include "runtime/quant.h"
@@ -42,7 +43,7 @@ typedef struct azc_op_info {
   const char *name;
   int min_inputs, max_inputs;
   unsigned flags;
-  const char *int_attrs;   /* comma-separated names, "" for none */
+  const char *int_attrs; /* comma-separated names, "" for none */
   const char *float_attrs;
 } azc_op_info_t;
 
@@ -91,20 +92,19 @@ struct azc_ir_node {
   int32_t layer;    /* the block it belongs to, -1 outside blocks */
   const void *data; /* weight bytes (borrowed from the model file) */
   uint64_t nbytes;
-  bool dead; /* removed; dropped by azc_ir_graph_compact */
-  int32_t layout;     /* weights: storage layout chosen by the layout pass (0 = as in GGUF) */
+  bool dead;          /* removed; dropped by azc_ir_graph_compact */
+  int32_t layout;     /* weights: azc_layout_t chosen by the layout pass (GGUF: as in the file) */
   int64_t mem_offset; /* activations: byte offset in the arena (memory plan), -1 if none */
 };
 
-/* matmul_fused prologues and epilogues (iattr 0 and 2) */
-enum { AZC_PRO_NONE = 0, AZC_PRO_RMS = 1, AZC_PRO_LAYER = 2 };
-enum {
-  AZC_EPI_NONE = 0,
-  AZC_EPI_RESIDUAL = 1,
-  AZC_EPI_SWIGLU = 2,
-  AZC_EPI_GELU = 3,
-  AZC_EPI_ROPE_KV = 4,
-};
+/* Prologue, epilogue and layout names from ir/fused.def ("rmsnorm",
+ * "rope/kv", "x8"); "?" for a value outside the table. */
+const char *azc_prologue_name(int prologue);
+const char *azc_epilogue_name(int epilogue);
+const char *azc_layout_name(int layout);
+/* The short suffix a layout adds to a type in kernel descriptions ("/x8"). */
+const char *azc_layout_suffix(int layout);
+
 /* matmul_fused attribute slots */
 enum {
   AZC_MF_PROLOGUE = 0,
@@ -162,8 +162,8 @@ int64_t azc_ir_node_numel(const azc_ir_node_t *n, const int64_t *syms);
 
 /* ---- builder ---- */
 /* Generic: creates a node and infers its shape and dtype. iattr/fattr may be NULL. */
-azc_ir_node_t *azc_ir_add(azc_ir_graph_t *g, azc_op_t op, int n_inputs, azc_ir_node_t *const *inputs,
-                          const int64_t *iattr, const float *fattr);
+azc_ir_node_t *azc_ir_add(azc_ir_graph_t *g, azc_op_t op, int n_inputs,
+                          azc_ir_node_t *const *inputs, const int64_t *iattr, const float *fattr);
 azc_ir_node_t *azc_ir_input(azc_ir_graph_t *g, int kind);
 /* shape outermost first, e.g. {N, K} for a matmul weight. */
 azc_ir_node_t *azc_ir_weight(azc_ir_graph_t *g, const char *name, azc_dtype_t dtype, int rank,

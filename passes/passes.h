@@ -19,16 +19,18 @@
 #include "ir/ir.h"
 
 typedef struct azc_pass_options {
-  int64_t n_batch;     /* most tokens per forward call: sizes the memory plan */
-  int64_t n_out;       /* most logits rows per call */
-  int64_t n_ctx;       /* positions per sequence (bounds unfused attention scores) */
-  bool verify;         /* run the verifier after every pass */
+  int64_t n_batch;        /* most tokens per forward call: sizes the memory plan */
+  int64_t n_out;          /* most logits rows per call */
+  int64_t n_ctx;          /* positions per sequence (bounds unfused attention scores) */
+  bool verify;            /* run the verifier after every pass */
   const char *stop_after; /* stop the pipeline after this pass (NULL: run all) */
   const char *dump_after; /* print the IR after this pass ("all": after each) */
   FILE *dump_out;
-  bool fuse;           /* false: run only the cleanup and planning passes */
-  const char *target_arch;    /* "x86_64", "aarch64": for the layout pass */
-  const char *target_variant; /* kernel library variant ("x86_64-avx2", ...) */
+  bool fuse;               /* false: run only the cleanup and planning passes */
+  const char *target_arch; /* "x86_64", "aarch64" */
+  /* the weight layouts the target's kernels read fastest, AZC_LAYOUT_BIT()s
+   * (the code generator's back end says which; 0: every weight as in GGUF) */
+  uint32_t layouts;
 } azc_pass_options_t;
 
 azc_pass_options_t azc_pass_options_default(void);
@@ -58,18 +60,28 @@ azc_status_t azc_passes_run(azc_ir_graph_t *g, const azc_pass_options_t *opt,
                             void *user);
 
 /* The passes (one file each). */
-azc_status_t azc_pass_infer_shapes(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
+azc_status_t azc_pass_infer_shapes(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                   azc_pass_stats_t *s);
 azc_status_t azc_pass_dce(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
 azc_status_t azc_pass_cse(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_lower_matmul(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_merge_qkv(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_merge_gate_up(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_fuse_norm(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_fuse_attention(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_fuse_rope_kv(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_fuse_activation(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_fuse_residual(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
+azc_status_t azc_pass_lower_matmul(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                   azc_pass_stats_t *s);
+azc_status_t azc_pass_merge_qkv(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                azc_pass_stats_t *s);
+azc_status_t azc_pass_merge_gate_up(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                    azc_pass_stats_t *s);
+azc_status_t azc_pass_fuse_norm(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                azc_pass_stats_t *s);
+azc_status_t azc_pass_fuse_attention(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                     azc_pass_stats_t *s);
+azc_status_t azc_pass_fuse_rope_kv(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                   azc_pass_stats_t *s);
+azc_status_t azc_pass_fuse_activation(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                      azc_pass_stats_t *s);
+azc_status_t azc_pass_fuse_residual(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                    azc_pass_stats_t *s);
 azc_status_t azc_pass_layout(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
-azc_status_t azc_pass_memory_plan(azc_ir_graph_t *g, const azc_pass_options_t *o, azc_pass_stats_t *s);
+azc_status_t azc_pass_memory_plan(azc_ir_graph_t *g, const azc_pass_options_t *o,
+                                  azc_pass_stats_t *s);
 
 #endif

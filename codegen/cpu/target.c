@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/fused.h"
 #include "runtime/base/util.h"
 
 typedef struct cpu_entry {
@@ -71,18 +72,20 @@ static bool has(const char *features, const char *f) {
 
 /* From LLVM's host feature string: the variant and the features to check. */
 static void from_host_features(azc_cpu_target_t *t) {
-  static const char *checked_x86[] = {"sse4.1", "sse4.2", "ssse3",   "popcnt",   "avx",
-                                      "avx2",   "fma",    "f16c",    "bmi",      "bmi2",
-                                      "lzcnt",  "movbe",  "avx512f", "avx512bw", "avx512vl",
-                                      "avx512dq", "avx512cd", "avx512vnni", "avx512bf16", "avxvnni"};
+  static const char *checked_x86[] = {
+      "sse4.1",   "sse4.2",   "ssse3",    "popcnt",     "avx",        "avx2",    "fma",
+      "f16c",     "bmi",      "bmi2",     "lzcnt",      "movbe",      "avx512f", "avx512bw",
+      "avx512vl", "avx512dq", "avx512cd", "avx512vnni", "avx512bf16", "avxvnni"};
   static const char *checked_arm[] = {"neon", "dotprod", "fullfp16"};
   bool arm64 = !strcmp(t->arch, "aarch64");
   const char *f = t->features;
   if (!arm64) {
     if (has(f, "avx512f") && has(f, "avx512bw") && has(f, "avx512vl") && has(f, "avx512vnni"))
       strcpy(t->variant, "x86_64-avx512");
-    else if (has(f, "avx2") && has(f, "fma") && has(f, "f16c")) strcpy(t->variant, "x86_64-avx2");
-    else strcpy(t->variant, "x86_64-generic");
+    else if (has(f, "avx2") && has(f, "fma") && has(f, "f16c"))
+      strcpy(t->variant, "x86_64-avx2");
+    else
+      strcpy(t->variant, "x86_64-generic");
   } else {
     strcpy(t->variant, has(f, "dotprod") ? "aarch64-dotprod" : "aarch64-neon");
   }
@@ -94,9 +97,18 @@ static void from_host_features(azc_cpu_target_t *t) {
     if (!has(f, list[i])) continue;
     /* runtime names: aarch64 hwcaps */
     const char *name = list[i];
-    if (arm64) name = !strcmp(name, "neon") ? "asimd" : !strcmp(name, "dotprod") ? "asimddp" : "asimdhp";
+    if (arm64)
+      name = !strcmp(name, "neon") ? "asimd" : !strcmp(name, "dotprod") ? "asimddp" : "asimdhp";
     k += (size_t)snprintf(t->required + k, sizeof(t->required) - k, "%s%s", k ? "," : "", name);
   }
+}
+
+/* The x86 AVX2 and AVX-512 kernels read Q4_K/Q5_K with unpacked scales and
+ * Q4_0/Q8_0/Q4_K interleaved by eights fastest; the others read GGUF's own. */
+static void set_layouts(azc_cpu_target_t *t) {
+  t->layouts = 0;
+  if (!strcmp(t->variant, "x86_64-avx2") || !strcmp(t->variant, "x86_64-avx512"))
+    t->layouts = AZC_LAYOUT_BIT(UNPACKED) | AZC_LAYOUT_BIT(X8);
 }
 
 azc_status_t azc_cpu_target_resolve(const char *triple, const char *cpu, azc_cpu_target_t *t) {
@@ -105,8 +117,10 @@ azc_status_t azc_cpu_target_resolve(const char *triple, const char *cpu, azc_cpu
   snprintf(t->triple, sizeof(t->triple), "%s", triple ? triple : host_triple);
   bool is_host_triple = !triple || !strcmp(triple, host_triple);
   LLVMDisposeMessage(host_triple);
-  if (!strncmp(t->triple, "x86_64", 6)) strcpy(t->arch, "x86_64");
-  else if (!strncmp(t->triple, "aarch64", 7) || !strncmp(t->triple, "arm64", 5)) strcpy(t->arch, "aarch64");
+  if (!strncmp(t->triple, "x86_64", 6))
+    strcpy(t->arch, "x86_64");
+  else if (!strncmp(t->triple, "aarch64", 7) || !strncmp(t->triple, "arm64", 5))
+    strcpy(t->arch, "aarch64");
   else
     return AZC_ERR(AZC_UNSUPPORTED, "target triple '%s': azc generates code for x86_64 and aarch64",
                    t->triple);
@@ -117,6 +131,7 @@ azc_status_t azc_cpu_target_resolve(const char *triple, const char *cpu, azc_cpu
     LLVMDisposeMessage(name);
     LLVMDisposeMessage(features);
     from_host_features(t);
+    set_layouts(t);
     return NULL;
   }
   bool arm64 = !strcmp(t->arch, "aarch64");
@@ -128,8 +143,9 @@ azc_status_t azc_cpu_target_resolve(const char *triple, const char *cpu, azc_cpu
     snprintf(t->cpu, sizeof(t->cpu), "%s", table[i].name);
     snprintf(t->variant, sizeof(t->variant), "%s", table[i].variant);
     snprintf(t->required, sizeof(t->required), "%s", table[i].required);
+    set_layouts(t);
     return NULL;
   }
-  return AZC_ERR(AZC_INVALID_ARGUMENT, "unknown --target-cpu '%s' for %s (known: %s)", want, t->arch,
-                 azc_cpu_target_known(t->arch));
+  return AZC_ERR(AZC_INVALID_ARGUMENT, "unknown --target-cpu '%s' for %s (known: %s)", want,
+                 t->arch, azc_cpu_target_known(t->arch));
 }

@@ -9,6 +9,8 @@
 #ifndef AZC_CODEGEN_CPU_TARGET_H
 #define AZC_CODEGEN_CPU_TARGET_H
 
+#include <stdint.h>
+
 #include "runtime/base/status.h"
 
 typedef struct azc_cpu_target {
@@ -19,6 +21,7 @@ typedef struct azc_cpu_target {
   char variant[32];    /* kernel library variant: x86_64-avx512, x86_64-avx2, x86_64-generic,
                           aarch64-dotprod, aarch64-neon */
   char required[512];  /* comma-separated features checked at load ("avx2,fma,f16c") */
+  uint32_t layouts;    /* weight layouts the variant's kernels read fastest (AZC_LAYOUT_BIT) */
 } azc_cpu_target_t;
 
 /* triple/cpu NULL: the host. An unknown cpu name fails listing the known ones. */

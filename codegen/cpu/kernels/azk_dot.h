@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ir/fused.h"
 #include "runtime/base/half.h"
 #include "runtime/quant.h"
 
@@ -124,11 +125,11 @@ AZK_INLINE int azk_wtype_is_x8(int wtype) {
 
 /* The weight type the dot products see for (GGUF type, layout). */
 AZK_INLINE int azk_wtype_for(int type, int layout) {
-  if (layout == 1 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_U;
-  if (layout == 1 && type == AZC_DTYPE_Q5_K) return AZK_WTYPE_Q5_K_U;
-  if (layout == 2 && type == AZC_DTYPE_Q4_0) return AZK_WTYPE_Q4_0_X8;
-  if (layout == 2 && type == AZC_DTYPE_Q8_0) return AZK_WTYPE_Q8_0_X8;
-  if (layout == 2 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_X8;
+  if (layout == AZC_LAYOUT_UNPACKED && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_U;
+  if (layout == AZC_LAYOUT_UNPACKED && type == AZC_DTYPE_Q5_K) return AZK_WTYPE_Q5_K_U;
+  if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q4_0) return AZK_WTYPE_Q4_0_X8;
+  if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q8_0) return AZK_WTYPE_Q8_0_X8;
+  if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_X8;
   return type;
 }
 

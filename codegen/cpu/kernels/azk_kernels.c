@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "codegen/cpu/kernels/azk_dot.h"
-#include "codegen/cpu/kernels/azk_params.h"
+#include "codegen/kernel_params.h"
 #include "runtime/base/fastmath.h"
 #include "runtime/kernel_abi.h"
 #include "runtime/quant.h"
@@ -90,7 +90,7 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
   uint8_t *shared = c->shared;
   size_t off = 0;
   float *normed = NULL;
-  if (p->prologue) {
+  if (p->prologue != AZC_PRO_NONE) {
     normed = (float *)shared;
     off += (size_t)(M * K) * sizeof(float);
   }
@@ -113,7 +113,7 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
     }
   }
   float *cs = NULL;
-  if (p->epilogue == 4 && p->n_rot) {
+  if (p->epilogue == AZC_EPI_ROPE_KV && p->n_rot) {
     cs = (float *)(shared + off);
     off += (size_t)(M * p->n_rot) * sizeof(float);
   }
@@ -123,8 +123,8 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
   for (int64_t m = m0; m < m1; m++) {
     const float *x = X + m * K;
     if (normed) {
-      azk_norm_row(normed + m * K, x, K, p->prologue == 2, p->eps, c->in[p->in_norm_w],
-                   p->prologue == 2 ? c->in[p->in_norm_b] : NULL);
+      azk_norm_row(normed + m * K, x, K, p->prologue == AZC_PRO_LAYER, p->eps, c->in[p->in_norm_w],
+                   p->prologue == AZC_PRO_LAYER ? c->in[p->in_norm_b] : NULL);
       x = normed + m * K;
     }
     for (int s = 0; s < p->n_seg; s++) {
@@ -150,7 +150,7 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
   barrier(c);
 }
 
-/* mm_tile for weights in groups of 8 interleaved rows (layout 2, chosen only
+/* mm_tile for weights in groups of 8 interleaved rows (AZC_LAYOUT_X8, chosen only
  * for N % 8 == 0); a unit that does not start or end on a group keeps its
  * lanes. Out of line: one copy per kernel instead of one per call site of
  * mm_tile (which doubled the compile time of the QKV kernels). */
@@ -219,7 +219,7 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
   float *out = c->out;
   for (int64_t m = m_begin; m < M; m += MM_ROWS) {
     int R = M - m >= MM_ROWS ? MM_ROWS : (int)(M - m);
-    if (p->epilogue == 2) { /* swiglu: gate (segment 0) and up (segment 1) */
+    if (p->epilogue == AZC_EPI_SWIGLU) { /* gate (segment 0) and up (segment 1) */
       float up[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
       mm_tile(st, 0, col0, ncols, m, R, acc);
       mm_tile(st, 1, col0, ncols, m, R, up);
@@ -230,7 +230,7 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
       continue;
     }
     mm_tile(st, s, col0, ncols, m, R, acc);
-    if (p->epilogue == 4) { /* rope + kv: the unit is one head */
+    if (p->epilogue == AZC_EPI_ROPE_KV) { /* the unit is one head */
       int64_t hd = p->head_dim, Hq = p->n_head * hd, Hk = p->n_head_kv * hd;
       int64_t col = ocol + col0; /* column in [q | k | v] */
       for (int r = 0; r < R; r++) {
@@ -252,10 +252,10 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
     }
     for (int r = 0; r < R; r++) {
       float *o = out + (m + r) * Ntot + ocol + col0;
-      if (p->epilogue == 1) {
+      if (p->epilogue == AZC_EPI_RESIDUAL) {
         const float *res = (const float *)c->in[p->in_residual] + (m + r) * Ntot + ocol + col0;
         for (int j = 0; j < ncols; j++) o[j] = acc[r][j] + res[j];
-      } else if (p->epilogue == 3) {
+      } else if (p->epilogue == AZC_EPI_GELU) {
         for (int j = 0; j < ncols; j++) o[j] = azk_gelu(acc[r][j]);
       } else {
         for (int j = 0; j < ncols; j++) o[j] = acc[r][j];
@@ -266,7 +266,7 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
 
 /* Units of one segment: heads for rope/kv, else MM_COLS columns. */
 AZK_INLINE int64_t seg_unit_width(const azk_mm_params_t *p) {
-  return p->epilogue == 4 ? p->head_dim : MM_COLS;
+  return p->epilogue == AZC_EPI_ROPE_KV ? p->head_dim : MM_COLS;
 }
 
 AZK_INLINE int64_t seg_units(const azk_mm_params_t *p, int s) {
@@ -291,8 +291,8 @@ AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, 
 AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk_mm_params_t *p) {
   mm_state_t st = {c, p, {0}, {0}, NULL};
   mm_prepare(&st, ith, nth);
-  int64_t total = p->epilogue == 2 ? seg_units(p, 0) : 0;
-  if (p->epilogue != 2)
+  int64_t total = p->epilogue == AZC_EPI_SWIGLU ? seg_units(p, 0) : 0;
+  if (p->epilogue != AZC_EPI_SWIGLU)
     for (int s = 0; s < p->n_seg; s++) total += seg_units(p, s);
   int64_t u0, u1;
   split_range(total, ith, nth, &u0, &u1);
@@ -303,7 +303,7 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
   for (int64_t m0 = 0; m0 < c->M; m0 += MM_ROW_BLOCK) {
     int64_t m1 = c->M - m0 < MM_ROW_BLOCK ? c->M : m0 + MM_ROW_BLOCK;
     int64_t ub = 0, oc = 0;
-    if (p->epilogue == 2) {
+    if (p->epilogue == AZC_EPI_SWIGLU) {
       mm_segment(&st, 0, u0, u1, &ub, &oc, m0, m1);
       continue;
     }
@@ -391,24 +391,22 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
 }
 
 /* ---- the other ops (unfused graphs; small, row-parallel) ---- */
-/* get_rows: i[0] = row length D, i[1] = table type, i[2] = 1 if the table is
- * an activation (rows counted by call->T), i[3] = table rows */
-AZK_INLINE void azk_get_rows_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
-  const int64_t D = p->i[0];
+/* get_rows: in[0] = table (V, D) of any type, in[1] = row indices (M) */
+AZK_INLINE void azk_get_rows_impl(const azk_call_t *c, int ith, int nth,
+                                  const azk_get_rows_params_t *p) {
+  const int64_t D = p->D;
   const int32_t *idx = c->in[1];
-  size_t rb = azc_dtype_row_size((azc_dtype_t)p->i[1], D);
+  size_t rb = azc_dtype_row_size((azc_dtype_t)p->table_type, D);
   int64_t r0, r1;
   split_range(c->M, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
-    azc_dequantize_row((azc_dtype_t)p->i[1], (const uint8_t *)c->in[0] + (size_t)idx[r] * rb,
+    azc_dequantize_row((azc_dtype_t)p->table_type, (const uint8_t *)c->in[0] + (size_t)idx[r] * rb,
                        (float *)c->out + r * D, D);
 }
 
-/* elementwise: i[0] = op, i[1] = row width D, i[2] = 1 when b is one row
- * broadcast over the rows of a; f[0] = scale */
 AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
-                                     const azk_op_params_t *p) {
-  const int64_t D = p->i[1];
+                                     const azk_ew_params_t *p) {
+  const int64_t D = p->D;
   int64_t r0, r1;
   split_range(c->M, ith, nth, &r0, &r1);
   const float *a = c->in[0], *b = c->in[1];
@@ -417,63 +415,60 @@ AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
     for (int64_t j = 0; j < D; j++) {
       int64_t i = r * D + j;
       float x = a[i];
-      switch (p->i[0]) {
-      case AZK_EW_ADD: o[i] = x + b[p->i[2] ? j : i]; break;
-      case AZK_EW_MUL: o[i] = x * b[p->i[2] ? j : i]; break;
-      case AZK_EW_SCALE: o[i] = x * p->f[0]; break;
+      switch (p->op) {
+      case AZK_EW_ADD: o[i] = x + b[p->broadcast ? j : i]; break;
+      case AZK_EW_MUL: o[i] = x * b[p->broadcast ? j : i]; break;
+      case AZK_EW_SCALE: o[i] = x * p->scale; break;
       case AZK_EW_SILU: o[i] = azk_silu(x); break;
       default: o[i] = azk_gelu(x); break;
       }
     }
 }
 
-/* norm: i[0] = D, i[1] = 1 for layer norm; f[0] = eps */
-AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
-  int64_t r0, r1, D = p->i[0];
+AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_norm_params_t *p) {
+  int64_t r0, r1, D = p->D;
   split_range(c->M, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
-    azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->i[1], p->f[0],
+    azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->layer_norm, p->eps,
                  NULL, NULL);
 }
 
-/* slice: i[0] = input width, i[1] = start, i[2] = len */
-AZK_INLINE void azk_slice_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
+AZK_INLINE void azk_slice_impl(const azk_call_t *c, int ith, int nth, const azk_slice_params_t *p) {
   int64_t r0, r1;
   split_range(c->M, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
-    memcpy((float *)c->out + r * p->i[2], (const float *)c->in[0] + r * p->i[0] + p->i[1],
-           (size_t)p->i[2] * sizeof(float));
+    memcpy((float *)c->out + r * p->len, (const float *)c->in[0] + r * p->in_width + p->start,
+           (size_t)p->len * sizeof(float));
 }
 
-/* rope: i[0] = heads, i[1] = head dim, i[2] = n_rot, i[3] = mode, i[4] = has
- * factors (in[2]); f[0] = base, f[1] = scale */
-AZK_INLINE void azk_rope_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
-  int64_t r0, r1, H = p->i[0], D = p->i[1];
+/* rope: in[0] = x (T, H, D), in[2] = frequency factors when has_factors */
+AZK_INLINE void azk_rope_impl(const azk_call_t *c, int ith, int nth, const azk_rope_params_t *p) {
+  int64_t r0, r1, H = p->n_head, D = p->head_dim;
   split_range(c->M, ith, nth, &r0, &r1);
   float cs[MAX_HEAD_DIM];
   for (int64_t t = r0; t < r1; t++) {
     float *o = (float *)c->out + t * H * D;
     memcpy(o, (const float *)c->in[0] + t * H * D, (size_t)(H * D) * sizeof(float));
-    rope_table(cs, p->i[2], c->pos[t], p->f[0], p->f[1], p->i[4] ? c->in[2] : NULL);
-    for (int64_t h = 0; h < H; h++) rope_head(o + h * D, cs, p->i[2], p->i[3]);
+    rope_table(cs, p->n_rot, c->pos[t], p->freq_base, p->freq_scale,
+               p->has_factors ? c->in[2] : NULL);
+    for (int64_t h = 0; h < H; h++) rope_head(o + h * D, cs, p->n_rot, p->mode);
   }
 }
 
-/* kv_write: i[0] = row width (n_head_kv * head_dim), i[1] = kind (0 K, 1 V);
- * in[1] = rows (T, width) */
-AZK_INLINE void azk_kv_write_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
-  int64_t r0, r1, W = p->i[0];
+/* kv_write: in[1] = rows (T, width) */
+AZK_INLINE void azk_kv_write_impl(const azk_call_t *c, int ith, int nth,
+                                  const azk_kv_write_params_t *p) {
+  int64_t r0, r1, W = p->width;
   split_range(c->T, ith, nth, &r0, &r1);
-  float *cache = p->i[1] ? c->v_cache : c->k_cache;
+  float *cache = p->kind ? c->v_cache : c->k_cache;
   for (int64_t t = r0; t < r1; t++)
     memcpy(cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * W,
            (const float *)c->in[1] + t * W, (size_t)W * sizeof(float));
 }
 
-/* attn_scores / attn_values: i[0] = heads, i[1] = kv heads, i[2] = head dim */
 AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth,
-                                     const azk_op_params_t *p) {
-  int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
+                                     const azk_attn_params_t *p) {
+  int64_t H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
     int64_t t = u / H, h = u % H, g = h / (H / Hkv);
@@ -485,8 +480,8 @@ AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth,
 }
 
 AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth,
-                                     const azk_op_params_t *p) {
-  int64_t H = p->i[0], Hkv = p->i[1], D = p->i[2], L = c->L, u0, u1;
+                                     const azk_attn_params_t *p) {
+  int64_t H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
     int64_t t = u / H, h = u % H, g = h / (H / Hkv);
@@ -501,10 +496,9 @@ AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth,
   }
 }
 
-/* causal_mask: i[0] = heads */
 AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth,
-                                     const azk_op_params_t *p) {
-  int64_t H = p->i[0], L = c->L, u0, u1;
+                                     const azk_attn_params_t *p) {
+  int64_t H = p->n_head, L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
     int64_t t = u / H;
@@ -514,10 +508,10 @@ AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth,
   }
 }
 
-/* softmax over rows of width i[0] (0: the key length L); rows = M * i[1] */
-AZK_INLINE void azk_softmax_impl(const azk_call_t *c, int ith, int nth, const azk_op_params_t *p) {
-  int64_t W = p->i[0] ? p->i[0] : c->L, u0, u1;
-  split_range(c->M * p->i[1], ith, nth, &u0, &u1);
+AZK_INLINE void azk_softmax_impl(const azk_call_t *c, int ith, int nth,
+                                 const azk_softmax_params_t *p) {
+  int64_t W = p->W ? p->W : c->L, u0, u1;
+  split_range(c->M * p->rows_per_m, ith, nth, &u0, &u1);
   for (int64_t u = u0; u < u1; u++) {
     const float *x = (const float *)c->in[0] + u * W;
     float *y = (float *)c->out + u * W, mx = -__builtin_inff();
