@@ -48,7 +48,7 @@ static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_cpu_target
   return azc_hash128(buf, n + (size_t)(k > 0 ? k : 0));
 }
 
-/* ---- parallel kernel compiles ---- */
+/* ---- parallel kernel compiles (base/threadpool: one task per kernel) ---- */
 typedef struct job {
   azc_kernel_spec_t spec;
   azc_hash128_t key;
@@ -64,47 +64,56 @@ typedef struct job {
 typedef struct jobs {
   job_t *jobs;
   int n;
-  atomic_int next, done;
+  atomic_int done;
   const azc_cpu_target_t *target;
   azc_cache_t *cache;
   const azc_compile_options_t *opt;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* serializes progress reports */
 } jobs_t;
 
-static void *compile_worker(void *arg) {
+static void compile_task(void *arg, int i) {
   jobs_t *js = arg;
-  for (;;) {
-    int i = atomic_fetch_add(&js->next, 1);
-    if (i >= js->n) return NULL;
-    job_t *j = &js->jobs[i];
-    double t0 = azc_time_ms();
-    if (js->cache) {
-      void *data;
-      size_t size;
-      azc_status_t st = azc_cache_get(js->cache, j->key, &data, &size);
-      if (!st) {
-        j->obj = data;
-        j->size = size;
-        j->hit = true;
-      } else {
-        azc_status_free(st);
-      }
-    }
-    if (!j->hit) {
-      j->st = azc_cpu_compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
-      if (!j->st && js->cache) {
-        azc_status_t st = azc_cache_put(js->cache, j->key, j->obj, j->size, j->desc);
-        if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
-      }
-    }
-    j->ms = azc_time_ms() - t0;
-    int done = atomic_fetch_add(&js->done, 1) + 1;
-    if (js->opt->progress) {
-      pthread_mutex_lock(&js->mu);
-      js->opt->progress(js->opt->user, done, js->n, j->hit, j->ms, j->desc);
-      pthread_mutex_unlock(&js->mu);
+  job_t *j = &js->jobs[i];
+  double t0 = azc_time_ms();
+  if (js->cache) {
+    void *data;
+    size_t size;
+    azc_status_t st = azc_cache_get(js->cache, j->key, &data, &size);
+    if (!st) {
+      j->obj = data;
+      j->size = size;
+      j->hit = true;
+    } else {
+      azc_status_free(st);
     }
   }
+  if (!j->hit) {
+    j->st = azc_cpu_compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
+    if (!j->st && js->cache) {
+      azc_status_t st = azc_cache_put(js->cache, j->key, j->obj, j->size, j->desc);
+      if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
+    }
+  }
+  j->ms = azc_time_ms() - t0;
+  int done = atomic_fetch_add(&js->done, 1) + 1;
+  if (js->opt->progress) {
+    pthread_mutex_lock(&js->mu);
+    js->opt->progress(js->opt->user, done, js->n, j->hit, j->ms, j->desc);
+    pthread_mutex_unlock(&js->mu);
+  }
+}
+
+/* A pool of up to `jobs` threads (<= 0: one per core), at most `cap` and at
+ * most one per task; NULL (run on the caller) if threads cannot start. */
+static azc_threadpool_t *task_pool(int jobs, int n_tasks, int cap) {
+  int nw = jobs > 0 ? jobs : azc_cpu_count();
+  nw = AZC_MAX(1, AZC_MIN(AZC_MIN(nw, n_tasks), cap));
+  azc_threadpool_t *pool = NULL;
+  if (nw > 1) {
+    azc_status_t st = azc_threadpool_create(nw, &pool);
+    if (st) azc_status_free(st); /* fewer threads only costs time */
+  }
+  return pool;
 }
 
 static azc_status_t compile_kernels(job_t *jobs, int n, const azc_cpu_target_t *t,
@@ -116,19 +125,10 @@ static azc_status_t compile_kernels(job_t *jobs, int n, const azc_cpu_target_t *
   }
   jobs_t js = {.jobs = jobs, .n = n, .target = t, .cache = cache, .opt = opt};
   pthread_mutex_init(&js.mu, NULL);
-  int nw = opt->jobs > 0 ? opt->jobs : azc_cpu_count();
-  nw = AZC_MAX(1, AZC_MIN(nw, n));
-  pthread_t th[64];
-  nw = AZC_MIN(nw, 64);
   double t0 = azc_time_ms();
-  int started = 0;
-  for (int i = 1; i < nw; i++)
-    if (pthread_create(&th[i], NULL, compile_worker, &js) == 0)
-      started = i;
-    else
-      break;
-  compile_worker(&js);
-  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  azc_threadpool_t *pool = task_pool(opt->jobs, n, 64);
+  azc_threadpool_for(pool, n, compile_task, &js);
+  azc_threadpool_destroy(pool);
   stats->ms_kernels_wall = azc_time_ms() - t0;
   pthread_mutex_destroy(&js.mu);
   azc_status_t st = NULL;
@@ -328,11 +328,10 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   return st;
 }
 
-/* Weights the layout pass moved out of AZC_LAYOUT_GGUF get a repacked copy, made on
- * as many threads as kernel jobs (a weight per task). */
+/* Weights the layout pass moved out of AZC_LAYOUT_GGUF get a repacked copy,
+ * made on the thread pool (a weight per task, at most 16 threads). */
 typedef struct repack_jobs {
   azc_compiled_t *c;
-  atomic_int next;
   pthread_mutex_t mu;
   azc_status_t st;
 } repack_jobs_t;
@@ -355,21 +354,17 @@ static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
   return NULL;
 }
 
-static void *repack_worker(void *arg) {
+static void repack_task(void *arg, int i) {
   repack_jobs_t *rj = arg;
-  for (;;) {
-    int32_t i = atomic_fetch_add(&rj->next, 1);
-    if (i >= rj->c->plan->n_weights) return NULL;
-    if (rj->c->plan->weights[i].layout == AZC_LAYOUT_GGUF) continue;
-    azc_status_t st = repack_one(rj->c, i);
-    if (!st) continue;
-    pthread_mutex_lock(&rj->mu);
-    if (!rj->st)
-      rj->st = st;
-    else
-      azc_status_free(st);
-    pthread_mutex_unlock(&rj->mu);
-  }
+  if (rj->c->plan->weights[i].layout == AZC_LAYOUT_GGUF) return;
+  azc_status_t st = repack_one(rj->c, i);
+  if (!st) return;
+  pthread_mutex_lock(&rj->mu);
+  if (!rj->st)
+    rj->st = st;
+  else
+    azc_status_free(st);
+  pthread_mutex_unlock(&rj->mu);
 }
 
 static azc_status_t repack_weights(azc_compiled_t *c, int jobs) {
@@ -377,17 +372,13 @@ static azc_status_t repack_weights(azc_compiled_t *c, int jobs) {
   azc_plan_t *p = c->plan;
   c->repacked = calloc((size_t)p->n_weights + 1, sizeof(void *));
   if (!c->repacked) return AZC_ERR(AZC_OUT_OF_MEMORY, "repacked weights");
+  int n_repacked = 0;
+  for (int32_t i = 0; i < p->n_weights; i++) n_repacked += p->weights[i].layout != AZC_LAYOUT_GGUF;
   repack_jobs_t rj = {.c = c};
-  atomic_init(&rj.next, 0);
   pthread_mutex_init(&rj.mu, NULL);
-  if (jobs <= 0) jobs = azc_cpu_count();
-  jobs = AZC_MIN(jobs, 16);
-  pthread_t th[16];
-  int started = 0;
-  for (int k = 1; k < jobs; k++)
-    if (pthread_create(&th[started], NULL, repack_worker, &rj) == 0) started++;
-  repack_worker(&rj);
-  for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+  azc_threadpool_t *pool = n_repacked ? task_pool(jobs, n_repacked, 16) : NULL;
+  azc_threadpool_for(pool, p->n_weights, repack_task, &rj);
+  azc_threadpool_destroy(pool);
   pthread_mutex_destroy(&rj.mu);
   for (int32_t i = 0; i < p->n_weights; i++)
     if (p->weights[i].layout != AZC_LAYOUT_GGUF)

@@ -1,7 +1,10 @@
 /* Thread pool (see threadpool.h). The caller publishes (fn, ctx) and bumps
  * `generation`; workers that see a new generation run their share and
  * increment `done`. A worker spins for a while, then waits on a condition
- * variable; the caller broadcasts only when someone is asleep. */
+ * variable; the caller broadcasts only when someone is asleep. The caller
+ * waits for `done` the same way: spinning, then asleep on `done_cv` once it
+ * has spun as long as a worker would (the last worker to finish signals it
+ * only when it is asleep). */
 #include "runtime/base/threadpool.h"
 
 #include <pthread.h>
@@ -37,9 +40,11 @@ struct azc_threadpool {
   atomic_int done;
   atomic_int sleepers;
   atomic_int stop;
+  atomic_int caller_waiting;
   bool yield; /* more threads than CPUs: give the CPU away while waiting */
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  pthread_cond_t done_cv;
 };
 
 int azc_cpu_count(void) {
@@ -78,7 +83,11 @@ static void *worker_main(void *arg) {
     if (atomic_load(&p->stop)) return NULL;
     seen = g;
     p->fn(p->ctx, w->index, p->n);
-    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    if (atomic_fetch_add(&p->done, 1) + 1 == p->n - 1 && atomic_load(&p->caller_waiting)) {
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done_cv);
+      pthread_mutex_unlock(&p->mu);
+    }
   }
 }
 
@@ -92,6 +101,7 @@ azc_status_t azc_threadpool_create(int n_threads, azc_threadpool_t **out) {
   p->yield = n_threads > azc_cpu_count();
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  pthread_cond_init(&p->done_cv, NULL);
   p->workers = calloc((size_t)n_threads, sizeof(worker_t));
   if (!p->workers) {
     free(p);
@@ -129,9 +139,36 @@ void azc_threadpool_run(azc_threadpool_t *p, azc_parallel_fn_t fn, void *ctx) {
   fn(ctx, 0, p->n);
   /* spin, but give the core away if a worker is not running (more threads than cores) */
   for (int spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) != p->n - 1; spins++) {
-    if (p->yield && spins >= 4096) sched_yield();
-    else cpu_relax();
+    if (spins < SPIN_ITERS) {
+      if (p->yield && spins >= 4096) sched_yield();
+      else cpu_relax();
+      continue;
+    }
+    /* a long region: sleep until the last worker is done */
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->caller_waiting, 1);
+    while (atomic_load(&p->done) != p->n - 1) pthread_cond_wait(&p->done_cv, &p->mu);
+    atomic_store(&p->caller_waiting, 0);
+    pthread_mutex_unlock(&p->mu);
+    break;
   }
+}
+
+typedef struct for_ctx {
+  azc_task_fn_t task;
+  void *ctx;
+  int n;
+  atomic_int next;
+} for_ctx_t;
+
+static void for_worker(void *arg, int ith, int nth) {
+  for_ctx_t *f = arg;
+  for (int i; (i = atomic_fetch_add(&f->next, 1)) < f->n;) f->task(f->ctx, i);
+}
+
+void azc_threadpool_for(azc_threadpool_t *pool, int n_tasks, azc_task_fn_t task, void *ctx) {
+  for_ctx_t f = {task, ctx, n_tasks, 0};
+  if (n_tasks > 0) azc_threadpool_run(pool, for_worker, &f);
 }
 
 void azc_threadpool_destroy(azc_threadpool_t *p) {
@@ -143,6 +180,7 @@ void azc_threadpool_destroy(azc_threadpool_t *p) {
   for (int i = 1; i < p->n; i++) pthread_join(p->workers[i].thread, NULL);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->done_cv);
   free(p->workers);
   free(p);
 }

@@ -1,5 +1,6 @@
 /* runtime/base: status messages, arena, half floats, atomic files, thread pool. */
 #include <stdatomic.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "runtime/base/arena.h"
@@ -102,6 +103,40 @@ static void test_threadpool(void) {
   azc_threadpool_destroy(pool);
 }
 
+/* azc_threadpool_for: every task exactly once, on several threads; tasks
+ * that last longer than the caller spins make it sleep until the last one
+ * finishes (the region returns only after all of them). */
+typedef struct {
+  atomic_int runs[64];
+  atomic_int finished;
+  int sleep_us;
+} tasks_ctx_t;
+
+static void count_task(void *p, int i) {
+  tasks_ctx_t *c = p;
+  if (c->sleep_us && i % 7 == 0) usleep((useconds_t)c->sleep_us);
+  atomic_fetch_add(&c->runs[i], 1);
+  atomic_fetch_add(&c->finished, 1);
+}
+
+static void test_threadpool_for(void) {
+  azc_threadpool_t *pool;
+  ASSERT_OK(azc_threadpool_create(3, &pool));
+  for (int rep = 0; rep < 200; rep++) {
+    static tasks_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    int n = 1 + rep % 64;
+    c.sleep_us = rep % 20 == 0 ? 30000 : 0; /* 30 ms: well past the spinning */
+    azc_threadpool_for(pool, n, count_task, &c);
+    ASSERT_EQ_INT(atomic_load(&c.finished), n);
+    for (int i = 0; i < n; i++) ASSERT_EQ_INT(atomic_load(&c.runs[i]), 1);
+  }
+  azc_threadpool_destroy(pool);
+  tasks_ctx_t one = {0};
+  azc_threadpool_for(NULL, 5, count_task, &one); /* no pool: on the caller */
+  ASSERT_EQ_INT(atomic_load(&one.finished), 5);
+}
+
 static void test_hash(void) {
   char hex[33];
   azc_hash128_t h = azc_hash128("azc", 3), h2 = azc_hash128("azd", 3);
@@ -117,6 +152,7 @@ int main(void) {
   RUN(test_fp16_exhaustive);
   RUN(test_atomic_file);
   RUN(test_threadpool);
+  RUN(test_threadpool_for);
   RUN(test_hash);
   return test_summary();
 }
