@@ -1164,8 +1164,9 @@ void serve_api_handle(serve_ctx_t *c, const char *method, const char *path, cons
   cJSON *req = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!req) {
     size_t at = end && end >= body ? (size_t)(end - body) : 0;
-    return reply_error(r, 400, openai,
-                       len ? "malformed JSON at byte %zu" : "the request body is empty%.0zu", at);
+    if (!len)
+      return reply_error(r, 400, openai, "the request body is empty (a JSON object is expected)");
+    return reply_error(r, 400, openai, "malformed JSON at byte %zu", at);
   }
   if (!cJSON_IsObject(req)) {
     reply_error(r, 400, openai, "the request body must be a JSON object, not %s", json_type(req));
