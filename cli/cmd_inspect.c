@@ -263,6 +263,21 @@ int azc_cmd_inspect(int argc, char **argv) {
   if (hp->n_rot) printf(", rope_freq_base %g, rope_freq_scale %g", (double)hp->rope_freq_base,
                         (double)hp->rope_freq_scale);
   printf("\n");
+  const azc_arch_t *arch = azc_model_find_arch(hp->arch);
+  if (arch && arch->decoder) {
+    char desc[256];
+    azc_decoder_describe(arch->decoder, desc, sizeof(desc));
+    printf("  decoder: %s\n", desc);
+    if (hp->n_swa)
+      printf("  sliding window %d on local layers (RoPE base %g there)\n", hp->n_swa,
+             (double)hp->rope_freq_base_swa);
+    if (hp->attn_softcap > 0 || hp->final_softcap > 0)
+      printf("  soft-caps: attention %g, final %g\n", (double)hp->attn_softcap,
+             (double)hp->final_softcap);
+    if (hp->rope_attn_factor != 1.0f)
+      printf("  rope attn_factor %g, original context %d\n", (double)hp->rope_attn_factor,
+             hp->n_ctx_orig);
+  }
   const azc_tokenizer_desc_t *t = &m->tok;
   if (t->n_vocab) {
     printf("tokenizer: %s, %d tokens, %d merges,", t->kind == AZC_TOKENIZER_SPM ? "llama (SentencePiece)" : "gpt2 (byte-level BPE)",

@@ -66,11 +66,12 @@ azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
                                                       s->model->chat_template.size, s->tok));
   rm->chat = s->chat;
   AZC_RETURN_IF_ERROR(azc_model_lower(s->model, &s->graph));
-  if (o->exec.n_ctx <= 0) o->exec.n_ctx = AZC_MIN(hp->n_ctx_train, 4096);
-  if (!strcmp(hp->arch, "gpt2") && o->exec.n_ctx > hp->n_ctx_train)
-    return AZC_ERR(AZC_INVALID_ARGUMENT,
-                   "%s: context %d exceeds the %d positions gpt2 has learned embeddings for",
-                   o->model, o->exec.n_ctx, hp->n_ctx_train);
+  const azc_ir_graph_t *lg = s->graph;
+  if (o->exec.n_ctx <= 0)
+    o->exec.n_ctx = (int32_t)AZC_MIN(lg->max_ctx ? lg->max_ctx : hp->n_ctx_train, 4096);
+  if (lg->max_ctx && o->exec.n_ctx > lg->max_ctx)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "%s: context %d exceeds %lld positions (%s)", o->model,
+                   o->exec.n_ctx, (long long)lg->max_ctx, lg->max_ctx_reason);
   o->exec.n_batch = AZC_MIN(o->exec.n_batch, o->exec.n_ctx);
   if (o->eager) {
     *mode = "eager";

@@ -290,8 +290,8 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   }
   if (!st) {
     p->n_vocab = n_vocab;
-    p->n_ctx_train = n_ctx_train;
-    p->learned_positions = !strcmp(g->arch, "gpt2");
+    p->n_ctx_train = g->max_ctx ? (int32_t)AZC_MIN(g->max_ctx, n_ctx_train) : n_ctx_train;
+    p->learned_positions = g->max_ctx > 0; /* the lowering's context limit */
     p->arena_bytes = g->arena_bytes;
     p->plan_T = g->plan_T;
     p->plan_O = g->plan_O;

@@ -92,6 +92,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.fa.head_dim = (int32_t)q->shape[2].c;
     s->p.fa.in_q = 0;
     s->p.fa.scale = n->fattr[0];
+    if (n->iattr[0] || n->fattr[1] != 0.0f) break; /* sliding window, soft-cap: not yet */
     return NULL;
   }
   case AZC_OP_GET_ROWS:
@@ -105,6 +106,8 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.ew.op = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
     s->p.ew.D = (int32_t)row_width(n);
     s->p.ew.broadcast = n->inputs[1]->rank == 1 && n->rank > 1;
+    /* a row broadcast over heads (T, H, D) * (D): not a kernel we make */
+    if (s->p.ew.broadcast && n->inputs[1]->shape[0].c != s->p.ew.D) break;
     return NULL;
   case AZC_OP_SCALE:
   case AZC_OP_SILU:
@@ -124,6 +127,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.norm.D = (int32_t)n->shape[n->rank - 1].c;
     s->p.norm.layer_norm = n->op == AZC_OP_LAYER_NORM;
     s->p.norm.eps = n->fattr[0];
+    if (row_width(n) != s->p.norm.D) break; /* per-head norms of (T, H, D): not yet */
     return NULL;
   case AZC_OP_SLICE:
     s->kind = AZK_KIND_SLICE;
@@ -140,6 +144,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.rope.has_factors = n->n_inputs == 3;
     s->p.rope.freq_base = n->fattr[0];
     s->p.rope.freq_scale = n->fattr[1];
+    if (n->fattr[2] != 1.0f) break; /* attn_factor: not yet */
     return NULL;
   case AZC_OP_KV_WRITE:
     s->kind = AZK_KIND_KV_WRITE;
@@ -158,6 +163,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
   case AZC_OP_CAUSAL_MASK:
     s->kind = AZK_KIND_CAUSAL_MASK;
     s->p.attn.n_head = (int32_t)n->shape[1].c;
+    if (n->iattr[0]) break; /* sliding window: not yet */
     return NULL;
   case AZC_OP_SOFTMAX: {
     s->kind = AZK_KIND_SOFTMAX;

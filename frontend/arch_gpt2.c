@@ -12,6 +12,7 @@
  * the original GPT-2). Positions index a learned table, so the context cannot
  * exceed gpt2.context_length. */
 #include <math.h>
+#include <stdio.h>
 
 #include "frontend/model.h"
 
@@ -27,7 +28,8 @@ static azc_status_t read_hparams(const azc_gguf_t *g, azc_hparams_t *hp) {
 }
 
 /* n * w + b */
-static azc_ir_node_t *affine(azc_ir_graph_t *g, azc_ir_node_t *n, azc_ir_node_t *w, azc_ir_node_t *b) {
+static azc_ir_node_t *affine(azc_ir_graph_t *g, azc_ir_node_t *n, azc_ir_node_t *w,
+                             azc_ir_node_t *b) {
   return azc_ir_binary(g, AZC_OP_ADD, azc_ir_binary(g, AZC_OP_MUL, n, w), b);
 }
 
@@ -50,28 +52,39 @@ static azc_status_t lower(const azc_model_t *m, azc_ir_graph_t *g) {
   azc_ir_node_t *onb = azc_model_weight(m, g, &missing, false, 1, s_d, "output_norm.bias");
   azc_ir_node_t *out_w = azc_model_weight(m, g, &missing, true, 2, s_emb, "output.weight");
   if (!out_w) out_w = emb;
+  g->max_ctx = hp->n_ctx_train;
+  snprintf(g->max_ctx_reason, sizeof(g->max_ctx_reason),
+           "gpt2 has learned embeddings for %d positions", hp->n_ctx_train);
 
   const azc_dim_t T = azc_dim_sym(AZC_SYM_T);
   const azc_dim_t h3[] = {T, azc_dim_const(H), azc_dim_const(hd)};
   const azc_dim_t flat[] = {T, azc_dim_const(D)};
   const float kq_scale = 1.0f / sqrtf((float)hd);
 
-  azc_ir_node_t *x = azc_ir_binary(g, AZC_OP_ADD, azc_ir_get_rows(g, emb, tokens),
-                                   azc_ir_get_rows(g, pemb, pos));
+  azc_ir_node_t *x =
+      azc_ir_binary(g, AZC_OP_ADD, azc_ir_get_rows(g, emb, tokens), azc_ir_get_rows(g, pemb, pos));
   azc_ir_set_name(g, x, "embed");
   for (int32_t l = 0; l < hp->n_layer; l++) {
     g->cur_layer = l;
-    azc_ir_node_t *anw = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_norm.weight", l);
-    azc_ir_node_t *anb = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_norm.bias", l);
-    azc_ir_node_t *wqkv = azc_model_weight(m, g, &missing, false, 2, s_qkv, "blk.%d.attn_qkv.weight", l);
-    azc_ir_node_t *bqkv = azc_model_weight(m, g, &missing, false, 1, s_qkvb, "blk.%d.attn_qkv.bias", l);
-    azc_ir_node_t *wo = azc_model_weight(m, g, &missing, false, 2, s_o, "blk.%d.attn_output.weight", l);
-    azc_ir_node_t *bo = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_output.bias", l);
-    azc_ir_node_t *fnw = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.ffn_norm.weight", l);
+    azc_ir_node_t *anw =
+        azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_norm.weight", l);
+    azc_ir_node_t *anb =
+        azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_norm.bias", l);
+    azc_ir_node_t *wqkv =
+        azc_model_weight(m, g, &missing, false, 2, s_qkv, "blk.%d.attn_qkv.weight", l);
+    azc_ir_node_t *bqkv =
+        azc_model_weight(m, g, &missing, false, 1, s_qkvb, "blk.%d.attn_qkv.bias", l);
+    azc_ir_node_t *wo =
+        azc_model_weight(m, g, &missing, false, 2, s_o, "blk.%d.attn_output.weight", l);
+    azc_ir_node_t *bo =
+        azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.attn_output.bias", l);
+    azc_ir_node_t *fnw =
+        azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.ffn_norm.weight", l);
     azc_ir_node_t *fnb = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.ffn_norm.bias", l);
     azc_ir_node_t *wu = azc_model_weight(m, g, &missing, false, 2, s_up, "blk.%d.ffn_up.weight", l);
     azc_ir_node_t *bu = azc_model_weight(m, g, &missing, false, 1, s_upb, "blk.%d.ffn_up.bias", l);
-    azc_ir_node_t *wd = azc_model_weight(m, g, &missing, false, 2, s_down, "blk.%d.ffn_down.weight", l);
+    azc_ir_node_t *wd =
+        azc_model_weight(m, g, &missing, false, 2, s_down, "blk.%d.ffn_down.weight", l);
     azc_ir_node_t *bd = azc_model_weight(m, g, &missing, false, 1, s_d, "blk.%d.ffn_down.bias", l);
     if (missing.count || g->error) continue;
 
@@ -95,7 +108,8 @@ static azc_status_t lower(const azc_model_t *m, azc_ir_graph_t *g) {
     n = affine(g, azc_ir_norm(g, AZC_OP_LAYER_NORM, x, hp->norm_eps), fnw, fnb);
     azc_ir_node_t *up = azc_ir_binary(g, AZC_OP_ADD, azc_ir_matmul(g, n, wu), bu);
     azc_ir_set_name(g, up, "blk.%d.up", l);
-    azc_ir_node_t *d = azc_ir_binary(g, AZC_OP_ADD, azc_ir_matmul(g, azc_ir_unary(g, AZC_OP_GELU, up), wd), bd);
+    azc_ir_node_t *d =
+        azc_ir_binary(g, AZC_OP_ADD, azc_ir_matmul(g, azc_ir_unary(g, AZC_OP_GELU, up), wd), bd);
     azc_ir_set_name(g, d, "blk.%d.ffn_out", l);
     x = azc_ir_binary(g, AZC_OP_ADD, d, x);
   }
@@ -109,4 +123,4 @@ static azc_status_t lower(const azc_model_t *m, azc_ir_graph_t *g) {
   return NULL;
 }
 
-const azc_arch_t azc_arch_gpt2 = {"gpt2", read_hparams, lower};
+const azc_arch_t azc_arch_gpt2 = {"gpt2", NULL, read_hparams, lower};

@@ -11,11 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const azc_arch_t *const archs[] = {&azc_arch_llama, &azc_arch_gpt2};
+static const azc_arch_t *const archs[] = {
+    &azc_arch_llama,  &azc_arch_qwen2, &azc_arch_qwen3,      &azc_arch_gemma2,
+    &azc_arch_gemma3, &azc_arch_phi3,  &azc_arch_starcoder2, &azc_arch_gpt2,
+};
 
-const char *azc_model_supported_archs(void) { return "llama, gpt2"; }
+/* Architectures azc knows and refuses, with what they need that azc lacks. */
+static const struct {
+  const char *name, *missing;
+} refused[] = {
+    {"deepseek2", "multi-head latent attention (MLA) and mixture-of-experts layers"},
+    {"qwen2moe", "mixture-of-experts layers"},
+    {"qwen3moe", "mixture-of-experts layers"},
+    {"phimoe", "mixture-of-experts layers"},
+    {"llama4", "mixture-of-experts layers and chunked attention"},
+    {"qwen2vl", "multimodal RoPE sections and the vision tower"},
+    {"gemma3n", "per-layer embeddings, AltUp and the audio/vision towers"},
+    {"clip", "vision towers (mmproj files)"},
+};
 
-static const azc_arch_t *find_arch(const char *name) {
+int azc_model_arch_count(void) { return (int)AZC_ARRAY_SIZE(archs); }
+
+const azc_arch_t *azc_model_arch_at(int i) {
+  return i >= 0 && i < (int)AZC_ARRAY_SIZE(archs) ? archs[i] : NULL;
+}
+
+const char *azc_model_supported_archs(void) {
+  static char list[256];
+  if (!list[0]) {
+    size_t n = 0;
+    for (size_t i = 0; i < AZC_ARRAY_SIZE(archs) && n < sizeof(list); i++)
+      n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", archs[i]->name);
+  }
+  return list;
+}
+
+const azc_arch_t *azc_model_find_arch(const char *name) {
   for (size_t i = 0; i < AZC_ARRAY_SIZE(archs); i++)
     if (!strcmp(archs[i]->name, name)) return archs[i];
   return NULL;
@@ -87,12 +118,18 @@ static azc_status_t open_model(azc_model_t *m, const char *path) {
   if (arch.size == 0 || arch.size >= sizeof(m->hp.arch))
     return AZC_ERR(AZC_CORRUPT, "%s: bad general.architecture", path);
   memcpy(m->hp.arch, arch.data, arch.size);
-  const azc_arch_t *a = find_arch(m->hp.arch);
+  const azc_arch_t *a = azc_model_find_arch(m->hp.arch);
+  for (size_t i = 0; !a && i < AZC_ARRAY_SIZE(refused); i++)
+    if (!strcmp(refused[i].name, m->hp.arch))
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "%s: architecture '%s' is not supported: azc lacks %s (azc supports: %s)",
+                     path, m->hp.arch, refused[i].missing, azc_model_supported_archs());
   if (!a)
     return AZC_ERR(AZC_UNSUPPORTED, "%s: architecture '%s' is not supported (azc supports: %s)",
                    path, m->hp.arch, azc_model_supported_archs());
   AZC_RETURN_IF_ERROR(read_common(g, &m->hp));
-  AZC_RETURN_IF_ERROR(a->read_hparams(g, &m->hp));
+  if (a->decoder) AZC_RETURN_IF_ERROR(azc_decoder_read_hparams(g, a->decoder, &m->hp));
+  if (a->read_hparams) AZC_RETURN_IF_ERROR(a->read_hparams(g, &m->hp));
   AZC_RETURN_IF_ERROR(read_tokenizer(m));
   /* vocabulary size: from the metadata, else the token list, else the embedding */
   char k[128];
@@ -115,6 +152,7 @@ azc_status_t azc_model_open(const char *path, azc_model_t **out) {
   if (!m) return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: out of memory", path);
   m->hp.rope_freq_base = 10000.0f;
   m->hp.rope_freq_scale = 1.0f;
+  m->hp.rope_attn_factor = 1.0f;
   azc_status_t st = open_model(m, path);
   if (st) {
     azc_model_close(m);
@@ -179,12 +217,12 @@ azc_ir_node_t *azc_model_weight(const azc_model_t *m, azc_ir_graph_t *g, azc_ten
 
 azc_status_t azc_model_lower(const azc_model_t *m, azc_ir_graph_t **out) {
   *out = NULL;
-  const azc_arch_t *a = find_arch(m->hp.arch);
+  const azc_arch_t *a = azc_model_find_arch(m->hp.arch);
   if (!a) return AZC_ERR(AZC_UNSUPPORTED, "architecture '%s' is not supported", m->hp.arch);
   azc_ir_graph_t *g;
   AZC_RETURN_IF_ERROR(azc_ir_graph_create(&g));
   snprintf(g->arch, sizeof(g->arch), "%s", m->hp.arch);
-  azc_status_t st = a->lower(m, g);
+  azc_status_t st = a->decoder ? azc_decoder_lower(m, a->decoder, g) : a->lower(m, g);
   if (!st) st = azc_ir_graph_status(g);
   if (!st) st = azc_ir_verify(g);
   if (st) {

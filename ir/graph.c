@@ -333,10 +333,28 @@ azc_ir_node_t *azc_ir_slice(azc_ir_graph_t *g, azc_ir_node_t *x, int64_t start, 
 azc_ir_node_t *azc_ir_rope(azc_ir_graph_t *g, azc_ir_node_t *x, azc_ir_node_t *pos,
                            azc_ir_node_t *freq_factors, int n_rot, int mode, float freq_base,
                            float freq_scale) {
+  return azc_ir_rope_ext(g, x, pos, freq_factors, n_rot, mode, freq_base, freq_scale, 1.0f);
+}
+
+azc_ir_node_t *azc_ir_rope_ext(azc_ir_graph_t *g, azc_ir_node_t *x, azc_ir_node_t *pos,
+                               azc_ir_node_t *freq_factors, int n_rot, int mode, float freq_base,
+                               float freq_scale, float attn_factor) {
   int64_t ia[AZC_IR_MAX_ATTRS] = {n_rot, mode};
-  float fa[AZC_IR_MAX_ATTRS] = {freq_base, freq_scale};
+  float fa[AZC_IR_MAX_ATTRS] = {freq_base, freq_scale, attn_factor};
   azc_ir_node_t *in[3] = {x, pos, freq_factors};
   return azc_ir_add(g, AZC_OP_ROPE, freq_factors ? 3 : 2, in, ia, fa);
+}
+
+azc_ir_node_t *azc_ir_softcap(azc_ir_graph_t *g, azc_ir_node_t *x, float cap) {
+  float fa[AZC_IR_MAX_ATTRS] = {cap};
+  return azc_ir_add(g, AZC_OP_SOFTCAP, 1, &x, NULL, fa);
+}
+
+azc_ir_node_t *azc_ir_causal_mask(azc_ir_graph_t *g, azc_ir_node_t *scores, azc_ir_node_t *pos,
+                                  int64_t window) {
+  int64_t ia[AZC_IR_MAX_ATTRS] = {window};
+  azc_ir_node_t *in[2] = {scores, pos};
+  return azc_ir_add(g, AZC_OP_CAUSAL_MASK, 2, in, ia, NULL);
 }
 
 azc_ir_node_t *azc_ir_kv_write(azc_ir_graph_t *g, azc_ir_node_t *cache, azc_ir_node_t *x,

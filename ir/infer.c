@@ -182,6 +182,9 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
     return NULL;
   }
 
+  case AZC_OP_SOFTCAP:
+    if (!(n->fattr[0] > 0)) FAIL("cap must be > 0");
+    /* fall through */
   case AZC_OP_SCALE:
   case AZC_OP_SILU:
   case AZC_OP_GELU:
@@ -242,7 +245,8 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
       FAIL("n_rot %lld must be even and <= head dim", (long long)n_rot);
     if (mode != AZC_ROPE_NORMAL && mode != AZC_ROPE_NEOX)
       FAIL("unknown mode %lld", (long long)mode);
-    if (!(n->fattr[0] > 0) || !(n->fattr[1] > 0)) FAIL("freq_base and freq_scale must be > 0");
+    if (!(n->fattr[0] > 0) || !(n->fattr[1] > 0) || !(n->fattr[2] > 0))
+      FAIL("freq_base, freq_scale and attn_factor must be > 0");
     if (n->n_inputs == 3) {
       const azc_ir_node_t *f = n->inputs[2];
       if (f->dtype != AZC_DTYPE_F32 || f->rank != 1 || f->shape[0].c != n_rot / 2)
@@ -295,6 +299,7 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
   case AZC_OP_CAUSAL_MASK:
     if (!is_float_act(a) || a->rank != 3) FAIL("scores must be f32 (T, H, L)");
     if (!is_i32_vec(b) || !azc_dim_eq(b->shape[0], a->shape[0])) FAIL("positions must be i32 (T)");
+    if (n->iattr[0] < 0) FAIL("window %lld < 0", (long long)n->iattr[0]);
     copy_shape(a, rank, shape);
     return NULL;
 
@@ -322,6 +327,7 @@ azc_status_t azc_ir_infer(const azc_ir_node_t *n, int32_t *rank, azc_dim_t *shap
         !azc_dim_eq(seq->shape[0], a->shape[0]))
       FAIL("positions and sequence ids must be i32 (T)");
     if (!(n->fattr[0] > 0)) FAIL("scale must be > 0");
+    if (n->iattr[0] < 0 || !(n->fattr[1] >= 0)) FAIL("window and softcap must be >= 0");
     copy_shape(a, rank, shape);
     return NULL;
   }

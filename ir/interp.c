@@ -127,12 +127,13 @@ static int64_t dimv(const interp_t *it, const azc_ir_node_t *n, int i) {
 /* Rotates the first n_rot dims of each of the n_heads rows of hd values at
  * row (one token at position pos). */
 static void rope_token(float *row, int64_t n_heads, int64_t hd, int64_t n_rot, int64_t mode,
-                       int32_t pos, float base, float scale, const float *factors) {
+                       int32_t pos, float base, float scale, const float *factors,
+                       float attn_factor) {
   for (int64_t i = 0; i < n_rot / 2; i++) {
     double freq = pow((double)base, -2.0 * (double)i / (double)n_rot);
     double theta = (double)pos * (double)scale * freq;
     if (factors) theta /= (double)factors[i];
-    float c = (float)cos(theta), s = (float)sin(theta);
+    float c = (float)cos(theta) * attn_factor, s = (float)sin(theta) * attn_factor;
     int64_t a = mode == AZC_ROPE_NEOX ? i : 2 * i;
     int64_t b = mode == AZC_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
     for (int64_t h = 0; h < n_heads; h++) {
@@ -148,7 +149,7 @@ static void rope_rows(const azc_ir_node_t *n, const float *x, float *out, const 
   memcpy(out, x, (size_t)(T * H * D) * sizeof(float));
   for (int64_t t = 0; t < T; t++)
     rope_token(out + t * H * D, H, D, n->iattr[0], n->iattr[1], pos[t], n->fattr[0], n->fattr[1],
-               factors);
+               factors, n->fattr[2]);
 }
 
 static void norm_rows(float *y, const float *x, int64_t rows, int64_t D, bool layer, float eps) {
@@ -225,7 +226,7 @@ static azc_status_t run_epilogue(interp_t *it, const azc_ir_node_t *n, const azc
       float *row = full + m * N;
       if (n_rot)
         rope_token(row, H + Hkv, hd, n_rot, mode, pos[m], n->fattr[AZC_MF_FREQ_BASE],
-                   n->fattr[AZC_MF_FREQ_SCALE], factors);
+                   n->fattr[AZC_MF_FREQ_SCALE], factors, 1.0f);
       memcpy(out + m * H * hd, row, (size_t)(H * hd) * sizeof(float));
       memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_K, seq[m], pos[m]), row + H * hd,
              (size_t)(Hkv * hd) * sizeof(float));
@@ -305,6 +306,8 @@ typedef struct flash_job {
   int32_t layer;
   float scale;
   const int32_t *pos, *seq;
+  int64_t window; /* 0: plain causal */
+  float softcap;  /* 0: none */
 } flash_job_t;
 
 static void flash_worker(void *p, int ith, int nth) {
@@ -315,16 +318,18 @@ static void flash_worker(void *p, int ith, int nth) {
   for (long r = r0; r < r1; r++) {
     int64_t t = r / j->H, h = r % j->H, kvh = h / group;
     int32_t s = j->seq[t], L = j->pos[t] + 1;
+    int32_t l0 = j->window > 0 && L > j->window ? L - (int32_t)j->window : 0;
     const float *q = j->q + (t * j->H + h) * j->D;
     float *o = j->out + (t * j->H + h) * j->D;
     float mx = -INFINITY;
     double sum = 0;
     memset(o, 0, (size_t)j->D * sizeof(float));
     /* online softmax: rescale the running sum when the maximum grows */
-    for (int32_t l = 0; l < L; l++) {
+    for (int32_t l = l0; l < L; l++) {
       float sc =
           j->scale *
           dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
+      if (j->softcap > 0) sc = azk_softcap(sc, j->softcap);
       const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, l) + kvh * j->D;
       if (sc > mx) {
         float c = azk_expf(mx - sc);
@@ -371,6 +376,7 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
   case AZC_OP_SCALE:
   case AZC_OP_SILU:
   case AZC_OP_GELU:
+  case AZC_OP_SOFTCAP:
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM:
   case AZC_OP_MATMUL:
@@ -426,6 +432,9 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     break;
   case AZC_OP_GELU:
     for (int64_t i = 0; i < numel; i++) out[i] = azk_gelu(A[i]);
+    break;
+  case AZC_OP_SOFTCAP:
+    for (int64_t i = 0; i < numel; i++) out[i] = azk_softcap(A[i], n->fattr[0]);
     break;
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM: {
@@ -490,7 +499,9 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
                      (int32_t)kc->iattr[0],
                      n->fattr[0],
                      bufs[n->inputs[3]->id],
-                     bufs[n->inputs[4]->id]};
+                     bufs[n->inputs[4]->id],
+                     n->iattr[0],
+                     n->fattr[1]};
     if ((double)j.T * (double)j.H * (double)j.D * (double)(it->syms[AZC_SYM_P] + j.T) < 262144.0)
       flash_worker(&j, 0, 1);
     else
@@ -501,9 +512,13 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     int64_t T = dimv(it, n, 0), H = dimv(it, n, 1), L = dimv(it, n, 2);
     const int32_t *pos = (const int32_t *)B;
     memcpy(out, A, (size_t)numel * sizeof(float));
+    int64_t window = n->iattr[0];
     for (int64_t t = 0; t < T; t++)
-      for (int64_t h = 0; h < H; h++)
+      for (int64_t h = 0; h < H; h++) {
         for (int64_t l = pos[t] + 1; l < L; l++) out[(t * H + h) * L + l] = -INFINITY;
+        for (int64_t l = 0; window > 0 && l <= pos[t] - window && l < L; l++)
+          out[(t * H + h) * L + l] = -INFINITY;
+      }
     break;
   }
   case AZC_OP_SOFTMAX: {

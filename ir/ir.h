@@ -134,7 +134,10 @@ typedef struct azc_ir_graph {
   int32_t n_nodes, cap_nodes;
   azc_status_t error; /* first builder error, owned */
   int32_t cur_layer;  /* stamped on new nodes */
-  char arch[32];      /* "llama", "gpt2" */
+  char arch[32];      /* "llama", "gpt2" (informational: no code branches on it) */
+  /* the longest context the lowering is valid for (0: no limit), and why */
+  int64_t max_ctx;
+  char max_ctx_reason[96];
   /* memory plan (passes/memory_plan.c): arena bytes for up to plan_T tokens */
   int64_t arena_bytes;
   int64_t plan_T, plan_O;
@@ -182,6 +185,15 @@ azc_ir_node_t *azc_ir_slice(azc_ir_graph_t *g, azc_ir_node_t *x, int64_t start, 
 azc_ir_node_t *azc_ir_rope(azc_ir_graph_t *g, azc_ir_node_t *x, azc_ir_node_t *pos,
                            azc_ir_node_t *freq_factors, int n_rot, int mode, float freq_base,
                            float freq_scale);
+/* attn_factor multiplies the rotated pairs (1: plain RoPE) */
+azc_ir_node_t *azc_ir_rope_ext(azc_ir_graph_t *g, azc_ir_node_t *x, azc_ir_node_t *pos,
+                               azc_ir_node_t *freq_factors, int n_rot, int mode, float freq_base,
+                               float freq_scale, float attn_factor);
+/* cap * tanh(x / cap) */
+azc_ir_node_t *azc_ir_softcap(azc_ir_graph_t *g, azc_ir_node_t *x, float cap);
+/* window 0: plain causal; > 0: also hides keys pos - window and older */
+azc_ir_node_t *azc_ir_causal_mask(azc_ir_graph_t *g, azc_ir_node_t *scores, azc_ir_node_t *pos,
+                                  int64_t window);
 azc_ir_node_t *azc_ir_kv_write(azc_ir_graph_t *g, azc_ir_node_t *cache, azc_ir_node_t *x,
                                azc_ir_node_t *pos, azc_ir_node_t *seq);
 azc_ir_node_t *azc_ir_output(azc_ir_graph_t *g, azc_ir_node_t *x);

@@ -66,6 +66,7 @@ azc_status_t azc_pass_fuse_rope_kv(azc_ir_graph_t *g, const azc_pass_options_t *
     side_t q, k, v;
     if (!follow(g, sl[0], &q) || !follow(g, sl[1], &k) || !follow(g, sl[2], &v)) continue;
     if (v.rope || !same_rope(q.rope, k.rope)) continue;
+    if (q.rope && q.rope->fattr[2] != 1.0f) continue; /* the epilogue has no attn_factor */
     azc_ir_node_t *kw = match_single_user(g, k.end), *vw = match_single_user(g, v.end);
     if (!kw || !vw || kw->op != AZC_OP_KV_WRITE || vw->op != AZC_OP_KV_WRITE ||
         kw->inputs[1] != k.end || vw->inputs[1] != v.end || kw->inputs[2] != vw->inputs[2] ||

@@ -118,7 +118,8 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
   if (prm.n_ctx <= 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "context size %d", prm.n_ctx);
   if (plan->learned_positions && prm.n_ctx > plan->n_ctx_train)
     return AZC_ERR(AZC_INVALID_ARGUMENT,
-                   "context %d exceeds the %d positions this model has learned embeddings for",
+                   "context %d exceeds the %d positions this model supports (learned position "
+                   "embeddings or RoPE factors)",
                    prm.n_ctx, plan->n_ctx_train);
   cpu_exec_t *e = calloc(1, sizeof(*e));
   if (!e) return AZC_ERR(AZC_OUT_OF_MEMORY, "compiled executor");

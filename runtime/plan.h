@@ -56,7 +56,8 @@ typedef struct azc_plan {
   int32_t n_vocab;
   int32_t n_layer;
   int32_t n_ctx_train;
-  int32_t learned_positions; /* 1: the context cannot exceed n_ctx_train (gpt2) */
+  int32_t learned_positions;       /* 1: the context cannot exceed n_ctx_train (gpt2's learned
+                                      positions, LongRoPE's short factors) */
   int32_t *kv_heads, *kv_head_dim; /* per layer */
   int64_t arena_bytes;
   int64_t plan_T, plan_O;         /* the arena holds a step of up to plan_T tokens */

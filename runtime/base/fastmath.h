@@ -49,6 +49,9 @@ static inline float azk_tanhf(float x) {
   return x < 0 ? -t : t;
 }
 
+/* Gemma 2's logit soft-capping: cap * tanh(x / cap) */
+static inline float azk_softcap(float x, float cap) { return cap * azk_tanhf(x / cap); }
+
 static inline float azk_gelu(float x) {
   const float c = 0.7978845608028654f; /* sqrt(2/pi) */
   return 0.5f * x * (1.0f + azk_tanhf(c * (x + 0.044715f * x * x * x)));

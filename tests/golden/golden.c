@@ -30,13 +30,20 @@
 
 int golden_check(const char *json_name, golden_make_executor_fn make,
                  golden_free_state_fn free_state) {
-  char path[1024], model_path[1024], logits_path[1024];
+  char path[1024];
   snprintf(path, sizeof(path), "golden/%s", json_name);
   char full[1024];
   if (!test_shared_path(full, sizeof(full), path)) {
     fprintf(stderr, "SKIPPED golden %s: ../shared/golden is absent\n", json_name);
     return 77;
   }
+  return golden_check_paths(json_name, full, NULL, NULL, make, free_state);
+}
+
+int golden_check_paths(const char *json_name, const char *full, const char *model_file,
+                       const char *logits_file, golden_make_executor_fn make,
+                       golden_free_state_fn free_state) {
+  char path[1024], model_path[1024], logits_path[1024];
   int rc = 0;
   char *text = NULL, *generated = NULL;
   size_t text_len;
@@ -58,10 +65,18 @@ int golden_check(const char *json_name, golden_make_executor_fn make,
   const char *ref_text = cJSON_GetStringValue(cJSON_GetObjectItem(root, "text"));
   int n_vocab = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(root, "n_vocab"));
   if (!model || !prompt || !ptoks || !steps || !ref_text) GFAIL("missing fields");
-  snprintf(path, sizeof(path), "models/%s", model);
-  if (!test_shared_path(model_path, sizeof(model_path), path)) GFAIL("model %s absent", model);
-  snprintf(path, sizeof(path), "golden/%.*s.logits.f32", (int)(strlen(json_name) - 5), json_name);
-  if (!test_shared_path(logits_path, sizeof(logits_path), path)) GFAIL("no logits file %s", path);
+  if (model_file) {
+    snprintf(model_path, sizeof(model_path), "%s", model_file);
+  } else {
+    snprintf(path, sizeof(path), "models/%s", model);
+    if (!test_shared_path(model_path, sizeof(model_path), path)) GFAIL("model %s absent", model);
+  }
+  if (logits_file) {
+    snprintf(logits_path, sizeof(logits_path), "%s", logits_file);
+  } else {
+    snprintf(path, sizeof(path), "golden/%.*s.logits.f32", (int)(strlen(json_name) - 5), json_name);
+    if (!test_shared_path(logits_path, sizeof(logits_path), path)) GFAIL("no logits file %s", path);
+  }
 
   if ((st = azc_model_open(model_path, &m))) GFAIL("%s", azc_status_message(st));
   if ((st = azc_tokenizer_create(&m->tok, &tok))) GFAIL("%s", azc_status_message(st));

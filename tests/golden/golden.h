@@ -17,6 +17,12 @@ typedef void (*golden_free_state_fn)(void *state);
 int golden_check(const char *json_name, golden_make_executor_fn make,
                  golden_free_state_fn free_state);
 
+/* The same check with explicit files: the reference JSON, the model (NULL:
+ * ../shared/models/<its "model">) and the logits (NULL: ../shared/golden). */
+int golden_check_paths(const char *json_name, const char *json_path, const char *model_path,
+                       const char *logits_path, golden_make_executor_fn make,
+                       golden_free_state_fn free_state);
+
 /* Runs golden_check on every .json file in ../shared/golden, printing a line per
  * file; returns the test's exit code (77: skipped, ../shared absent). */
 int golden_run_all(golden_make_executor_fn make, golden_free_state_fn free_state);

@@ -2,7 +2,10 @@
  * verifies and the eager interpreter gives the same logits as on the
  * unfused graph, for prefill and decode; the fully fused graph has the
  * expected shape (one rope/kv QKV kernel, one flash attention, one SwiGLU or
- * GELU kernel and two residual kernels per block); --dump-after prints. */
+ * GELU kernel and two residual kernels per block); --dump-after prints.
+ * Every decoder row (tiny-<arch>) keeps its logits through every pass too,
+ * with its attention fused into flash_attn (sliding window and soft-cap as
+ * attributes); the 24-token prompt is longer than their 16-position windows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,19 +28,20 @@ static const char *fixture(const char *shape, char *buf, size_t cap) {
   return buf;
 }
 
-/* Runs a prompt of 7 tokens then 3 decode steps; returns all logits rows. */
+/* Runs a prompt of 24 tokens then 3 decode steps; returns all logits rows. */
 static azc_status_t run_graph(const azc_ir_graph_t *g, int n_vocab, float *out /* 4 x V */) {
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_ctx = 32;
   ep.n_threads = 2;
   azc_executor_t *ex;
   AZC_RETURN_IF_ERROR(azc_ir_interp_create(g, &ep, &ex));
-  int32_t toks[7] = {1, 40, 41, 300, 7, 8, 9}, pos[7] = {0, 1, 2, 3, 4, 5, 6}, seq[7] = {0};
-  int32_t last = 6;
-  azc_batch_t b = {7, toks, pos, seq, 1, &last};
+  enum { N = 24 };
+  int32_t toks[N], pos[N], seq[N] = {0}, last = N - 1;
+  for (int i = 0; i < N; i++) toks[i] = i ? (i * 37 + 5) % 256 + 3 : 1, pos[i] = i;
+  azc_batch_t b = {N, toks, pos, seq, 1, &last};
   azc_status_t st = azc_executor_forward(ex, &b, out);
   for (int s = 0; s < 3 && !st; s++) {
-    int32_t t = 50 + s, p = 7 + s, z = 0;
+    int32_t t = 50 + s, p = N + s, z = 0;
     azc_batch_t one = {1, &t, &p, &z, 1, &z};
     st = azc_executor_forward(ex, &one, out + (size_t)(s + 1) * n_vocab);
   }
@@ -45,7 +49,8 @@ static azc_status_t run_graph(const azc_ir_graph_t *g, int n_vocab, float *out /
   return st;
 }
 
-static void check_model(const char *path, bool llama) {
+/* llama: SwiGLU (else GELU); counts: check the fused graph's exact kernels */
+static void check_model(const char *path, bool llama, bool counts) {
   azc_model_t *m;
   ASSERT_OK(azc_model_open(path, &m));
   int V = m->hp.n_vocab;
@@ -75,6 +80,20 @@ static void check_model(const char *path, bool llama) {
       int c[AZC_OP_COUNT];
       azc_ir_op_counts(g, c);
       int L = m->hp.n_layer;
+      ASSERT_EQ_INT(c[AZC_OP_FLASH_ATTN], L);
+      /* windows on local layers only, soft-caps where the file has them */
+      for (int i = 0; i < g->n_nodes; i++) {
+        const azc_ir_node_t *f = g->nodes[i];
+        if (f->op != AZC_OP_FLASH_ATTN) continue;
+        const azc_arch_t *a = azc_model_find_arch(m->hp.arch);
+        bool local = a->decoder && azc_decoder_layer_is_local(a->decoder, f->layer);
+        ASSERT_EQ_INT(f->iattr[0], local ? m->hp.n_swa : 0);
+        ASSERT(f->fattr[1] == m->hp.attn_softcap);
+      }
+      if (!counts) {
+        azc_ir_graph_destroy(g);
+        break;
+      }
       ASSERT_EQ_INT(c[AZC_OP_MATMUL], 0);
       ASSERT_EQ_INT(c[AZC_OP_MATMUL_FUSED], 4 * L + 1);
       ASSERT_EQ_INT(c[AZC_OP_FLASH_ATTN], L);
@@ -98,13 +117,23 @@ static void check_model(const char *path, bool llama) {
 static void test_llama_pipeline(void) {
   char path[512];
   ASSERT(fixture("tiny-llama", path, sizeof(path)));
-  check_model(path, true);
+  check_model(path, true, true);
 }
 
 static void test_gpt2_pipeline(void) {
   char path[512];
   ASSERT(fixture("tiny-gpt2", path, sizeof(path)));
-  check_model(path, false);
+  check_model(path, false, true);
+}
+
+static void test_arch_pipelines(void) {
+  static const char *shapes[] = {"tiny-llama3", "tiny-qwen2", "tiny-qwen3",     "tiny-gemma2",
+                                 "tiny-gemma3", "tiny-phi3",  "tiny-starcoder2"};
+  char path[512];
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(shapes) && !test_current_failed; i++) {
+    ASSERT(fixture(shapes[i], path, sizeof(path)));
+    check_model(path, true, false);
+  }
 }
 
 static void test_shared_models(void) {
@@ -114,7 +143,7 @@ static void test_shared_models(void) {
   for (size_t i = 0; i < 3; i++) {
     snprintf(rel, sizeof(rel), "models/%s", models[i]);
     if (!test_shared_path(path, sizeof(path), rel)) TEST_SKIP("../shared/models is absent");
-    check_model(path, !strstr(models[i], "gpt2"));
+    check_model(path, !strstr(models[i], "gpt2"), true);
     if (test_current_failed) return;
   }
 }
@@ -149,6 +178,7 @@ static void test_dump_after(void) {
 int main(void) {
   RUN(test_llama_pipeline);
   RUN(test_gpt2_pipeline);
+  RUN(test_arch_pipelines);
   RUN(test_shared_models);
   RUN(test_dump_after);
   return test_summary();
