@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "codegen/bundle_emit.h"
-#include "codegen/compile.h"
+#include "driver/bundle_emit.h"
+#include "driver/compile.h"
 #include "frontend/model.h"
 #include "runtime/base/file.h"
 #include "runtime/base/threadpool.h"

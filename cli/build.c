@@ -83,12 +83,14 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
     const azc_compile_stats_t *s = &c->stats;
     print_ops("ops before fusion", s->ops_before, s->nodes_before);
     print_ops("ops after fusion ", s->ops_after, s->nodes_after);
+    char target[512];
+    azc_compiled_describe_target(c, target, sizeof(target));
     fprintf(stderr,
-            "azc: compile: target %s, cpu %s, kernel variant %s\n"
+            "azc: compile: target %s\n"
             "azc: compile: %d steps, %d distinct kernels: %d from the cache, %d compiled%s\n"
             "azc: compile: activation arena %.2f MiB for %lld tokens per call\n",
-            c->target.triple, c->target.cpu, c->target.variant, s->steps, s->kernels, s->cache_hits,
-            s->cache_misses, s->cache_rebuilt ? " (damaged cache entries rebuilt)" : "",
+            target, s->steps, s->kernels, s->cache_hits, s->cache_misses,
+            s->cache_rebuilt ? " (damaged cache entries rebuilt)" : "",
             (double)s->arena_bytes / (1 << 20), (long long)opt->n_batch);
     st = azc_bundle_emit(out, m, c, &def, chat, on_weights, &ps);
   }

@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 
-#include "codegen/bundle_emit.h"
-#include "codegen/compile.h"
+#include "driver/bundle_emit.h"
+#include "driver/compile.h"
 #include "runtime/chat_info.h"
 
 /* True when `path` is neither a GGUF file nor a bundle (by its first bytes):

@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "codegen/bundle_emit.h"
+#include "driver/bundle_emit.h"
 #include "codegen/cache.h"
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "frontend/model.h"
 #include "ir/interp.h"
 #include "runtime/base/file.h"

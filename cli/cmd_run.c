@@ -14,7 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/run_common.h"
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "frontend/model.h"
 #include "ir/interp.h"
 #include "runtime/base/util.h"

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codegen/cpu/kernels/azk_dot.h"
-
 bool azc_kernel_node_needs_kernel(const azc_ir_node_t *n) {
   switch (n->op) {
   case AZC_OP_INPUT:
@@ -291,29 +289,6 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
   case AZK_KIND_SOFTMAX: snprintf(buf, cap, "softmax"); return;
   default: snprintf(buf, cap, "kernel kind %u", s->kind);
   }
-}
-
-static int64_t align64(int64_t x) { return (x + 63) & ~(int64_t)63; }
-
-void azc_kernel_spec_scratch(const azc_kernel_spec_t *s, int64_t M, int64_t *shared,
-                             int64_t *per_thread) {
-  *shared = 0;
-  *per_thread = 0;
-  if (s->kind != AZK_KIND_MATMUL) return;
-  /* mirrors mm_prepare in codegen/cpu/kernels/azk_kernels.c */
-  const azk_mm_params_t *p = &s->p.mm;
-  int64_t off = 0;
-  if (p->prologue != AZC_PRO_NONE) off += M * p->K * (int64_t)sizeof(float);
-  for (int i = 0; i < p->n_seg; i++) {
-    int f = (int)azc_vec_dot_type((azc_dtype_t)p->wtype[i]), first = 1;
-    for (int t = 0; t < i; t++)
-      if ((int)azc_vec_dot_type((azc_dtype_t)p->wtype[t]) == f) first = 0;
-    if (!first || f == AZC_DTYPE_F32) continue;
-    off += M * (int64_t)azk_xq_row_size(p->wtype[i], p->K);
-    off = align64(off);
-  }
-  if (p->epilogue == AZC_EPI_ROPE_KV && p->n_rot) off += M * p->n_rot * (int64_t)sizeof(float);
-  *shared = align64(off);
 }
 
 double azc_kernel_spec_work_per_row(const azc_kernel_spec_t *s) {

@@ -47,9 +47,6 @@ size_t azc_kernel_spec_bytes(const azc_kernel_spec_t *s, uint8_t *buf);
 const char *azc_kernel_spec_entry(const azc_kernel_spec_t *s);
 /* One line for humans: "matmul K=2048 N=2048+256+256 q4_k,q4_k,q6_k rms -> rope_kv". */
 void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap);
-/* Scratch a step needs at M rows: shared by the threads, and per thread. */
-void azc_kernel_spec_scratch(const azc_kernel_spec_t *s, int64_t M, int64_t *shared,
-                             int64_t *per_thread);
 /* Rough floating-point work per row, to decide how many threads a step gets. */
 double azc_kernel_spec_work_per_row(const azc_kernel_spec_t *s);
 

@@ -26,8 +26,7 @@ typedef struct azc_pass_options {
   const char *stop_after; /* stop the pipeline after this pass (NULL: run all) */
   const char *dump_after; /* print the IR after this pass ("all": after each) */
   FILE *dump_out;
-  bool fuse;               /* false: run only the cleanup and planning passes */
-  const char *target_arch; /* "x86_64", "aarch64" */
+  bool fuse; /* false: run only the cleanup and planning passes */
   /* the weight layouts the target's kernels read fastest, AZC_LAYOUT_BIT()s
    * (the code generator's back end says which; 0: every weight as in GGUF) */
   uint32_t layouts;

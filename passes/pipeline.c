@@ -34,7 +34,6 @@ azc_pass_options_t azc_pass_options_default(void) {
   o.verify = true;
 #endif
   o.fuse = true;
-  o.target_arch = "x86_64";
   return o;
 }
 

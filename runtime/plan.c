@@ -22,6 +22,13 @@ _Static_assert(sizeof(azc_plan_step_t) == 32 + 16 * (1 + AZK_MAX_IN), "plan step
 _Static_assert(sizeof(azc_plan_kernel_t) == 192, "plan kernel layout");
 _Static_assert(sizeof(azc_plan_weight_t) == 96 + 16 + 32 + 16, "plan weight layout");
 
+const char *azc_device_name(int32_t device) {
+  switch (device) {
+  case AZC_DEVICE_CPU: return "cpu";
+  case AZC_DEVICE_CUDA: return "cuda";
+  default: return "?";
+  }
+}
 
 azc_status_t azc_plan_alloc(int32_t n_layer, int32_t n_steps, int32_t n_kernels, int32_t n_weights,
                             azc_plan_t **out) {
@@ -125,8 +132,8 @@ azc_status_t azc_plan_deserialize(const uint8_t *data, size_t size, azc_plan_t *
   if (memcmp(h.magic, "AZCPLAN1", 8)) return AZC_ERR(AZC_CORRUPT, "plan: bad magic");
   if (h.n_layer < 0 || h.n_layer > 65536 || h.n_steps < 0 || h.n_steps > (1 << 22) ||
       h.n_kernels < 0 || h.n_kernels > (1 << 20) || h.n_weights < 0 || h.n_weights > (1 << 22) ||
-      h.n_vocab <= 0 || h.arena_bytes < 0 || h.plan_T <= 0 || h.plan_O <= 0 ||
-      h.shared_bytes < 0 || h.thread_bytes < 0)
+      h.n_vocab <= 0 || h.arena_bytes < 0 || h.plan_T <= 0 || h.plan_O <= 0 || h.shared_bytes < 0 ||
+      h.thread_bytes < 0)
     return AZC_ERR(AZC_CORRUPT, "plan: counts out of range");
   size_t need = sizeof(h) + 2 * sizeof(int32_t) * (size_t)h.n_layer +
                 sizeof(azc_plan_step_t) * (size_t)h.n_steps +
@@ -169,7 +176,8 @@ azc_status_t azc_plan_deserialize(const uint8_t *data, size_t size, azc_plan_t *
     if (!st) st = check_value(p, &s->out, "output", i);
     for (int k = 0; !st && k < s->n_in; k++) st = check_value(p, &s->in[k], "input", i);
   }
-  if (!st && p->logits.kind != AZC_VAL_ARENA) st = AZC_ERR(AZC_CORRUPT, "plan: logits are not in the arena");
+  if (!st && p->logits.kind != AZC_VAL_ARENA)
+    st = AZC_ERR(AZC_CORRUPT, "plan: logits are not in the arena");
   if (!st) st = check_value(p, &p->logits, "logits", -1);
   for (int32_t i = 0; !st && i < p->n_kernels; i++)
     if (!memchr(p->kernels[i].symbol, 0, sizeof(p->kernels[i].symbol)) ||

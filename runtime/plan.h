@@ -18,11 +18,16 @@
 #include "runtime/base/status.h"
 #include "runtime/kernel_abi.h"
 
+/* Devices a step can run on (the executor factory picks an executor for each). */
+enum { AZC_DEVICE_CPU = 0, AZC_DEVICE_CUDA = 1, AZC_DEVICE_COUNT };
+/* "cpu", "cuda"; "?" for another value. */
+const char *azc_device_name(int32_t device);
+
 enum { AZC_VAL_NONE = 0, AZC_VAL_ARENA = 1, AZC_VAL_WEIGHT = 2, AZC_VAL_INPUT = 3 };
 
 typedef struct azc_plan_value {
-  int32_t kind;  /* AZC_VAL_* */
-  int32_t index; /* weight index, or input kind (0 tokens, 1 positions, 2 seq ids, 3 out rows) */
+  int32_t kind;   /* AZC_VAL_* */
+  int32_t index;  /* weight index, or input kind (0 tokens, 1 positions, 2 seq ids, 3 out rows) */
   int64_t offset; /* arena byte offset */
 } azc_plan_value_t;
 
@@ -60,10 +65,10 @@ typedef struct azc_plan {
                                       positions, LongRoPE's short factors) */
   int32_t *kv_heads, *kv_head_dim; /* per layer */
   int64_t arena_bytes;
-  int64_t plan_T, plan_O;         /* the arena holds a step of up to plan_T tokens */
-  int64_t shared_bytes;           /* scratch shared by a step's threads */
-  int64_t thread_bytes;           /* scratch per thread */
-  azc_plan_value_t logits;        /* (O, n_vocab) f32 */
+  int64_t plan_T, plan_O;  /* the arena holds a step of up to plan_T tokens */
+  int64_t shared_bytes;    /* scratch shared by a step's threads */
+  int64_t thread_bytes;    /* scratch per thread */
+  azc_plan_value_t logits; /* (O, n_vocab) f32 */
   int32_t n_steps, n_kernels, n_weights;
   azc_plan_step_t *steps;
   azc_plan_kernel_t *kernels;

@@ -4,7 +4,7 @@
 #ifndef AZC_TESTS_CODEGEN_COMPILED_H
 #define AZC_TESTS_CODEGEN_COMPILED_H
 
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "frontend/model.h"
 #include "runtime/elf_loader.h"
 #include "runtime/executor.h"

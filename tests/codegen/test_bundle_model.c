@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codegen/bundle_emit.h"
+#include "driver/bundle_emit.h"
 #include "frontend/synth.h"
 #include "runtime/base/file.h"
 #include "runtime/cpu_features.h"

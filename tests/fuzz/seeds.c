@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen/bundle_emit.h"
-#include "codegen/compile.h"
+#include "driver/bundle_emit.h"
+#include "driver/compile.h"
 #include "frontend/gguf.h"
 #include "frontend/model.h"
 #include "frontend/synth.h"

@@ -1,7 +1,7 @@
 /* Bundle writing (see bundle_emit.h and runtime/bundle_sections.h). The
  * weights section is produced by a fill callback that walks the plan's
  * weights in order, so a multi-GB model is streamed, not copied in memory. */
-#include "codegen/bundle_emit.h"
+#include "driver/bundle_emit.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "codegen/bundle_writer.h"
 #include "runtime/base/util.h"
+#include "runtime/bundle.h"
 #include "runtime/sampler.h"
 
 azc_bundle_defaults_t azc_bundle_defaults_default(void) {
@@ -91,15 +92,12 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   meta.weight_bytes = (int64_t)weights_size;
   meta.compiled_unix_time = (int64_t)time(NULL);
 
-  azc_bundle_cpu_target_t tgt;
-  memset(&tgt, 0, sizeof(tgt));
-  memcpy(tgt.magic, "AZCCPU01", 8);
-  snprintf(tgt.triple, sizeof(tgt.triple), "%s", c->target.triple);
-  snprintf(tgt.arch, sizeof(tgt.arch), "%s", c->target.arch);
-  snprintf(tgt.cpu, sizeof(tgt.cpu), "%s", c->target.cpu);
-  snprintf(tgt.variant, sizeof(tgt.variant), "%s", c->target.variant);
-  snprintf(tgt.required, sizeof(tgt.required), "%s", c->target.required);
-  snprintf(tgt.features, sizeof(tgt.features), "%s", c->target.features);
+  /* the back end's target record ("cpu.target") */
+  uint8_t tgt[4096];
+  size_t tgt_size = c->backend->target_record(c->target, tgt, sizeof(tgt));
+  char tgt_section[AZC_BUNDLE_NAME_SIZE], code_section[AZC_BUNDLE_NAME_SIZE];
+  snprintf(tgt_section, sizeof(tgt_section), "%s.target", c->backend->name);
+  snprintf(code_section, sizeof(code_section), "%s.code", c->backend->name);
 
   /* code: header, table, objects */
   size_t n_obj = (size_t)p->n_kernels, code_size = sizeof(azc_bundle_code_header_t) + 16 * n_obj;
@@ -145,12 +143,14 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
                                      ptr, p->weights[i].offset, p->weights[i].nbytes};
   }
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_META, &meta, sizeof(meta), 0);
-  if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_CPU_TARGET, &tgt, sizeof(tgt), 0);
+  if (!st && tgt_size > sizeof(tgt))
+    st = AZC_ERR(AZC_INTERNAL, "the %s target record needs %zu bytes", c->backend->name, tgt_size);
+  if (!st && tgt_size) st = azc_bundle_writer_add(w, tgt_section, tgt, tgt_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_DEFAULTS, defaults, sizeof(*defaults), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_PLAN, plan_blob, plan_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_TOKENIZER, tok_blob, tok_size, 0);
   if (!st && chat) st = azc_bundle_writer_add(w, AZC_SECTION_CHAT, chat_blob, chat_size, 0);
-  if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_CPU_CODE, code, code_size, 4096);
+  if (!st) st = azc_bundle_writer_add(w, code_section, code, code_size, 4096);
   if (!st && as_pieces)
     st = azc_bundle_writer_add_pieces(w, AZC_SECTION_WEIGHTS, weights_size, AZC_BUNDLE_ALIGN_PAGE,
                                       pieces, (size_t)p->n_weights);

@@ -1,5 +1,5 @@
-/* The compiler driver (see compile.h). */
-#include "codegen/compile.h"
+/* The compile driver (see compile.h). */
+#include "driver/compile.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "codegen/cache.h"
-#include "codegen/cpu/llvm_cpu.h"
 #include "codegen/repack.h"
 #include "codegen/spec.h"
 #include "passes/passes.h"
@@ -34,18 +33,23 @@ void azc_compiled_free(azc_compiled_t *c) {
   free(c->repacked);
   free(c->weight_data);
   azc_plan_free(c->plan);
+  if (c->backend && c->target) c->backend->target_free(c->target);
   free(c);
 }
 
+void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap) {
+  c->backend->target_describe(c->target, buf, cap);
+}
+
 /* ---- keys ---- */
-static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_cpu_target_t *t) {
+/* XXH3-128 over the spec's canonical bytes and the back end's salt (which
+ * names the back end's target, compiler and library versions, ABI). */
+static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_codegen_backend_t *be,
+                                const azc_codegen_target_t *t) {
   uint8_t buf[AZC_KERNEL_SPEC_MAX_BYTES + 4096];
   size_t n = azc_kernel_spec_bytes(s, buf);
-  uint64_t lib = azc_cpu_library_hash(t->variant);
-  int k = snprintf((char *)buf + n, sizeof(buf) - n, "|%s|%s|%s|%s|O3|pic|abi%d|azc %s|%s|%016llx",
-                   t->triple, t->cpu, t->features, t->variant, AZK_ABI_VERSION, AZC_VERSION_STRING,
-                   azc_cpu_llvm_version(), (unsigned long long)lib);
-  return azc_hash128(buf, n + (size_t)(k > 0 ? k : 0));
+  n += be->key_salt(t, (char *)buf + n, sizeof(buf) - n);
+  return azc_hash128(buf, n);
 }
 
 /* ---- parallel kernel compiles (base/threadpool: one task per kernel) ---- */
@@ -65,7 +69,8 @@ typedef struct jobs {
   job_t *jobs;
   int n;
   atomic_int done;
-  const azc_cpu_target_t *target;
+  const azc_codegen_backend_t *backend;
+  const azc_codegen_target_t *target;
   azc_cache_t *cache;
   const azc_compile_options_t *opt;
   pthread_mutex_t mu; /* serializes progress reports */
@@ -88,7 +93,7 @@ static void compile_task(void *arg, int i) {
     }
   }
   if (!j->hit) {
-    j->st = azc_cpu_compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
+    j->st = js->backend->compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
     if (!j->st && js->cache) {
       azc_status_t st = azc_cache_put(js->cache, j->key, j->obj, j->size, j->desc);
       if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
@@ -116,14 +121,15 @@ static azc_threadpool_t *task_pool(int jobs, int n_tasks, int cap) {
   return pool;
 }
 
-static azc_status_t compile_kernels(job_t *jobs, int n, const azc_cpu_target_t *t,
+static azc_status_t compile_kernels(job_t *jobs, int n, const azc_compiled_t *c,
                                     const azc_compile_options_t *opt, azc_compile_stats_t *stats) {
   azc_cache_t *cache = NULL;
   if (opt->use_cache) {
     azc_status_t st = azc_cache_open(opt->cache_dir, &cache);
     if (st) return azc_status_wrap(st, "kernel cache");
   }
-  jobs_t js = {.jobs = jobs, .n = n, .target = t, .cache = cache, .opt = opt};
+  jobs_t js = {
+      .jobs = jobs, .n = n, .backend = c->backend, .target = c->target, .cache = cache, .opt = opt};
   pthread_mutex_init(&js.mu, NULL);
   double t0 = azc_time_ms();
   azc_threadpool_t *pool = task_pool(opt->jobs, n, 64);
@@ -208,8 +214,7 @@ static int m_symbol(const azc_ir_node_t *n) {
 }
 
 static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
-                               const azc_cpu_target_t *t, const azc_compile_options_t *opt,
-                               azc_compiled_t *c) {
+                               const azc_compile_options_t *opt, azc_compiled_t *c) {
   double t0 = azc_time_ms();
   int32_t n = g->n_nodes, n_steps = 0, n_weights = 0, n_layer = 0;
   int32_t *weight_index = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
@@ -229,7 +234,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     azc_kernel_spec_t spec;
     st = azc_kernel_spec_from_node(x, &spec);
     if (st) break;
-    azc_hash128_t key = kernel_key(&spec, t);
+    azc_hash128_t key = kernel_key(&spec, c->backend, c->target);
     int k = 0;
     while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
     if (k == n_jobs) {
@@ -284,7 +289,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     for (int k = 0; !st && k < x->n_inputs; k++)
       st = value_of(x->inputs[k], weight_index, &s->in[k]);
     int64_t rows = s->m_sym == AZC_SYM_O ? g->plan_O : g->plan_T, shared, thread;
-    azc_kernel_spec_scratch(&jobs[kernel_of[i]].spec, rows, &shared, &thread);
+    c->backend->scratch(c->target, &jobs[kernel_of[i]].spec, rows, &shared, &thread);
     p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
     p->thread_bytes = AZC_MAX(p->thread_bytes, thread);
   }
@@ -308,7 +313,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   c->stats.steps = n_steps;
   c->stats.kernels = n_jobs;
   c->stats.ms_specs = azc_time_ms() - t0;
-  if (!st) st = compile_kernels(jobs, n_jobs, t, opt, &c->stats);
+  if (!st) st = compile_kernels(jobs, n_jobs, c, opt, &c->stats);
   if (!st) {
     c->objects = calloc((size_t)n_jobs + 1, sizeof(uint8_t *));
     c->object_sizes = calloc((size_t)n_jobs + 1, sizeof(size_t));
@@ -392,7 +397,10 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   *out = NULL;
   azc_compiled_t *c = calloc(1, sizeof(*c));
   if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "compile");
-  azc_status_t st = azc_cpu_target_resolve(opt->target_triple, opt->target_cpu, &c->target);
+  /* one back end (the CPU) generates every kernel for now */
+  c->backend = azc_codegen_backend_cpu();
+  azc_target_request_t req = {.triple = opt->target_triple, .cpu = opt->target_cpu};
+  azc_status_t st = c->backend->target_resolve(&req, &c->target);
   if (!st) {
     azc_ir_op_counts(g, c->stats.ops_before);
     c->stats.nodes_before = g->n_nodes;
@@ -403,8 +411,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.fuse = opt->fuse;
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
-    po.target_arch = c->target.arch;
-    po.layouts = c->target.layouts;
+    po.layouts = c->backend->layouts(c->target);
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;
@@ -412,7 +419,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     c->stats.nodes_after = g->n_nodes;
     c->stats.arena_bytes = g->arena_bytes;
   }
-  if (!st) st = build_plan(g, n_vocab, n_ctx_train, &c->target, opt, c);
+  if (!st) st = build_plan(g, n_vocab, n_ctx_train, opt, c);
   if (!st) st = repack_weights(c, opt->jobs);
   if (st) {
     azc_compiled_free(c);

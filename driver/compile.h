@@ -1,17 +1,22 @@
-/* The compiler driver: a lowered graph in, a plan and kernel objects out.
+/* The compile driver: a lowered graph in, a plan and kernel code out. It is
+ * the one place that knows the whole pipeline, top to bottom:
  *
- *   passes (fusion, memory plan) -> kernel specs per node -> distinct kernels
- *   (by cache key) -> cache hit, or LLVM compile + cache put -> plan
+ *   back end resolves the target -> passes (fusion, layouts the back end
+ *   reads, memory plan) -> kernel specs per node -> distinct kernels (by
+ *   cache key: spec bytes + the back end's salt) -> cache hit, or the back
+ *   end compiles it + cache put -> plan -> weights repacked
  *
- * Kernels are compiled on several threads. The result can run in-process
- * (azc run model.gguf) or be written into a bundle (azc compile). */
-#ifndef AZC_CODEGEN_COMPILE_H
-#define AZC_CODEGEN_COMPILE_H
+ * The driver layer sits above frontend/, passes/ and codegen/ (codegen knows
+ * neither of the first two). Kernels are compiled on the thread pool. The
+ * result can run in-process (azc run model.gguf) or be written into a bundle
+ * (driver/bundle_emit.h, azc compile). */
+#ifndef AZC_DRIVER_COMPILE_H
+#define AZC_DRIVER_COMPILE_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "codegen/cpu/target.h"
+#include "codegen/backend.h"
 #include "ir/ir.h"
 #include "runtime/plan.h"
 
@@ -37,7 +42,7 @@ typedef struct azc_compile_stats {
   int ops_before[AZC_OP_COUNT], ops_after[AZC_OP_COUNT];
   int nodes_before, nodes_after;
   int steps, kernels, cache_hits, cache_misses, cache_rebuilt;
-  double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: LLVM time summed over jobs */
+  double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: back-end time summed over jobs */
   double ms_kernels_wall;                           /* wall time of the kernel phase */
   double ms_repack;                                 /* weights the layout pass repacked */
   int64_t repacked_bytes;
@@ -45,9 +50,10 @@ typedef struct azc_compile_stats {
 } azc_compile_stats_t;
 
 typedef struct azc_compiled {
-  azc_cpu_target_t target;
+  const azc_codegen_backend_t *backend; /* the code generator of every kernel */
+  azc_codegen_target_t *target;         /* owned; the backend's */
   azc_plan_t *plan;
-  uint8_t **objects; /* per plan kernel: an ELF relocatable object */
+  uint8_t **objects; /* per plan kernel: its code (CPU: an ELF relocatable object) */
   size_t *object_sizes;
   const void **weight_data; /* per plan weight: the bytes in the model file (borrowed), or
                                a repacked copy (owned, in repacked[]) */
@@ -60,5 +66,8 @@ typedef struct azc_compiled {
 azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
                                const azc_compile_options_t *opt, azc_compiled_t **out);
 void azc_compiled_free(azc_compiled_t *c);
+
+/* "x86_64-pc-linux-gnu, cpu znver3, kernel variant x86_64-avx2" */
+void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap);
 
 #endif

@@ -2,10 +2,10 @@
  * tokenizer, CPU target and kernel objects, run defaults and the weights
  * (copied from the GGUF mapping into a page-aligned section so the runtime
  * maps them zero-copy). The file appears atomically or not at all. */
-#ifndef AZC_CODEGEN_BUNDLE_EMIT_H
-#define AZC_CODEGEN_BUNDLE_EMIT_H
+#ifndef AZC_DRIVER_BUNDLE_EMIT_H
+#define AZC_DRIVER_BUNDLE_EMIT_H
 
-#include "codegen/compile.h"
+#include "driver/compile.h"
 #include "frontend/model.h"
 #include "runtime/bundle_sections.h"
 #include "runtime/chat_info.h"
