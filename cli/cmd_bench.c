@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "driver/bundle_emit.h"
 #include "codegen/cache.h"
+#include "driver/bundle_emit.h"
 #include "driver/compile.h"
 #include "frontend/model.h"
 #include "ir/interp.h"
@@ -153,6 +153,7 @@ static double decode_bytes(const azc_plan_t *p) {
   char *seen = calloc((size_t)p->n_weights + 1, 1);
   for (int32_t i = 0; seen && i < p->n_steps; i++) {
     const azc_plan_step_t *s = &p->steps[i];
+    if (s->op != AZC_STEP_KERNEL) continue;
     bool rows = !strncmp(p->kernels[s->kernel].desc, "get_rows", 8);
     for (int k = 0; k < s->n_in; k++) {
       if (s->in[k].kind != AZC_VAL_WEIGHT || seen[s->in[k].index]) continue;

@@ -94,7 +94,8 @@ static azc_status_t record(azc_bundle_t *b, const char *name, void *dst, size_t 
   const void *data;
   uint64_t n;
   AZC_RETURN_IF_ERROR(azc_bundle_section(b, name, &data, &n));
-  if (n != size) return AZC_ERR(AZC_CORRUPT, "section '%s' has %llu bytes", name, (unsigned long long)n);
+  if (n != size)
+    return AZC_ERR(AZC_CORRUPT, "section '%s' has %llu bytes", name, (unsigned long long)n);
   memcpy(dst, data, size);
   return NULL;
 }
@@ -117,21 +118,24 @@ static azc_status_t inspect_bundle(const char *path) {
   }
   azc_bundle_meta_t meta;
   azc_bundle_cpu_target_t t;
+  memset(&t, 0, sizeof(t));
   azc_bundle_defaults_t d;
   if (!st) st = record(b, AZC_SECTION_META, &meta, sizeof(meta));
-  if (!st) st = record(b, AZC_SECTION_CPU_TARGET, &t, sizeof(t));
+  bool cpu_code = azc_bundle_has_section(b, AZC_SECTION_CPU_TARGET); /* a plan with CPU kernels */
+  if (!st && cpu_code) st = record(b, AZC_SECTION_CPU_TARGET, &t, sizeof(t));
   if (!st) st = record(b, AZC_SECTION_DEFAULTS, &d, sizeof(d));
   if (!st) {
     meta.arch[sizeof(meta.arch) - 1] = meta.name[sizeof(meta.name) - 1] = 0;
     meta.source[sizeof(meta.source) - 1] = 0;
-    t.triple[63] = t.cpu[63] = t.variant[31] = t.required[511] = 0;
+    if (cpu_code) t.triple[63] = t.cpu[63] = t.variant[31] = t.required[511] = 0;
     printf("model: %s \"%s\" from %s: %d layers, %d-dim, %d heads (%d kv), ffn %d, vocab %d, "
            "trained context %d, %.2f MiB of weights\n",
            meta.arch, meta.name, meta.source, meta.n_layer, meta.n_embd, meta.n_head,
            meta.n_head_kv, meta.n_ff, meta.n_vocab, meta.n_ctx_train,
            (double)meta.weight_bytes / (1 << 20));
-    printf("code: %s, cpu %s, kernel variant %s\n  requires: %s\n", t.triple, t.cpu, t.variant,
-           t.required[0] ? t.required : "(baseline)");
+    if (cpu_code)
+      printf("code: %s, cpu %s, kernel variant %s\n  requires: %s\n", t.triple, t.cpu, t.variant,
+             t.required[0] ? t.required : "(baseline)");
     printf("defaults: temp %g, top-k %d, top-p %g, min-p %g, typical-p %g, repeat-penalty %g "
            "(last %d), presence %g, frequency %g, n %d, ctx %d, threads %d, gpu layers %d, "
            "seed %s\n",
@@ -154,21 +158,40 @@ static azc_status_t inspect_bundle(const char *path) {
   azc_plan_t *p = NULL;
   if (!st) st = azc_bundle_section(b, AZC_SECTION_PLAN, &data, &size);
   if (!st) st = azc_plan_deserialize(data, (size_t)size, &p);
-  const uint8_t *code = NULL;
-  uint64_t code_size = 0;
-  if (!st) st = azc_bundle_section(b, AZC_SECTION_CPU_CODE, (const void **)&code, &code_size);
+  /* every device's code section ("cpu.code", ...): header, then {offset, size} per kernel */
+  const uint8_t *code[AZC_DEVICE_COUNT] = {0};
+  uint64_t code_size[AZC_DEVICE_COUNT] = {0};
+  for (int32_t k = 0; !st && k < p->n_kernels; k++) {
+    int32_t dev = p->kernels[k].device;
+    char name[32];
+    snprintf(name, sizeof(name), "%s.code", azc_device_name(dev));
+    if (!code[dev]) st = azc_bundle_section(b, name, (const void **)&code[dev], &code_size[dev]);
+  }
   if (!st) {
-    printf("plan: %d steps, %d kernels, %d weights, arena %.2f MiB for up to %lld tokens per call\n",
-           p->n_steps, p->n_kernels, p->n_weights, (double)p->arena_bytes / (1 << 20),
+    int copies = 0;
+    for (int32_t i = 0; i < p->n_steps; i++) copies += p->steps[i].op == AZC_STEP_COPY;
+    printf("plan: %d steps (%d copies between devices), %d kernels, %d weights, arena %.2f MiB for "
+           "up to %lld tokens per call\n",
+           p->n_steps, copies, p->n_kernels, p->n_weights, (double)p->arena_bytes / (1 << 20),
            (long long)p->plan_T);
+    for (int32_t i = 0; i < p->n_steps; i++)
+      if (p->steps[i].op == AZC_STEP_COPY)
+        printf("  step %d: copy %lld bytes/row at arena offset %lld, %s -> %s\n", i,
+               (long long)p->steps[i].out_row_bytes, (long long)p->steps[i].out.offset,
+               azc_device_name(p->steps[i].from_device), azc_device_name(p->steps[i].device));
     printf("kernels:\n");
+    int index[AZC_DEVICE_COUNT] = {0}; /* a kernel's place in its device's section */
     for (int32_t k = 0; k < p->n_kernels; k++) {
       int uses = 0;
-      for (int32_t i = 0; i < p->n_steps; i++) uses += p->steps[i].kernel == k;
+      for (int32_t i = 0; i < p->n_steps; i++)
+        uses += p->steps[i].op == AZC_STEP_KERNEL && p->steps[i].kernel == k;
+      int32_t dev = p->kernels[k].device;
       uint64_t obj = 0;
-      if (16 + 16ull * (uint64_t)(k + 1) <= code_size) memcpy(&obj, code + 16 + 16 * k + 8, 8);
-      printf("  %s  %6llu bytes  x%-3d %s\n", p->kernels[k].symbol, (unsigned long long)obj, uses,
-             p->kernels[k].desc);
+      int at = index[dev]++;
+      if (16 + 16ull * (uint64_t)(at + 1) <= code_size[dev])
+        memcpy(&obj, code[dev] + 16 + 16 * at + 8, 8);
+      printf("  %s  %-4s %6llu bytes  x%-3d %s\n", p->kernels[k].symbol, azc_device_name(dev),
+             (unsigned long long)obj, uses, p->kernels[k].desc);
     }
   }
   azc_plan_free(p);
@@ -205,8 +228,8 @@ static int print_ir(azc_model_t *m, const char *path, const char *after) {
     if (counts[i]) printf(" %s %d", azc_op_info((azc_op_t)i)->name, counts[i]);
   printf("\n");
   if (graph->arena_bytes)
-    printf("// memory plan: %.2f MiB arena for %lld tokens\n", (double)graph->arena_bytes / (1 << 20),
-           (long long)graph->plan_T);
+    printf("// memory plan: %.2f MiB arena for %lld tokens\n",
+           (double)graph->arena_bytes / (1 << 20), (long long)graph->plan_T);
   azc_ir_print(graph, stdout);
   azc_ir_graph_destroy(graph);
   return 0;
@@ -216,7 +239,8 @@ int azc_cmd_inspect(int argc, char **argv) {
   const char *path = NULL, *after = NULL;
   bool ir = false;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--ir")) ir = true;
+    if (!strcmp(argv[i], "--ir"))
+      ir = true;
     else if (!strcmp(argv[i], "--after")) {
       azc_status_t st = cli_str_arg(argc, argv, &i, &after);
       if (st) return cli_fail(st);
@@ -232,13 +256,17 @@ int azc_cmd_inspect(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc inspect MODEL.gguf [--ir [--after PASS]] | MODEL.bundle | --passes\n");
       return 0;
-    } else if (argv[i][0] == '-') return cli_usage_error("inspect: unknown option %s", argv[i]);
-    else if (!path) path = argv[i];
-    else return cli_usage_error("inspect: more than one model given");
+    } else if (argv[i][0] == '-')
+      return cli_usage_error("inspect: unknown option %s", argv[i]);
+    else if (!path)
+      path = argv[i];
+    else
+      return cli_usage_error("inspect: more than one model given");
   }
   if (!path) return cli_usage_error("inspect: no model given (usage: azc inspect MODEL [--ir])");
   if (is_bundle(path)) {
-    if (ir) return cli_usage_error("inspect: --ir needs a GGUF model; a bundle holds compiled code");
+    if (ir)
+      return cli_usage_error("inspect: --ir needs a GGUF model; a bundle holds compiled code");
     azc_status_t st = inspect_bundle(path);
     return st ? cli_fail(st) : 0;
   }
@@ -260,8 +288,9 @@ int azc_cmd_inspect(int argc, char **argv) {
          hp->n_vocab, hp->n_ctx_train, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv);
   printf("  head_dim %d, n_ff %d, n_rot %d, norm_eps %g", hp->head_dim, hp->n_ff, hp->n_rot,
          (double)hp->norm_eps);
-  if (hp->n_rot) printf(", rope_freq_base %g, rope_freq_scale %g", (double)hp->rope_freq_base,
-                        (double)hp->rope_freq_scale);
+  if (hp->n_rot)
+    printf(", rope_freq_base %g, rope_freq_scale %g", (double)hp->rope_freq_base,
+           (double)hp->rope_freq_scale);
   printf("\n");
   const azc_arch_t *arch = azc_model_find_arch(hp->arch);
   if (arch && arch->decoder) {
@@ -280,7 +309,8 @@ int azc_cmd_inspect(int argc, char **argv) {
   }
   const azc_tokenizer_desc_t *t = &m->tok;
   if (t->n_vocab) {
-    printf("tokenizer: %s, %d tokens, %d merges,", t->kind == AZC_TOKENIZER_SPM ? "llama (SentencePiece)" : "gpt2 (byte-level BPE)",
+    printf("tokenizer: %s, %d tokens, %d merges,",
+           t->kind == AZC_TOKENIZER_SPM ? "llama (SentencePiece)" : "gpt2 (byte-level BPE)",
            t->n_vocab, t->n_merges);
     print_token(t, "bos", t->bos_id);
     print_token(t, "eos", t->eos_id);

@@ -18,9 +18,8 @@
 #include "frontend/model.h"
 #include "ir/interp.h"
 #include "runtime/base/util.h"
-#include "runtime/cpu_exec.h"
 #include "runtime/elf_loader.h"
-#include "runtime/kernel_symbols.h"
+#include "runtime/exec_factory.h"
 
 static void on_kernel(void *user, int done, int total, bool hit, double ms, const char *desc) {
   (void)user;
@@ -58,7 +57,8 @@ azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
   AZC_RETURN_IF_ERROR(azc_model_open(o->model, &s->model));
   const azc_hparams_t *hp = &s->model->hp;
   if (!s->model->tok.n_vocab)
-    return AZC_ERR(AZC_UNSUPPORTED, "%s: the file has no tokenizer (tokenizer.ggml.* keys)", o->model);
+    return AZC_ERR(AZC_UNSUPPORTED, "%s: the file has no tokenizer (tokenizer.ggml.* keys)",
+                   o->model);
   AZC_RETURN_IF_ERROR_CTX(azc_tokenizer_create(&s->model->tok, &s->tok), "%s: tokenizer", o->model);
   rm->tok = s->tok;
   if (!(s->chat = azc_chat_info_create())) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat info");
@@ -84,21 +84,15 @@ azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
   co.progress = on_kernel;
   AZC_RETURN_IF_ERROR(azc_compile_graph(s->graph, hp->n_vocab, hp->n_ctx_train, &co, &s->compiled));
   const azc_plan_t *p = s->compiled->plan;
-  AZC_RETURN_IF_ERROR(azc_code_image_load((const void *const *)s->compiled->objects,
-                                          s->compiled->object_sizes, p->n_kernels, azc_kernel_resolve, NULL,
-                                          &s->code));
-  s->kernels = calloc((size_t)p->n_kernels + 1, sizeof(azk_fn_t));
-  if (!s->kernels) return AZC_ERR(AZC_OUT_OF_MEMORY, "kernel table");
-  for (int32_t k = 0; k < p->n_kernels; k++) {
-    void *f = azc_code_image_symbol(s->code, p->kernels[k].symbol);
-    if (!f) return AZC_ERR(AZC_INTERNAL, "kernel %s missing from its object", p->kernels[k].symbol);
-    *(void **)&s->kernels[k] = f;
-  }
+  AZC_RETURN_IF_ERROR(azc_cpu_kernels_load(p, (const void *const *)s->compiled->objects,
+                                           s->compiled->object_sizes, &s->code, &s->kernels));
   const azc_compile_stats_t *cs = &s->compiled->stats;
   fprintf(stderr, "azc: compiled %d kernels (%d from the cache) in %.0f ms\n", cs->kernels,
           cs->cache_hits, cs->ms_passes + cs->ms_specs + cs->ms_kernels_wall);
   *mode = "compiled (in-process)";
-  return azc_cpu_exec_create(p, s->kernels, s->compiled->weight_data, &o->exec, &rm->exec);
+  azc_plan_code_t code = {
+      .plan = p, .weights = s->compiled->weight_data, .cpu_kernels = s->kernels};
+  return azc_executor_create_for_plan(&code, &o->exec, &rm->exec);
 }
 
 /* argv[0] of azc-run next to this executable, or false */

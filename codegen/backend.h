@@ -42,8 +42,9 @@ typedef struct azc_codegen_backend {
   void (*target_free)(azc_codegen_target_t *target);
   /* One line for humans: "x86_64-pc-linux-gnu, cpu znver3, kernel variant x86_64-avx2". */
   void (*target_describe)(const azc_codegen_target_t *target, char *buf, size_t cap);
-  /* The bundle's "<name>.target" record: writes up to cap bytes, returns the
-   * record's size (0: the back end stores none). */
+  /* The bundle's "<name>.target" record: writes it when it fits in cap bytes
+   * (buf may be NULL to ask the size) and returns its size (0: the back end
+   * stores none). */
   size_t (*target_record)(const azc_codegen_target_t *target, void *buf, size_t cap);
 
   /* ---- layout choice ---- */

@@ -60,6 +60,43 @@ static azc_status_t fill_weights(void *user, uint64_t offset, void *buf, size_t 
   return NULL;
 }
 
+static bool device_has_kernels(const azc_plan_t *p, int32_t device) {
+  for (int32_t k = 0; k < p->n_kernels; k++)
+    if (p->kernels[k].device == device) return true;
+  return false;
+}
+
+/* A code section: header (magic, n objects, kernel ABI), a table of {u64
+ * offset, u64 size}, then the code of each kernel of `device` in plan order,
+ * 16-byte aligned. */
+static azc_status_t code_section(const azc_plan_t *p, const azc_compiled_t *c, int32_t device,
+                                 uint8_t **out, size_t *out_size) {
+  size_t n_obj = 0, size = sizeof(azc_bundle_code_header_t);
+  for (int32_t k = 0; k < p->n_kernels; k++) n_obj += p->kernels[k].device == device;
+  size += 16 * n_obj;
+  for (int32_t k = 0; k < p->n_kernels; k++)
+    if (p->kernels[k].device == device) size = azc_align_up(size, 16) + c->object_sizes[k];
+  uint8_t *code = calloc(1, size);
+  if (!code) return AZC_ERR(AZC_OUT_OF_MEMORY, "code section of %zu bytes", size);
+  azc_bundle_code_header_t h = {{0}, (uint32_t)n_obj, AZK_ABI_VERSION};
+  memcpy(h.magic, "AZCCODE1", 8);
+  memcpy(code, &h, sizeof(h));
+  size_t at = sizeof(h) + 16 * n_obj, i = 0;
+  for (int32_t k = 0; k < p->n_kernels; k++) {
+    if (p->kernels[k].device != device) continue;
+    at = azc_align_up(at, 16);
+    uint64_t o = at, n = c->object_sizes[k];
+    memcpy(code + sizeof(h) + 16 * i, &o, 8);
+    memcpy(code + sizeof(h) + 16 * i + 8, &n, 8);
+    memcpy(code + at, c->objects[k], c->object_sizes[k]);
+    at += c->object_sizes[k];
+    i++;
+  }
+  *out = code;
+  *out_size = size;
+  return NULL;
+}
+
 azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_compiled_t *c,
                              const azc_bundle_defaults_t *defaults, const azc_chat_info_t *chat,
                              void (*progress)(void *user, uint64_t done, uint64_t total),
@@ -92,34 +129,29 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   meta.weight_bytes = (int64_t)weights_size;
   meta.compiled_unix_time = (int64_t)time(NULL);
 
-  /* the back end's target record ("cpu.target") */
-  uint8_t tgt[4096];
-  size_t tgt_size = c->backend->target_record(c->target, tgt, sizeof(tgt));
-  char tgt_section[AZC_BUNDLE_NAME_SIZE], code_section[AZC_BUNDLE_NAME_SIZE];
-  snprintf(tgt_section, sizeof(tgt_section), "%s.target", c->backend->name);
-  snprintf(code_section, sizeof(code_section), "%s.code", c->backend->name);
-
-  /* code: header, table, objects */
-  size_t n_obj = (size_t)p->n_kernels, code_size = sizeof(azc_bundle_code_header_t) + 16 * n_obj;
-  for (size_t i = 0; i < n_obj; i++) code_size = azc_align_up(code_size, 16) + c->object_sizes[i];
-  uint8_t *code = calloc(1, code_size);
   uint8_t *plan_blob = NULL, *tok_blob = NULL, *chat_blob = NULL;
   size_t plan_size = 0, tok_size = 0, chat_size = 0;
   azc_tokenizer_t *tok = NULL;
   azc_bundle_writer_t *w = NULL;
-  azc_status_t st = code ? NULL : AZC_ERR(AZC_OUT_OF_MEMORY, "code section");
-  if (!st) {
-    azc_bundle_code_header_t h = {{0}, (uint32_t)n_obj, AZK_ABI_VERSION};
-    memcpy(h.magic, "AZCCODE1", 8);
-    memcpy(code, &h, sizeof(h));
-    size_t at = sizeof(h) + 16 * n_obj;
-    for (size_t i = 0; i < n_obj; i++) {
-      at = azc_align_up(at, 16);
-      uint64_t o = at, n = c->object_sizes[i];
-      memcpy(code + sizeof(h) + 16 * i, &o, 8);
-      memcpy(code + sizeof(h) + 16 * i + 8, &n, 8);
-      memcpy(code + at, c->objects[i], c->object_sizes[i]);
-      at += c->object_sizes[i];
+  /* per back end: its target record ("cpu.target") and code ("cpu.code") */
+  uint8_t *code[AZC_DEVICE_COUNT] = {0}, *tgt[AZC_DEVICE_COUNT] = {0};
+  size_t code_size[AZC_DEVICE_COUNT] = {0}, tgt_size[AZC_DEVICE_COUNT] = {0};
+  char code_name[AZC_DEVICE_COUNT][AZC_BUNDLE_NAME_SIZE],
+      tgt_name[AZC_DEVICE_COUNT][AZC_BUNDLE_NAME_SIZE];
+  azc_status_t st = NULL;
+  for (int d = 0; !st && d < AZC_DEVICE_COUNT; d++) {
+    const azc_codegen_backend_t *be = c->backends[d];
+    if (!be || !device_has_kernels(p, d)) continue;
+    snprintf(tgt_name[d], sizeof(tgt_name[d]), "%s.target", be->name);
+    snprintf(code_name[d], sizeof(code_name[d]), "%s.code", be->name);
+    st = code_section(p, c, d, &code[d], &code_size[d]);
+    size_t n = st ? 0 : be->target_record(c->targets[d], NULL, 0);
+    if (n) {
+      tgt[d] = calloc(1, n);
+      if (!tgt[d])
+        st = AZC_ERR(AZC_OUT_OF_MEMORY, "%s", tgt_name[d]);
+      else
+        tgt_size[d] = be->target_record(c->targets[d], tgt[d], n);
     }
   }
   if (!st) st = azc_plan_serialize(p, &plan_blob, &plan_size);
@@ -143,14 +175,14 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
                                      ptr, p->weights[i].offset, p->weights[i].nbytes};
   }
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_META, &meta, sizeof(meta), 0);
-  if (!st && tgt_size > sizeof(tgt))
-    st = AZC_ERR(AZC_INTERNAL, "the %s target record needs %zu bytes", c->backend->name, tgt_size);
-  if (!st && tgt_size) st = azc_bundle_writer_add(w, tgt_section, tgt, tgt_size, 0);
+  for (int d = 0; !st && d < AZC_DEVICE_COUNT; d++)
+    if (tgt[d]) st = azc_bundle_writer_add(w, tgt_name[d], tgt[d], tgt_size[d], 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_DEFAULTS, defaults, sizeof(*defaults), 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_PLAN, plan_blob, plan_size, 0);
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_TOKENIZER, tok_blob, tok_size, 0);
   if (!st && chat) st = azc_bundle_writer_add(w, AZC_SECTION_CHAT, chat_blob, chat_size, 0);
-  if (!st) st = azc_bundle_writer_add(w, code_section, code, code_size, 4096);
+  for (int d = 0; !st && d < AZC_DEVICE_COUNT; d++)
+    if (code[d]) st = azc_bundle_writer_add(w, code_name[d], code[d], code_size[d], 4096);
   if (!st && as_pieces)
     st = azc_bundle_writer_add_pieces(w, AZC_SECTION_WEIGHTS, weights_size, AZC_BUNDLE_ALIGN_PAGE,
                                       pieces, (size_t)p->n_weights);
@@ -166,6 +198,9 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   free(tok_blob);
   free(chat_blob);
   free(plan_blob);
-  free(code);
+  for (int d = 0; d < AZC_DEVICE_COUNT; d++) {
+    free(code[d]);
+    free(tgt[d]);
+  }
   return st;
 }

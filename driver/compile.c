@@ -33,12 +33,40 @@ void azc_compiled_free(azc_compiled_t *c) {
   free(c->repacked);
   free(c->weight_data);
   azc_plan_free(c->plan);
-  if (c->backend && c->target) c->backend->target_free(c->target);
+  for (int d = 0; d < AZC_DEVICE_COUNT; d++)
+    if (c->backends[d] && c->targets[d]) c->backends[d]->target_free(c->targets[d]);
   free(c);
 }
 
 void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap) {
-  c->backend->target_describe(c->target, buf, cap);
+  size_t k = 0;
+  buf[0] = 0;
+  for (int d = 0; d < AZC_DEVICE_COUNT && k + 1 < cap; d++) {
+    if (!c->backends[d]) continue;
+    if (k) k += (size_t)snprintf(buf + k, cap - k, "; ");
+    if (k + 1 < cap) c->backends[d]->target_describe(c->targets[d], buf + k, cap - k);
+    k += strlen(buf + k);
+  }
+}
+
+/* Where each kernel step runs. One device for now: every step on the CPU
+ * (a GPU back end places layers here, and the plan gets copy steps where
+ * activations cross). */
+static int32_t step_device(const azc_ir_node_t *x, const azc_compile_options_t *opt) {
+  (void)x;
+  (void)opt;
+  return AZC_DEVICE_CPU;
+}
+
+/* Bytes per row of a node's f32 value (0 when a dim after the first is not
+ * constant, as in unfused attention scores). */
+static int64_t row_bytes(const azc_ir_node_t *n) {
+  int64_t w = (int64_t)sizeof(float);
+  for (int i = 1; i < n->rank; i++) {
+    if (!azc_dim_is_const(n->shape[i])) return 0;
+    w *= n->shape[i].c;
+  }
+  return w;
 }
 
 /* ---- keys ---- */
@@ -54,6 +82,7 @@ static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_codegen_ba
 
 /* ---- parallel kernel compiles (base/threadpool: one task per kernel) ---- */
 typedef struct job {
+  int32_t device; /* whose back end compiles it */
   azc_kernel_spec_t spec;
   azc_hash128_t key;
   char symbol[48];
@@ -69,8 +98,7 @@ typedef struct jobs {
   job_t *jobs;
   int n;
   atomic_int done;
-  const azc_codegen_backend_t *backend;
-  const azc_codegen_target_t *target;
+  const azc_compiled_t *c; /* the back end and target of each device */
   azc_cache_t *cache;
   const azc_compile_options_t *opt;
   pthread_mutex_t mu; /* serializes progress reports */
@@ -93,7 +121,8 @@ static void compile_task(void *arg, int i) {
     }
   }
   if (!j->hit) {
-    j->st = js->backend->compile_kernel(js->target, &j->spec, j->symbol, &j->obj, &j->size);
+    const azc_codegen_backend_t *be = js->c->backends[j->device];
+    j->st = be->compile_kernel(js->c->targets[j->device], &j->spec, j->symbol, &j->obj, &j->size);
     if (!j->st && js->cache) {
       azc_status_t st = azc_cache_put(js->cache, j->key, j->obj, j->size, j->desc);
       if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
@@ -128,8 +157,7 @@ static azc_status_t compile_kernels(job_t *jobs, int n, const azc_compiled_t *c,
     azc_status_t st = azc_cache_open(opt->cache_dir, &cache);
     if (st) return azc_status_wrap(st, "kernel cache");
   }
-  jobs_t js = {
-      .jobs = jobs, .n = n, .backend = c->backend, .target = c->target, .cache = cache, .opt = opt};
+  jobs_t js = {.jobs = jobs, .n = n, .c = c, .cache = cache, .opt = opt};
   pthread_mutex_init(&js.mu, NULL);
   double t0 = azc_time_ms();
   azc_threadpool_t *pool = task_pool(opt->jobs, n, 64);
@@ -234,10 +262,12 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     azc_kernel_spec_t spec;
     st = azc_kernel_spec_from_node(x, &spec);
     if (st) break;
-    azc_hash128_t key = kernel_key(&spec, c->backend, c->target);
+    int32_t dev = step_device(x, opt);
+    azc_hash128_t key = kernel_key(&spec, c->backends[dev], c->targets[dev]);
     int k = 0;
     while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
     if (k == n_jobs) {
+      jobs[k].device = dev;
       jobs[k].spec = spec;
       jobs[k].key = key;
       char hex[33];
@@ -276,20 +306,25 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     }
     if (kernel_of[i] < 0) continue;
     azc_plan_step_t *s = &p->steps[step++];
+    s->op = AZC_STEP_KERNEL;
+    s->device = s->from_device = jobs[kernel_of[i]].device;
     s->kernel = kernel_of[i];
     s->node = x->id;
     s->m_sym = m_symbol(x);
     s->layer = node_layer(x);
     s->n_in = x->n_inputs;
     s->work_per_row = azc_kernel_spec_work_per_row(&jobs[kernel_of[i]].spec);
-    if (x->op == AZC_OP_KV_WRITE)
+    if (x->op == AZC_OP_KV_WRITE) {
       s->out.kind = AZC_VAL_NONE;
-    else
+    } else {
       st = value_of(x, weight_index, &s->out);
+      s->out_row_bytes = row_bytes(x);
+    }
     for (int k = 0; !st && k < x->n_inputs; k++)
       st = value_of(x->inputs[k], weight_index, &s->in[k]);
     int64_t rows = s->m_sym == AZC_SYM_O ? g->plan_O : g->plan_T, shared, thread;
-    c->backend->scratch(c->target, &jobs[kernel_of[i]].spec, rows, &shared, &thread);
+    const job_t *job = &jobs[kernel_of[i]];
+    c->backends[job->device]->scratch(c->targets[job->device], &job->spec, rows, &shared, &thread);
     p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
     p->thread_bytes = AZC_MAX(p->thread_bytes, thread);
   }
@@ -308,7 +343,9 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
       snprintf(p->kernels[k].desc, sizeof(p->kernels[k].desc), "%s", jobs[k].desc);
       memcpy(p->kernels[k].key, &jobs[k].key.lo, 8);
       memcpy(p->kernels[k].key + 8, &jobs[k].key.hi, 8);
+      p->kernels[k].device = jobs[k].device;
     }
+    if (!st) st = azc_plan_insert_copies(p);
   }
   c->stats.steps = n_steps;
   c->stats.kernels = n_jobs;
@@ -398,9 +435,9 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   azc_compiled_t *c = calloc(1, sizeof(*c));
   if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "compile");
   /* one back end (the CPU) generates every kernel for now */
-  c->backend = azc_codegen_backend_cpu();
+  c->backends[AZC_DEVICE_CPU] = azc_codegen_backend_cpu();
   azc_target_request_t req = {.triple = opt->target_triple, .cpu = opt->target_cpu};
-  azc_status_t st = c->backend->target_resolve(&req, &c->target);
+  azc_status_t st = c->backends[AZC_DEVICE_CPU]->target_resolve(&req, &c->targets[AZC_DEVICE_CPU]);
   if (!st) {
     azc_ir_op_counts(g, c->stats.ops_before);
     c->stats.nodes_before = g->n_nodes;
@@ -411,7 +448,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.fuse = opt->fuse;
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
-    po.layouts = c->backend->layouts(c->target);
+    po.layouts = c->backends[AZC_DEVICE_CPU]->layouts(c->targets[AZC_DEVICE_CPU]);
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;

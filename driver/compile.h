@@ -50,10 +50,13 @@ typedef struct azc_compile_stats {
 } azc_compile_stats_t;
 
 typedef struct azc_compiled {
-  const azc_codegen_backend_t *backend; /* the code generator of every kernel */
-  azc_codegen_target_t *target;         /* owned; the backend's */
+  /* the code generator of each device the plan uses (NULL: unused) and its
+   * target (owned) */
+  const azc_codegen_backend_t *backends[AZC_DEVICE_COUNT];
+  azc_codegen_target_t *targets[AZC_DEVICE_COUNT];
   azc_plan_t *plan;
-  uint8_t **objects; /* per plan kernel: its code (CPU: an ELF relocatable object) */
+  uint8_t **objects; /* per plan kernel: its code (CPU: an ELF relocatable object), made by
+                        the back end of plan->kernels[k].device */
   size_t *object_sizes;
   const void **weight_data; /* per plan weight: the bytes in the model file (borrowed), or
                                a repacked copy (owned, in repacked[]) */
@@ -67,7 +70,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
                                const azc_compile_options_t *opt, azc_compiled_t **out);
 void azc_compiled_free(azc_compiled_t *c);
 
-/* "x86_64-pc-linux-gnu, cpu znver3, kernel variant x86_64-avx2" */
+/* Each back end's target: "x86_64-pc-linux-gnu, cpu znver3, kernel variant x86_64-avx2" */
 void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap);
 
 #endif

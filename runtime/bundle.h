@@ -24,7 +24,7 @@
 
 /* Format constants (see docs/bundle-format.md). */
 #define AZC_BUNDLE_MAGIC "AZCBUNDL" /* 8 bytes, no terminator */
-#define AZC_BUNDLE_FORMAT_VERSION 1u
+#define AZC_BUNDLE_FORMAT_VERSION 2u
 #define AZC_BUNDLE_HEADER_SIZE 64u
 #define AZC_BUNDLE_ENTRY_SIZE 64u   /* one section table entry */
 #define AZC_BUNDLE_NAME_SIZE 24u    /* name field; names are 1..23 bytes + NUL */
@@ -36,7 +36,7 @@
 #define AZC_BUNDLE_ALIGN_PAGE 16384u
 /* Flag bits 0..15 (header and section flags) must be understood by a reader,
  * which refuses a bundle that sets one it does not know; bits 16..31 are
- * informational and ignored when unknown. Format version 1 defines none. */
+ * informational and ignored when unknown. Format versions 1 and 2 define none. */
 #define AZC_BUNDLE_FLAGS_REQUIRED_MASK 0x0000ffffu
 #define AZC_BUNDLE_FLAGS_KNOWN 0u
 

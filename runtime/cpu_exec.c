@@ -88,7 +88,8 @@ static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float
       e->fn(c, 0, 1);
     }
   }
-  memcpy(logits, e->arena + p->logits.offset, sizeof(float) * (size_t)b->n_out * (size_t)p->n_vocab);
+  memcpy(logits, e->arena + p->logits.offset,
+         sizeof(float) * (size_t)b->n_out * (size_t)p->n_vocab);
   return NULL;
 }
 
@@ -121,6 +122,13 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
                    "context %d exceeds the %d positions this model supports (learned position "
                    "embeddings or RoPE factors)",
                    prm.n_ctx, plan->n_ctx_train);
+  for (int32_t i = 0; i < plan->n_steps; i++) {
+    const azc_plan_step_t *s = &plan->steps[i];
+    if (s->op != AZC_STEP_KERNEL || s->device != AZC_DEVICE_CPU || !kernels[s->kernel])
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "plan step %d is a %s on the %s: the CPU executor runs CPU kernels only", i,
+                     s->op == AZC_STEP_KERNEL ? "kernel" : "copy", azc_device_name(s->device));
+  }
   cpu_exec_t *e = calloc(1, sizeof(*e));
   if (!e) return AZC_ERR(AZC_OUT_OF_MEMORY, "compiled executor");
   e->plan = plan;
@@ -128,8 +136,9 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
   e->weights = weights;
   azc_status_t st = azc_threadpool_create(prm.n_threads, &e->pool);
   int nth = azc_threadpool_size(e->pool);
-  if (!st) st = azc_kv_cache_create(plan->n_layer, plan->kv_heads, plan->kv_head_dim, prm.n_seq,
-                                    prm.n_ctx, &e->kv);
+  if (!st)
+    st = azc_kv_cache_create(plan->n_layer, plan->kv_heads, plan->kv_head_dim, prm.n_seq, prm.n_ctx,
+                             &e->kv);
   if (!st) {
     e->arena = alloc64(plan->arena_bytes);
     e->shared = alloc64(plan->shared_bytes);

@@ -10,7 +10,9 @@
 #include "runtime/kernel_abi.h"
 #include "runtime/plan.h"
 
-/* kernels[i] is plan->kernels[i]'s function; weights[i] plan->weights[i]'s data. */
+/* kernels[i] is plan->kernels[i]'s function; weights[i] plan->weights[i]'s data.
+ * Every step must be a CPU kernel step (runtime/exec_factory.h picks the
+ * executor for plans that use other devices). */
 azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels,
                                  const void *const *weights, const azc_executor_params_t *params,
                                  azc_executor_t **out);

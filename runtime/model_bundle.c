@@ -8,9 +8,8 @@
 #include <unistd.h>
 
 #include "runtime/base/util.h"
-#include "runtime/cpu_exec.h"
 #include "runtime/cpu_features.h"
-#include "runtime/kernel_symbols.h"
+#include "runtime/exec_factory.h"
 
 /* the record sizes docs/bundle-format.md gives */
 _Static_assert(sizeof(azc_bundle_meta_t) == 472, "meta layout");
@@ -55,43 +54,72 @@ static azc_status_t check_target(azc_bundle_model_t *m) {
   return NULL;
 }
 
-static azc_status_t load_code(azc_bundle_model_t *m) {
+/* The CPU kernels: section "cpu.code" holds one object per plan kernel that
+ * runs on the CPU, in plan order. */
+static azc_status_t load_cpu_code(azc_bundle_model_t *m) {
+  const azc_plan_t *p = m->plan;
   const uint8_t *data;
   uint64_t size;
-  AZC_RETURN_IF_ERROR(azc_bundle_section(m->bundle, AZC_SECTION_CPU_CODE, (const void **)&data, &size));
+  AZC_RETURN_IF_ERROR(
+      azc_bundle_section(m->bundle, AZC_SECTION_CPU_CODE, (const void **)&data, &size));
   azc_bundle_code_header_t h;
   if (size < sizeof(h)) return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' is too small");
   memcpy(&h, data, sizeof(h));
-  if (memcmp(h.magic, "AZCCODE1", 8)) return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' has a bad magic");
+  if (memcmp(h.magic, "AZCCODE1", 8))
+    return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' has a bad magic");
   if (h.abi_version != AZK_ABI_VERSION)
     return AZC_ERR(AZC_UNSUPPORTED, "kernel ABI %u; this runtime speaks %d: recompile the model",
                    h.abi_version, AZK_ABI_VERSION);
-  if (h.n_objects == 0 || h.n_objects > 65536 || sizeof(h) + 16ull * h.n_objects > size)
-    return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' lists %u objects", h.n_objects);
-  const void **objs = calloc(h.n_objects, sizeof(void *));
-  size_t *sizes = calloc(h.n_objects, sizeof(size_t));
+  uint32_t n_cpu = 0;
+  for (int32_t k = 0; k < p->n_kernels; k++) n_cpu += p->kernels[k].device == AZC_DEVICE_CPU;
+  if (h.n_objects != n_cpu || sizeof(h) + 16ull * h.n_objects > size)
+    return AZC_ERR(AZC_CORRUPT, "section 'cpu.code' lists %u objects; the plan has %u CPU kernels",
+                   h.n_objects, n_cpu);
+  const void **objs = calloc((size_t)p->n_kernels + 1, sizeof(void *));
+  size_t *sizes = calloc((size_t)p->n_kernels + 1, sizeof(size_t));
   azc_status_t st = NULL;
   if (!objs || !sizes) st = AZC_ERR(AZC_OUT_OF_MEMORY, "code table");
-  for (uint32_t i = 0; !st && i < h.n_objects; i++) {
-    uint64_t off = azc_load_u64le(data + sizeof(h) + 16 * i);
-    uint64_t n = azc_load_u64le(data + sizeof(h) + 16 * i + 8);
+  for (int32_t k = 0, i = 0; !st && k < p->n_kernels; k++) {
+    if (p->kernels[k].device != AZC_DEVICE_CPU) continue;
+    uint64_t off = azc_load_u64le(data + sizeof(h) + 16 * (size_t)i);
+    uint64_t n = azc_load_u64le(data + sizeof(h) + 16 * (size_t)i + 8);
     if (off > size || n > size - off)
-      st = AZC_ERR(AZC_CORRUPT, "section 'cpu.code': object %u lies outside the section", i);
-    objs[i] = data + off;
-    sizes[i] = (size_t)n;
+      st = AZC_ERR(AZC_CORRUPT, "section 'cpu.code': object %d lies outside the section", i);
+    objs[k] = data + off;
+    sizes[k] = (size_t)n;
+    i++;
   }
   double t0 = azc_time_ms();
-  if (!st) st = azc_code_image_load(objs, sizes, (int)h.n_objects, azc_kernel_resolve, NULL, &m->code);
+  if (!st) st = azc_cpu_kernels_load(p, objs, sizes, &m->code, &m->kernels);
   m->load_code_ms = azc_time_ms() - t0;
   free(objs);
   free(sizes);
-  AZC_RETURN_IF_ERROR_CTX(st, "loading the bundle's kernels");
-  m->kernels = calloc((size_t)m->plan->n_kernels + 1, sizeof(azk_fn_t));
-  if (!m->kernels) return AZC_ERR(AZC_OUT_OF_MEMORY, "kernel table");
-  for (int32_t k = 0; k < m->plan->n_kernels; k++) {
-    void *f = azc_code_image_symbol(m->code, m->plan->kernels[k].symbol);
-    if (!f) return AZC_ERR(AZC_CORRUPT, "kernel %s is missing from the bundle's code", m->plan->kernels[k].symbol);
-    *(void **)&m->kernels[k] = f;
+  return azc_status_wrap(st, "loading the bundle's kernels");
+}
+
+/* Every device's code: the CPU's loaded here; another device's code section
+ * is handed to its executor as it is. */
+static azc_status_t load_code(azc_bundle_model_t *m) {
+  uint32_t devices = 0;
+  for (int32_t k = 0; k < m->plan->n_kernels; k++) devices |= 1u << m->plan->kernels[k].device;
+  if (devices & (1u << AZC_DEVICE_CPU)) {
+    AZC_RETURN_IF_ERROR(
+        get_record(m->bundle, AZC_SECTION_CPU_TARGET, &m->target, sizeof(m->target), "AZCCPU01"));
+    AZC_RETURN_IF_ERROR(check_target(m));
+    AZC_RETURN_IF_ERROR(load_cpu_code(m));
+  } else {
+    m->kernels = calloc((size_t)m->plan->n_kernels + 1, sizeof(azk_fn_t));
+    if (!m->kernels) return AZC_ERR(AZC_OUT_OF_MEMORY, "kernel table");
+  }
+  for (int32_t d = 0; d < AZC_DEVICE_COUNT; d++) {
+    if (d == AZC_DEVICE_CPU || !(devices & (1u << d))) continue;
+    char name[32];
+    snprintf(name, sizeof(name), "%s.code", azc_device_name(d));
+    if (!azc_bundle_has_section(m->bundle, name))
+      return AZC_ERR(AZC_CORRUPT, "the plan has %s kernels but the bundle has no section '%s'",
+                     azc_device_name(d), name);
+    AZC_RETURN_IF_ERROR(
+        azc_bundle_section(m->bundle, name, &m->device_code[d], &m->device_code_size[d]));
   }
   return NULL;
 }
@@ -124,17 +152,19 @@ static void write_perf_map(const azc_bundle_model_t *m) {
   const azc_plan_t *p = m->plan;
   uintptr_t *addr = malloc(sizeof(uintptr_t) * 2 * (size_t)(p->n_kernels + 1));
   if (!addr) return;
+  int32_t n = 0; /* the CPU kernels */
   for (int32_t k = 0; k < p->n_kernels; k++) {
-    addr[2 * k] = (uintptr_t)m->kernels[k];
-    addr[2 * k + 1] = (uintptr_t)k;
+    if (!m->kernels[k]) continue;
+    addr[2 * n] = (uintptr_t)m->kernels[k];
+    addr[2 * n++ + 1] = (uintptr_t)k;
   }
-  qsort(addr, (size_t)p->n_kernels, 2 * sizeof(uintptr_t), by_address);
+  qsort(addr, (size_t)n, 2 * sizeof(uintptr_t), by_address);
   char path[64];
   snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
   FILE *f = fopen(path, "w");
   uintptr_t end = (uintptr_t)azc_code_image_base(m->code) + azc_code_image_size(m->code);
-  for (int32_t i = 0; f && i < p->n_kernels; i++) {
-    uintptr_t next = i + 1 < p->n_kernels ? addr[2 * (i + 1)] : end;
+  for (int32_t i = 0; f && i < n; i++) {
+    uintptr_t next = i + 1 < n ? addr[2 * (i + 1)] : end;
     fprintf(f, "%lx %lx %s\n", (unsigned long)addr[2 * i], (unsigned long)(next - addr[2 * i]),
             p->kernels[addr[2 * i + 1]].desc);
   }
@@ -166,8 +196,6 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
   terminate(m->meta.arch, sizeof(m->meta.arch));
   terminate(m->meta.name, sizeof(m->meta.name));
   terminate(m->meta.source, sizeof(m->meta.source));
-  AZC_RETURN_IF_ERROR(get_record(b, AZC_SECTION_CPU_TARGET, &m->target, sizeof(m->target), "AZCCPU01"));
-  AZC_RETURN_IF_ERROR(check_target(m));
   AZC_RETURN_IF_ERROR(
       get_record(b, AZC_SECTION_DEFAULTS, &m->defaults, sizeof(m->defaults), "AZCDEF02"));
   const void *data;
@@ -182,7 +210,7 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
     AZC_RETURN_IF_ERROR(azc_chat_info_parse(data, (size_t)size, &m->chat));
   }
   AZC_RETURN_IF_ERROR(load_code(m));
-  if (getenv("AZC_PERF_MAP")) write_perf_map(m);
+  if (getenv("AZC_PERF_MAP") && m->code) write_perf_map(m);
   if (flags & AZC_BUNDLE_MODEL_VERIFY_NOW) {
     AZC_RETURN_IF_ERROR(azc_bundle_verify_section(b, AZC_SECTION_WEIGHTS));
   } else if (pthread_create(&m->verifier, NULL, verify_weights, m) == 0) {
@@ -200,7 +228,8 @@ static azc_status_t open_model(azc_bundle_model_t *m, const char *path, uint32_t
       return AZC_ERR(AZC_CORRUPT, "weight %s lies outside section 'weights'", w->name);
     m->weights[i] = (const uint8_t *)data + w->offset;
   }
-  if (m->plan->n_vocab != azc_tokenizer_n_vocab(m->tokenizer) && m->plan->n_vocab < azc_tokenizer_n_vocab(m->tokenizer))
+  if (m->plan->n_vocab != azc_tokenizer_n_vocab(m->tokenizer) &&
+      m->plan->n_vocab < azc_tokenizer_n_vocab(m->tokenizer))
     return AZC_ERR(AZC_CORRUPT, "plan has %d logits but the tokenizer %d tokens", m->plan->n_vocab,
                    azc_tokenizer_n_vocab(m->tokenizer));
   m->open_ms = azc_time_ms() - t0;
@@ -235,5 +264,10 @@ void azc_bundle_model_close(azc_bundle_model_t *m) {
 
 azc_status_t azc_bundle_model_executor(const azc_bundle_model_t *m,
                                        const azc_executor_params_t *params, azc_executor_t **out) {
-  return azc_cpu_exec_create(m->plan, m->kernels, m->weights, params, out);
+  azc_plan_code_t code = {.plan = m->plan, .weights = m->weights, .cpu_kernels = m->kernels};
+  for (int32_t d = 0; d < AZC_DEVICE_COUNT; d++) {
+    code.code[d] = m->device_code[d];
+    code.code_size[d] = (size_t)m->device_code_size[d];
+  }
+  return azc_executor_create_for_plan(&code, params, out);
 }

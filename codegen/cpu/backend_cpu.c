@@ -38,7 +38,7 @@ static void cpu_target_describe(const azc_codegen_target_t *t, char *buf, size_t
 
 static size_t cpu_target_record(const azc_codegen_target_t *t, void *buf, size_t cap) {
   azc_bundle_cpu_target_t r;
-  if (cap < sizeof(r)) return sizeof(r);
+  if (!buf || cap < sizeof(r)) return sizeof(r);
   memset(&r, 0, sizeof(r));
   memcpy(r.magic, "AZCCPU01", 8);
   snprintf(r.triple, sizeof(r.triple), "%s", t->cpu.triple);

@@ -3,8 +3,7 @@
 
 #include <stdlib.h>
 
-#include "runtime/cpu_exec.h"
-#include "runtime/kernel_symbols.h"
+#include "runtime/exec_factory.h"
 
 void compiled_model_free(compiled_model_t *c) {
   if (!c) return;
@@ -22,19 +21,9 @@ azc_status_t compiled_model_create(azc_model_t *m, const azc_compile_options_t *
   if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "test");
   azc_status_t st = azc_model_lower(m, &c->graph);
   if (!st) st = azc_compile_graph(c->graph, m->hp.n_vocab, m->hp.n_ctx_train, opt, &c->compiled);
-  const azc_plan_t *p = c->compiled ? c->compiled->plan : NULL;
   if (!st)
-    st = azc_code_image_load((const void *const *)c->compiled->objects, c->compiled->object_sizes,
-                             p->n_kernels, azc_kernel_resolve, NULL, &c->code);
-  if (!st) {
-    c->kernels = calloc((size_t)p->n_kernels + 1, sizeof(azk_fn_t));
-    if (!c->kernels) st = AZC_ERR(AZC_OUT_OF_MEMORY, "test");
-  }
-  for (int32_t k = 0; !st && k < p->n_kernels; k++) {
-    void *f = azc_code_image_symbol(c->code, p->kernels[k].symbol);
-    if (!f) st = AZC_ERR(AZC_INTERNAL, "kernel %s missing", p->kernels[k].symbol);
-    *(void **)&c->kernels[k] = f;
-  }
+    st = azc_cpu_kernels_load(c->compiled->plan, (const void *const *)c->compiled->objects,
+                              c->compiled->object_sizes, &c->code, &c->kernels);
   if (st) {
     compiled_model_free(c);
     return st;
@@ -45,5 +34,7 @@ azc_status_t compiled_model_create(azc_model_t *m, const azc_compile_options_t *
 
 azc_status_t compiled_model_executor(compiled_model_t *c, const azc_executor_params_t *p,
                                      azc_executor_t **out) {
-  return azc_cpu_exec_create(c->compiled->plan, c->kernels, c->compiled->weight_data, p, out);
+  azc_plan_code_t code = {
+      .plan = c->compiled->plan, .weights = c->compiled->weight_data, .cpu_kernels = c->kernels};
+  return azc_executor_create_for_plan(&code, p, out);
 }
