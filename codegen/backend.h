@@ -76,5 +76,9 @@ typedef struct azc_codegen_backend {
 const azc_codegen_backend_t *azc_codegen_backend_cpu(void);
 /* By name ("cpu"); NULL if not built in. */
 const azc_codegen_backend_t *azc_codegen_backend_find(const char *name);
+/* Every back end built in, in a fixed order (the tests run each). */
+const azc_codegen_backend_t *const *azc_codegen_backends(int *count);
+/* "cpu" (comma-separated) */
+const char *azc_codegen_backend_names(void);
 
 #endif

@@ -49,13 +49,12 @@ void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap
   }
 }
 
-/* Where each kernel step runs. One device for now: every step on the CPU
- * (a GPU back end places layers here, and the plan gets copy steps where
- * activations cross). */
-static int32_t step_device(const azc_ir_node_t *x, const azc_compile_options_t *opt) {
+/* Where each kernel step runs: on the device of the back end the options
+ * name (every step on one device; partial offload places layers here, and
+ * the plan gets copy steps where activations cross). */
+static int32_t step_device(const azc_ir_node_t *x, const azc_compiled_t *c) {
   (void)x;
-  (void)opt;
-  return AZC_DEVICE_CPU;
+  return c->primary;
 }
 
 /* Bytes per row of a node's f32 value (0 when a dim after the first is not
@@ -262,7 +261,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     azc_kernel_spec_t spec;
     st = azc_kernel_spec_from_node(x, &spec);
     if (st) break;
-    int32_t dev = step_device(x, opt);
+    int32_t dev = step_device(x, c);
     azc_hash128_t key = kernel_key(&spec, c->backends[dev], c->targets[dev]);
     int k = 0;
     while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
@@ -434,10 +433,17 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   *out = NULL;
   azc_compiled_t *c = calloc(1, sizeof(*c));
   if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "compile");
-  /* one back end (the CPU) generates every kernel for now */
-  c->backends[AZC_DEVICE_CPU] = azc_codegen_backend_cpu();
+  /* the back end that generates the kernels */
+  const azc_codegen_backend_t *be = azc_codegen_backend_find(opt->backend ? opt->backend : "cpu");
+  if (!be) {
+    free(c);
+    return AZC_ERR(AZC_UNSUPPORTED, "no code generator '%s' is built into this azc (built in: %s)",
+                   opt->backend, azc_codegen_backend_names());
+  }
+  c->primary = be->device;
+  c->backends[be->device] = be;
   azc_target_request_t req = {.triple = opt->target_triple, .cpu = opt->target_cpu};
-  azc_status_t st = c->backends[AZC_DEVICE_CPU]->target_resolve(&req, &c->targets[AZC_DEVICE_CPU]);
+  azc_status_t st = be->target_resolve(&req, &c->targets[be->device]);
   if (!st) {
     azc_ir_op_counts(g, c->stats.ops_before);
     c->stats.nodes_before = g->n_nodes;
@@ -448,7 +454,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.fuse = opt->fuse;
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
-    po.layouts = c->backends[AZC_DEVICE_CPU]->layouts(c->targets[AZC_DEVICE_CPU]);
+    po.layouts = be->layouts(c->targets[be->device]);
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;

@@ -21,6 +21,7 @@
 #include "runtime/plan.h"
 
 typedef struct azc_compile_options {
+  const char *backend;       /* the code generator ("cpu", the default when NULL) */
   const char *target_triple; /* NULL: host */
   const char *target_cpu;    /* NULL: host (or the triple's default) */
   int64_t n_batch;           /* most tokens per forward call (default 512) */
@@ -54,6 +55,7 @@ typedef struct azc_compiled {
    * target (owned) */
   const azc_codegen_backend_t *backends[AZC_DEVICE_COUNT];
   azc_codegen_target_t *targets[AZC_DEVICE_COUNT];
+  int32_t primary; /* the device of opt->backend: where the steps run */
   azc_plan_t *plan;
   uint8_t **objects; /* per plan kernel: its code (CPU: an ELF relocatable object), made by
                         the back end of plan->kernels[k].device */

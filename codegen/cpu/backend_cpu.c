@@ -89,7 +89,7 @@ static size_t cpu_key_salt(const azc_codegen_target_t *t, char *buf, size_t cap)
   return k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
 }
 
-static const azc_codegen_backend_t cpu_backend = {
+const azc_codegen_backend_t azc_codegen_cpu_backend = {
     .name = "cpu",
     .device = AZC_DEVICE_CPU,
     .target_resolve = cpu_target_resolve,
@@ -102,9 +102,4 @@ static const azc_codegen_backend_t cpu_backend = {
     .key_salt = cpu_key_salt,
 };
 
-const azc_codegen_backend_t *azc_codegen_backend_cpu(void) { return &cpu_backend; }
-
-const azc_codegen_backend_t *azc_codegen_backend_find(const char *name) {
-  if (!strcmp(name, cpu_backend.name)) return &cpu_backend;
-  return NULL;
-}
+const azc_codegen_backend_t *azc_codegen_backend_cpu(void) { return &azc_codegen_cpu_backend; }
