@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "codegen/bundle_writer.h"
 #include "frontend/model.h"
 #include "frontend/modelfile.h"
@@ -34,6 +35,7 @@ static void on_weights(void *user, uint64_t done, uint64_t total) {
   if (pct / 10 != p->last_done / 10 || done == total) {
     fprintf(stderr, "\razc: compile: weights %3d%% (%.1f of %.1f MiB)", pct,
             (double)done / (1 << 20), (double)total / (1 << 20));
+    cli_line_open = done != total;
     if (done == total) fprintf(stderr, "\n");
     p->last_done = pct;
   }

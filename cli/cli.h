@@ -28,10 +28,20 @@ int azc_cmd_serve(int argc, char **argv);
 /* azc bench MODEL --spec (bench_spec.c) */
 int azc_bench_spec(int argc, char **argv);
 
-/* Prints "azc: error: <message>" and returns 1 (frees st). */
+/* Every error the CLI reports goes through cli_fail: one line on stderr,
+ * "azc: error: <message>\n", each context said once (runtime/base/status.h),
+ * control characters as spaces, valid UTF-8; returns 1 (the exit status) and
+ * frees st. With AZC_DEBUG set, a second line gives the source location. */
 int cli_fail(azc_status_t st);
-/* Prints "azc: error: <formatted>" and returns 1. */
+/* cli_fail's line for an error the command goes on after (a chat turn); frees st. */
+void cli_report(azc_status_t st);
+/* cli_fail with " (see PROG --help)" after the message: for a bad command line. */
+int cli_fail_usage(azc_status_t st, const char *prog);
+/* cli_fail of an INVALID_ARGUMENT status with the formatted message. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Set while a progress line without its newline is on stderr (\r updates);
+ * cli_fail ends that line before the error. */
+extern bool cli_line_open;
 
 /* Parses a number from argv[*i + 1] for option argv[*i]; advances *i. */
 azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long max,
@@ -39,8 +49,11 @@ azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long
 azc_status_t cli_float_arg(int argc, char **argv, int *i, double min, double max, double *out);
 azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out);
 
-/* JSON: a string with escapes (invalid UTF-8 bytes become U+FFFD). */
+/* JSON: a string with escapes; always valid UTF-8 (ill-formed parts become
+ * \ufffd, as azc_utf8_repair in runtime/base/utf8.h replaces them). */
 void cli_json_string(FILE *out, const char *s, size_t n);
+/* Writes text as valid UTF-8 (ill-formed parts become U+FFFD). */
+void cli_write_text(FILE *out, const char *s, size_t n);
 
 bool cli_ends_with(const char *s, const char *suffix);
 

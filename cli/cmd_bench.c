@@ -403,7 +403,9 @@ static void json_stat(const char *name, const stat_t *s, bool comma) {
 static void print_json_result(const bench_t *b) {
   printf("{\"model\": ");
   cli_json_string(stdout, b->model, strlen(b->model));
-  printf(", \"arch\": \"%s\", \"threads\": %d, \"compiled\": {", b->arch, b->threads);
+  printf(", \"arch\": ");
+  cli_json_string(stdout, b->arch, strlen(b->arch));
+  printf(", \"threads\": %d, \"compiled\": {", b->threads);
   json_stat("pp128", &b->pp128[0], true);
   json_stat("pp512", &b->pp512[0], true);
   json_stat("tg128", &b->tg128[0], false);

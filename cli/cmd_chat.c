@@ -212,8 +212,7 @@ static azc_status_t turn(chat_state_t *c, const char *text) {
 static azc_status_t turn_or_report(chat_state_t *c, const char *text) {
   azc_status_t st = turn(c, text);
   if (!st || azc_status_code(st) == AZC_OUT_OF_MEMORY) return st;
-  fprintf(stderr, "azc: error: %s\n", azc_status_message(st));
-  azc_status_free(st);
+  cli_report(st);
   return NULL;
 }
 
@@ -282,8 +281,7 @@ static azc_status_t session(chat_state_t *c) {
     if (*p == '/') {
       azc_status_t e = command(c, line, &quit);
       if (e) { /* a bad /set is reported; the session goes on */
-        fprintf(stderr, "azc: error: %s\n", azc_status_message(e));
-        azc_status_free(e);
+        cli_report(e);
       }
       continue;
     }
@@ -344,10 +342,7 @@ int azc_cmd_chat(int argc, char **argv) {
     }
   }
   if (!st && !o.model) st = AZC_ERR(AZC_INVALID_ARGUMENT, "chat: no model given");
-  if (st) {
-    chat_usage(stderr);
-    return cli_fail(st);
-  }
+  if (st) return cli_fail_usage(st, "azc chat");
   double t0 = azc_time_ms();
   char *store_path = NULL;
   st = run_resolve_model(&o, &store_path);

@@ -93,15 +93,11 @@ int azc_cmd_compile(int argc, char **argv) {
       model_path = a;
     else
       st = AZC_ERR(AZC_INVALID_ARGUMENT, "compile: unexpected argument '%s'", a);
-    if (st) {
-      compile_usage(stderr);
-      return cli_fail(st);
-    }
+    if (st) return cli_fail_usage(st, "azc compile");
   }
-  if (!model_path || !out) {
-    compile_usage(stderr);
-    return cli_usage_error("compile: give a model and -o OUT.bundle");
-  }
+  if (!model_path || !out)
+    return cli_fail_usage(AZC_ERR(AZC_INVALID_ARGUMENT, "compile: give a model and -o OUT.bundle"),
+                          "azc compile");
   azc_status_t st;
   if (cli_is_modelfile(model_path)) {
     st = def_flags

@@ -18,6 +18,7 @@ static void progress(void *user, int done, int total) {
   (void)user;
   if (done == total || done % 16 == 0) {
     fprintf(stderr, "\razc: mkmodel: %d/%d tensors", done, total);
+    cli_line_open = done != total;
     if (done == total) fprintf(stderr, "\n");
   }
 }

@@ -53,6 +53,5 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "rm")) return azc_cmd_rm(argc - 1, argv + 1);
   if (!strcmp(cmd, "chat")) return azc_cmd_chat(argc - 1, argv + 1);
   if (!strcmp(cmd, "serve")) return azc_cmd_serve(argc - 1, argv + 1);
-  usage(stderr);
-  return cli_usage_error("unknown command '%s'", cmd);
+  return cli_usage_error("unknown command '%s' (azc --help lists the commands)", cmd);
 }

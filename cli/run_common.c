@@ -478,7 +478,10 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
       if (i) printf(", ");
       print_json(o, &s->results[i], &tm, load_ms);
     } else if (o->batch) {
-      printf("%s%.*s%s\n", i ? "\n" : "", (int)lens[i], prompts[i], s->results[i].text);
+      printf("%s", i ? "\n" : "");
+      cli_write_text(stdout, prompts[i], lens[i]);
+      cli_write_text(stdout, s->results[i].text, s->results[i].text_len);
+      printf("\n");
     }
   }
   if (o->json && o->batch) printf("]\n");
@@ -495,10 +498,7 @@ int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other
   run_opts_t o;
   memset(&o, 0, sizeof(o));
   azc_status_t st = parse(argc, argv, &o);
-  if (st) {
-    run_usage(stderr, prog);
-    return cli_fail(st);
-  }
+  if (st) return cli_fail_usage(st, prog);
   run_state_t s;
   memset(&s, 0, sizeof(s));
   st = run(&o, &s, load_other);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/utf8.h"
 #include "runtime/base/util.h"
 
 azc_generate_params_t azc_generate_params_default(void) {
@@ -24,18 +25,6 @@ azc_generate_params_t azc_generate_params_default(void) {
   return p;
 }
 
-size_t azc_utf8_complete_prefix(const char *s, size_t n) {
-  /* look back at most 3 bytes for the start of a multi-byte character */
-  for (size_t back = 1; back <= 4 && back <= n; back++) {
-    unsigned char c = (unsigned char)s[n - back];
-    if ((c & 0xC0) == 0x80) continue; /* continuation byte */
-    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    if (c >= 0xF8) need = 1; /* invalid lead byte: pass it through */
-    return need > back ? n - back : n;
-  }
-  return n; /* only continuation bytes: invalid, pass through */
-}
-
 typedef struct seq_state {
   azc_generate_result_t *res;
   azc_sampler_t *sampler;
@@ -46,7 +35,10 @@ typedef struct seq_state {
   int32_t draft_len; /* tokens to draft next pass (adapts, at most draft_max) */
   bool done;
   size_t cap_tokens, cap_text;
-  size_t streamed; /* bytes of res->text already streamed */
+  size_t streamed;        /* bytes of res->text already given to the writer */
+  azc_utf8_stream_t text; /* streams valid UTF-8 to params->on_text */
+  const azc_generate_params_t *params;
+  int32_t seq;
 } seq_state_t;
 
 static azc_status_t append_text(seq_state_t *s, const char *p, size_t n) {
@@ -65,18 +57,23 @@ static azc_status_t append_text(seq_state_t *s, const char *p, size_t n) {
   return NULL;
 }
 
-static void stream(seq_state_t *s, int32_t seq, const azc_generate_params_t *p, bool flush) {
+static void stream_sink(void *user, const char *text, size_t n) {
+  seq_state_t *s = user;
+  s->params->on_text(s->params->user, s->seq, text, n);
+}
+
+/* Streams the text generated since the last call; `flush` ends the stream. */
+static void stream(seq_state_t *s, const azc_generate_params_t *p, bool flush) {
   if (!p->on_text) return;
   azc_generate_result_t *r = s->res;
-  size_t end = flush ? r->text_len : azc_utf8_complete_prefix(r->text, r->text_len);
-  if (end > s->streamed) p->on_text(p->user, seq, r->text + s->streamed, end - s->streamed);
-  if (end > s->streamed) s->streamed = end;
+  azc_utf8_stream_write(&s->text, r->text + s->streamed, r->text_len - s->streamed);
+  s->streamed = r->text_len;
+  if (flush) azc_utf8_stream_flush(&s->text);
 }
 
 /* Records a sampled token; decides whether the sequence goes on. */
-static azc_status_t accept_token(seq_state_t *s, int32_t seq, int32_t tok,
-                                 const azc_tokenizer_t *tk, const azc_generate_params_t *p,
-                                 int32_t n_ctx) {
+static azc_status_t accept_token(seq_state_t *s, int32_t tok, const azc_tokenizer_t *tk,
+                                 const azc_generate_params_t *p, int32_t n_ctx) {
   azc_generate_result_t *r = s->res;
   if (!p->ignore_eos && azc_tokenizer_is_eog(tk, tok)) {
     s->done = true;
@@ -112,7 +109,7 @@ static azc_status_t accept_token(seq_state_t *s, int32_t seq, int32_t tok,
   } else {
     AZC_RETURN_IF_ERROR(append_text(s, piece, n));
   }
-  stream(s, seq, p, false);
+  stream(s, p, false);
   s->pending = tok;
   if (p->n_predict >= 0 && (int64_t)r->n_tokens >= p->n_predict) {
     s->done = true;
@@ -152,6 +149,9 @@ static azc_status_t run(azc_executor_t *ex, const azc_tokenizer_t *tk, const cha
     if (!st[i].hist) return AZC_ERR(AZC_OUT_OF_MEMORY, "token history");
     memcpy(st[i].hist, r->prompt_tokens, r->n_prompt * sizeof(int32_t));
     st[i].n_hist = st[i].cap_hist = r->n_prompt;
+    st[i].params = p;
+    st[i].seq = i;
+    azc_utf8_stream_init(&st[i].text, stream_sink, &st[i]);
     r->text = calloc(1, 1);
     if (!r->text) return AZC_ERR(AZC_OUT_OF_MEMORY, "generated text");
     st[i].cap_text = 1;
@@ -196,7 +196,7 @@ static azc_status_t run(azc_executor_t *ex, const azc_tokenizer_t *tk, const cha
         results[s].stop = AZC_STOP_LENGTH;
         continue;
       }
-      AZC_RETURN_IF_ERROR(accept_token(&st[s], s, tok, tk, p, ex->n_ctx));
+      AZC_RETURN_IF_ERROR(accept_token(&st[s], tok, tk, p, ex->n_ctx));
     }
   }
 
@@ -259,7 +259,7 @@ static azc_status_t run(azc_executor_t *ex, const azc_tokenizer_t *tk, const cha
                           : azc_sampler_sample(st[s].sampler, lg);
         tm->gen_tokens++;
         tm->draft_accepted += accepted;
-        AZC_RETURN_IF_ERROR(accept_token(&st[s], s, tok, tk, p, ex->n_ctx));
+        AZC_RETURN_IF_ERROR(accept_token(&st[s], tok, tk, p, ex->n_ctx));
         if (st[s].done || !accepted) break;
       }
       /* draft length: +2 after a pass that kept every draft, -1 after one
@@ -278,7 +278,7 @@ static azc_status_t run(azc_executor_t *ex, const azc_tokenizer_t *tk, const cha
     tm->gen_ms += t2 - td;
     tm->sample_ms += t2 - t1;
   }
-  for (int32_t s = 0; s < n_prompts; s++) stream(&st[s], s, p, true);
+  for (int32_t s = 0; s < n_prompts; s++) stream(&st[s], p, true);
   return NULL;
 }
 

@@ -30,7 +30,9 @@ typedef struct azc_generate_params {
   bool add_special;   /* add BOS/EOS as the model's metadata says (default true) */
   bool parse_special; /* spellings of control tokens in the prompt become those tokens */
   bool ignore_eos;
-  /* streaming: called with complete UTF-8 text of sequence `seq` as it is generated */
+  /* streaming: called with the text of sequence `seq` as it is generated, as valid
+     UTF-8 (runtime/base/utf8.h: an incomplete sequence is held back until it completes,
+     ill-formed bytes become U+FFFD); result.text keeps the raw bytes */
   void (*on_text)(void *user, int32_t seq, const char *text, size_t len);
   void *user;
   /* speculative decoding: NULL = plain decoding; borrowed */
@@ -83,9 +85,5 @@ azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok,
                           const azc_generate_params_t *params, azc_generate_result_t *results,
                           azc_generate_timings_t *timings);
 void azc_generate_result_free(azc_generate_result_t *r);
-
-/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character
- * boundary (an incomplete trailing sequence is held back). */
-size_t azc_utf8_complete_prefix(const char *s, size_t n);
 
 #endif

@@ -14,7 +14,9 @@ typedef struct azc_arena {
 } azc_arena_t;
 
 void azc_arena_init(azc_arena_t *arena, size_t chunk_size);
-/* Zeroed memory aligned to `align` (a power of two <= 64); NULL when out of memory. */
+/* Zeroed memory whose address is a multiple of `align` (a power of two; at
+ * least 8 is used); NULL when out of memory or when align is not a power of
+ * two. */
 void *azc_arena_alloc(azc_arena_t *arena, size_t size, size_t align);
 char *azc_arena_strdup(azc_arena_t *arena, const char *s);
 char *azc_arena_strndup(azc_arena_t *arena, const char *s, size_t n);

@@ -84,6 +84,17 @@ azc_status_t azc_status_make(azc_code_t code, const char *file, int line, const 
   return st;
 }
 
+bool azc_status_has_context(const char *message, const char *context) {
+  size_t n = strlen(context);
+  if (!n) return true; /* nothing to add */
+  for (const char *p = message; (p = strstr(p, context)) != NULL; p++) {
+    bool starts = p == message || (p - message >= 2 && p[-2] == ':' && p[-1] == ' ');
+    bool ends = p[n] == 0 || (p[n] == ':' && p[n + 1] == ' ');
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 azc_status_t azc_status_wrap(azc_status_t st, const char *fmt, ...) {
   if (!st || st == &oom_status) return st;
   va_list ap;
@@ -91,12 +102,22 @@ azc_status_t azc_status_wrap(azc_status_t st, const char *fmt, ...) {
   char prefix[512];
   vsnprintf(prefix, sizeof(prefix), fmt, ap);
   va_end(ap);
-  size_t a = strlen(prefix), b = strlen(st->message);
+  if (azc_status_has_context(st->message, prefix)) return st; /* each context once */
+  size_t a = strlen(prefix);
+  const char *rest = st->message;
+  /* "writing model m.gguf" around "m.gguf: cannot create ...": the file once */
+  const char *sep = strstr(rest, ": ");
+  if (sep && sep > rest) {
+    size_t k = (size_t)(sep - rest);
+    if (k <= a && !memcmp(prefix + a - k, rest, k) && (k == a || prefix[a - k - 1] == ' '))
+      rest = sep + 2;
+  }
+  size_t b = strlen(rest);
   char *m = malloc(a + 2 + b + 1);
   if (!m) return st;
   memcpy(m, prefix, a);
   memcpy(m + a, ": ", 2);
-  memcpy(m + a + 2, st->message, b + 1);
+  memcpy(m + a + 2, rest, b + 1);
   free(st->message);
   st->message = one_line(m);
   return st;

@@ -13,6 +13,7 @@
 #define AZC_BASE_STATUS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 typedef enum azc_code {
   AZC_OK = 0,
@@ -32,9 +33,16 @@ azc_status_t azc_status_make(azc_code_t code, const char *file, int line, const 
     __attribute__((format(printf, 4, 5)));
 azc_status_t azc_status_makev(azc_code_t code, const char *file, int line, const char *fmt,
                               va_list ap);
-/* Prepends "context: " to the message of `st` and returns it (NULL stays NULL). */
+/* Prepends "context: " to the message of `st` and returns it (NULL stays NULL).
+ * A context the message already holds as one of its ": "-separated parts is
+ * not added again, and a message that starts with the context's last word
+ * ("m.gguf: cannot create ...", wrapped in "writing model m.gguf") loses that
+ * first part, so an error says each context once. */
 azc_status_t azc_status_wrap(azc_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* True when `context` is one of the ": "-separated parts of `message` (or a
+ * run of them: "a: b" in "x: a: b: c"). */
+bool azc_status_has_context(const char *message, const char *context);
 azc_code_t azc_status_code(azc_status_t st);
 /* The message without the source location; "OK" for NULL. Borrowed from st. */
 const char *azc_status_message(azc_status_t st);

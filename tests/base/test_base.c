@@ -26,6 +26,34 @@ static void test_status(void) {
   ASSERT_STREQ(azc_status_message(NULL), "OK");
 }
 
+/* Wrapping adds each context once. */
+static void test_status_wrap_once(void) {
+  azc_status_t st = AZC_ERR(AZC_NOT_FOUND, "kernel cache: no directory");
+  st = azc_status_wrap(st, "kernel cache");
+  ASSERT_STREQ(azc_status_message(st), "kernel cache: no directory");
+  st = azc_status_wrap(st, "compiling %s", "m.gguf");
+  st = azc_status_wrap(st, "compiling m.gguf");
+  st = azc_status_wrap(st, "kernel cache");
+  ASSERT_STREQ(azc_status_message(st), "compiling m.gguf: kernel cache: no directory");
+  azc_status_free(st);
+  st = AZC_ERR(AZC_IO, "/d/m.gguf: cannot create /d/m.gguf.tmp.1.0: No such file or directory");
+  st = azc_status_wrap(st, "writing model %s", "/d/m.gguf");
+  ASSERT_STREQ(azc_status_message(st),
+               "writing model /d/m.gguf: cannot create /d/m.gguf.tmp.1.0: No such file or directory");
+  azc_status_free(st);
+  st = azc_status_wrap(AZC_ERR(AZC_CORRUPT, "tokenizer: bad merge"), "x.gguf");
+  st = azc_status_wrap(st, "x.gguf: tokenizer"); /* a run of parts already there */
+  ASSERT_STREQ(azc_status_message(st), "x.gguf: tokenizer: bad merge");
+  azc_status_free(st);
+  st = azc_status_wrap(AZC_ERR(AZC_CORRUPT, "tokenizers: bad"), "tokenizer"); /* a part, not a prefix */
+  ASSERT_STREQ(azc_status_message(st), "tokenizer: tokenizers: bad");
+  azc_status_free(st);
+  ASSERT(azc_status_has_context("a: b: c", "b"));
+  ASSERT(azc_status_has_context("a: b: c", "b: c"));
+  ASSERT(!azc_status_has_context("a: bb: c", "b"));
+  ASSERT(!azc_status_has_context("a: b c", "b"));
+}
+
 static void test_arena(void) {
   azc_arena_t a;
   azc_arena_init(&a, 128);
@@ -36,6 +64,34 @@ static void test_arena(void) {
   memset(p, 1, 100);
   memset(q, 2, 1000);
   ASSERT_STREQ(azc_arena_strdup(&a, "blk.0"), "blk.0");
+  azc_arena_free(&a);
+}
+
+/* Addresses are aligned, whatever sizes came before (sizes that are not
+ * multiples of 16 included), in small and in own-chunk allocations; blocks
+ * are zeroed and do not overlap. */
+static void test_arena_alignment(void) {
+  azc_arena_t a;
+  azc_arena_init(&a, 256);
+  enum { N = 2000 };
+  unsigned char *p[N];
+  size_t sz[N];
+  test_rng_t rng = {3};
+  for (int i = 0; i < N; i++) {
+    size_t align = (size_t)1 << test_rng_int(&rng, 13); /* 1 .. 4096 */
+    sz[i] = (size_t)(i % 7 == 0 ? 300 + test_rng_int(&rng, 700) : 1 + test_rng_int(&rng, 47));
+    p[i] = azc_arena_alloc(&a, sz[i], align);
+    ASSERT(p[i]);
+    size_t want = align < 8 ? 8 : align;
+    ASSERT_MSG(((uintptr_t)p[i] & (want - 1)) == 0, "allocation %d (%zu bytes, align %zu) at %p", i,
+               sz[i], align, (void *)p[i]);
+    for (size_t k = 0; k < sz[i]; k++) ASSERT(p[i][k] == 0);
+    memset(p[i], (i % 250) + 1, sz[i]);
+  }
+  for (int i = 0; i < N; i++)
+    for (size_t k = 0; k < sz[i]; k++)
+      ASSERT_MSG(p[i][k] == (i % 250) + 1, "allocation %d overwritten", i);
+  ASSERT(azc_arena_alloc(&a, 8, 24) == NULL); /* not a power of two */
   azc_arena_free(&a);
 }
 
@@ -148,7 +204,9 @@ static void test_hash(void) {
 
 int main(void) {
   RUN(test_status);
+  RUN(test_status_wrap_once);
   RUN(test_arena);
+  RUN(test_arena_alignment);
   RUN(test_fp16_exhaustive);
   RUN(test_atomic_file);
   RUN(test_threadpool);
