@@ -3,10 +3,10 @@
  * weights in order, so a multi-GB model is streamed, not copied in memory. */
 #include "driver/bundle_emit.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "codegen/bundle_writer.h"
@@ -97,6 +97,18 @@ static azc_status_t code_section(const azc_plan_t *p, const azc_compiled_t *c, i
   return NULL;
 }
 
+/* A bundle is a pure function of its inputs (reproducible builds): no clock.
+ * The time stored is SOURCE_DATE_EPOCH when that is set to a number of
+ * seconds, else 0 (https://reproducible-builds.org/specs/source-date-epoch/). */
+static int64_t source_date_epoch(void) {
+  const char *e = getenv("SOURCE_DATE_EPOCH");
+  if (!e || !*e) return 0;
+  char *end;
+  errno = 0;
+  long long v = strtoll(e, &end, 10);
+  return errno || *end || v < 0 ? 0 : (int64_t)v;
+}
+
 azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_compiled_t *c,
                              const azc_bundle_defaults_t *defaults, const azc_chat_info_t *chat,
                              void (*progress)(void *user, uint64_t done, uint64_t total),
@@ -127,7 +139,7 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
   meta.n_ff = hp->n_ff;
   meta.file_type = hp->file_type;
   meta.weight_bytes = (int64_t)weights_size;
-  meta.compiled_unix_time = (int64_t)time(NULL);
+  meta.compiled_unix_time = source_date_epoch();
 
   uint8_t *plan_blob = NULL, *tok_blob = NULL, *chat_blob = NULL;
   size_t plan_size = 0, tok_size = 0, chat_size = 0;

@@ -34,7 +34,7 @@ typedef struct azc_bundle_meta {
   char source[256]; /* the GGUF file it was compiled from (base name) */
   int32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff, file_type;
   int64_t weight_bytes;
-  int64_t compiled_unix_time;
+  int64_t compiled_unix_time; /* SOURCE_DATE_EPOCH at compile time, else 0 (never the clock) */
 } azc_bundle_meta_t;
 
 typedef struct azc_bundle_cpu_target {
