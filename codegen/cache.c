@@ -1,7 +1,8 @@
 /* Kernel cache (see cache.h for the layout and the entry format).
  *
  * Every entry is one small file written with the atomic writer (temp file in
- * the same folder, fsync, rename), so there is no lock and no index to keep
+ * the same folder, rename; no fsync, as the checksums catch what a power loss
+ * could leave), so there is no lock and no index to keep
  * consistent: the file system's rename is the only synchronization, and
  * `info`, `list` and `clear` are walks over the two-level folder tree. A get
  * reads the header first and checks the sizes against the file before it
@@ -325,6 +326,10 @@ azc_status_t azc_cache_put(azc_cache_t *c, azc_hash128_t key, const void *data, 
     if (!st) st = azc_atomic_file_open(path, &f);
     if (!st) break;
   }
+  /* no fsync: a kill cannot cut a renamed entry, and an entry a power loss
+     leaves short or zeroed fails its length and checksums on the next get,
+     which removes it and rebuilds the kernel */
+  if (!st) f.no_fsync = 1;
   if (st) return azc_status_wrap(st, "kernel cache: storing %s", hex);
   st = azc_atomic_file_write(&f, h, AZC_CACHE_HEADER_SIZE + desc_len);
   if (!st) st = azc_atomic_file_write(&f, data, size);

@@ -1,13 +1,16 @@
 /* File maps and atomic writes (see file.h). */
 #include "runtime/base/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 azc_status_t azc_file_map_open(const char *path, azc_file_map_t *out) {
@@ -92,6 +95,48 @@ azc_status_t azc_file_read_all(const char *path, char **out, size_t *out_size) {
 
 static atomic_int tmp_counter;
 
+enum { AZC_STALE_TEMP_SECONDS = 60 };
+
+/* Removes "<name>.tmp.<pid>.<n>" files next to path that killed writers left:
+ * the writing process is gone (kill(pid, 0) says so) and the file has not
+ * changed for AZC_STALE_TEMP_SECONDS (a writer in another pid namespace
+ * would still be writing). Anything else in the folder is left alone. */
+static void remove_stale_temps(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  size_t dir_len = slash ? (size_t)(slash - path) : 0, name_len = strlen(name);
+  char dir[4096];
+  if (dir_len >= sizeof(dir) || !name_len) return;
+  if (slash) {
+    memcpy(dir, path, dir_len);
+    dir[dir_len] = 0;
+    if (!dir_len) strcpy(dir, "/");
+  } else {
+    strcpy(dir, ".");
+  }
+  DIR *d = opendir(dir);
+  if (!d) return;
+  time_t now = time(NULL);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (strncmp(n, name, name_len) || strncmp(n + name_len, ".tmp.", 5)) continue;
+    char *end;
+    long pid = strtol(n + name_len + 5, &end, 10);
+    if (pid <= 0 || *end != '.' || !end[1]) continue;
+    for (const char *p = end + 1; *p; p++)
+      if (*p < '0' || *p > '9') goto next;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char full[4096 + 256];
+    snprintf(full, sizeof(full), "%s/%s", dir, n);
+    struct stat sb;
+    if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && now - sb.st_mtime >= AZC_STALE_TEMP_SECONDS)
+      unlink(full);
+  next:;
+  }
+  closedir(d);
+}
+
 azc_status_t azc_atomic_file_open(const char *path, azc_atomic_file_t *out) {
   memset(out, 0, sizeof(*out));
   size_t n = strlen(path) + 64;
@@ -101,6 +146,7 @@ azc_status_t azc_atomic_file_open(const char *path, azc_atomic_file_t *out) {
     azc_atomic_file_abort(out);
     return AZC_ERR(AZC_OUT_OF_MEMORY, "%s: out of memory", path);
   }
+  remove_stale_temps(path);
   snprintf(out->tmp_path, n, "%s.tmp.%d.%d", path, (int)getpid(),
            atomic_fetch_add(&tmp_counter, 1));
   int fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
