@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/utf8.h"
 #include "runtime/base/util.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
@@ -185,6 +186,7 @@ size_t azc_chat_stop_scan(const char *const *stops, size_t n_stops, const char *
 typedef struct text_buf {
   char *p;
   size_t len, cap, streamed;
+  azc_utf8_stream_t w; /* what is streamed is valid UTF-8 (runtime/base/utf8.h) */
 } text_buf_t;
 
 static azc_status_t text_append(text_buf_t *t, const char *p, size_t n) {
@@ -202,9 +204,17 @@ static azc_status_t text_append(text_buf_t *t, const char *p, size_t n) {
   return NULL;
 }
 
-static void emit(azc_chat_session_t *s, text_buf_t *t, size_t upto) {
-  if (upto > t->streamed && s->on_text) s->on_text(s->user, t->p + t->streamed, upto - t->streamed);
+static void stream_sink(void *user, const char *text, size_t n) {
+  azc_chat_session_t *s = user;
+  s->on_text(s->user, text, n);
+}
+
+/* Streams t->p[streamed..upto); `final` ends the answer's stream. */
+static void emit(azc_chat_session_t *s, text_buf_t *t, size_t upto, bool final) {
+  if (!s->on_text) return;
+  if (upto > t->streamed) azc_utf8_stream_write(&t->w, t->p + t->streamed, upto - t->streamed);
   if (upto > t->streamed) t->streamed = upto;
+  if (final) azc_utf8_stream_flush(&t->w);
 }
 
 static bool cancelled(const azc_chat_session_t *s) { return s->cancel && *s->cancel; }
@@ -255,6 +265,7 @@ static azc_status_t run_tokens(azc_chat_session_t *s, const int32_t *toks, int32
   AZC_RETURN_IF_ERROR(prefill(s, toks, common, n, &stop));
   out->prompt_ms = azc_time_ms() - t0;
   text_buf_t t = {0};
+  azc_utf8_stream_init(&t.w, stream_sink, s);
   azc_status_t st = text_append(&t, "", 0);
   if (stop) {
     out->stop = AZC_CHAT_STOP_CANCELLED;
@@ -295,7 +306,7 @@ static azc_status_t run_tokens(azc_chat_session_t *s, const int32_t *toks, int32
       out->stop = AZC_CHAT_STOP_STRING;
       break;
     }
-    emit(s, &t, safe);
+    emit(s, &t, safe, false);
     if (n_predict >= 0 && out->n_generated >= n_predict) {
       out->stop = AZC_CHAT_STOP_LENGTH;
       break;
@@ -318,7 +329,7 @@ static azc_status_t run_tokens(azc_chat_session_t *s, const int32_t *toks, int32
   }
   azc_sampler_destroy(sampler);
   out->gen_ms = azc_time_ms() - t1;
-  if (!st) emit(s, &t, t.len); /* the answer is final: a held-back tail is not a stop */
+  if (!st) emit(s, &t, t.len, true); /* the answer is final: a held-back tail is not a stop */
   if (st) {
     free(t.p);
     return st;

@@ -25,6 +25,18 @@ azc_generate_params_t azc_generate_params_default(void) {
   return p;
 }
 
+size_t azc_utf8_complete_prefix(const char *s, size_t n) {
+  for (size_t back = 1; back <= 3 && back <= n; back++) {
+    size_t len;
+    uint32_t cp;
+    if (azc_utf8_next((const unsigned char *)s + n - back, back, &len, &cp) ==
+            AZC_UTF8_INCOMPLETE &&
+        len == back)
+      return n - back;
+  }
+  return n;
+}
+
 typedef struct seq_state {
   azc_generate_result_t *res;
   azc_sampler_t *sampler;

@@ -86,4 +86,10 @@ azc_status_t azc_generate(azc_executor_t *ex, const azc_tokenizer_t *tok,
                           azc_generate_timings_t *timings);
 void azc_generate_result_free(azc_generate_result_t *r);
 
+/* Length of the longest prefix of s[0..n) that does not end inside a
+ * sequence still being completed (a valid start of a longer UTF-8 sequence
+ * at the end is held back; ill-formed bytes are not, a repairing writer
+ * turns them into U+FFFD). */
+size_t azc_utf8_complete_prefix(const char *s, size_t n);
+
 #endif
