@@ -14,7 +14,7 @@
 # succeed with identical bundles.
 # usage: test_kill.sh AZC   (AZC_KILL_SEED=N repeats a run's moments)
 set -u
-azc=$1
+azc=$(realpath "$1")
 dir=${AZC_TEST_TMP:-/tmp/azc-test-kill}
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -44,7 +44,7 @@ cache=$dir/cache
 export AZC_CACHE_DIR=$cache
 completed=0
 for i in $(seq 1 20); do
-  delay=$((RANDOM % (clean_ms + 1)))
+  delay=$(((RANDOM * 32768 + RANDOM) % (clean_ms + 1)))
   "$azc" compile "$dir/m.gguf" -o "$dir/out.bundle" -j 2 >/dev/null 2>&1 &
   pid=$!
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
