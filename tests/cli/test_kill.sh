@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash safety: `azc compile` killed with SIGKILL at 20 random moments
-# (uniform over the time a clean compile takes) into one kernel cache, with
+# (uniform over a cold compile's time for the first 5, over 1.5 x a warm
+# compile's for the rest) into one kernel cache, with
 # an older bundle already at the output path. After every kill:
 #   - the output is the old bundle, intact, or the whole new one (the kill
 #     came after the rename), never anything else;
@@ -35,8 +36,11 @@ t0=$(now_ms)
 AZC_CACHE_DIR=$dir/ref-cache "$azc" compile "$dir/m.gguf" -o "$dir/ref.bundle" -j 2 >/dev/null 2>&1 || exit 1
 clean_ms=$(($(now_ms) - t0))
 echo "clean compile: $clean_ms ms"
-# the older bundle at the output path: same model, other stored defaults
+# the older bundle at the output path: same model, other stored defaults (a warm compile)
+t0=$(now_ms)
 AZC_CACHE_DIR=$dir/ref-cache "$azc" compile "$dir/m.gguf" -o "$dir/old.bundle" -n 7 >/dev/null 2>&1 || exit 1
+warm_ms=$(($(now_ms) - t0))
+echo "warm compile: $warm_ms ms"
 cmp -s "$dir/old.bundle" "$dir/ref.bundle" && { echo "FAIL the old bundle should differ"; exit 1; }
 cp "$dir/old.bundle" "$dir/out.bundle"
 
@@ -44,7 +48,11 @@ cache=$dir/cache
 export AZC_CACHE_DIR=$cache
 completed=0
 for i in $(seq 1 20); do
-  delay=$(((RANDOM * 32768 + RANDOM) % (clean_ms + 1)))
+  # kills 1-5 over a cold compile (kernels being built and stored), the rest over
+  # a warm one (the cache fills as kills go by: weights and the bundle write)
+  span=$clean_ms
+  [ "$i" -gt 5 ] && span=$((warm_ms * 3 / 2))
+  delay=$(((RANDOM * 32768 + RANDOM) % (span + 1)))
   "$azc" compile "$dir/m.gguf" -o "$dir/out.bundle" -j 2 >/dev/null 2>&1 &
   pid=$!
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
