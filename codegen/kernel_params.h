@@ -32,7 +32,14 @@ enum {
 };
 
 /* elementwise ops */
-enum { AZK_EW_ADD = 1, AZK_EW_MUL = 2, AZK_EW_SCALE = 3, AZK_EW_SILU = 4, AZK_EW_GELU = 5 };
+enum {
+  AZK_EW_ADD = 1,
+  AZK_EW_MUL = 2,
+  AZK_EW_SCALE = 3,
+  AZK_EW_SILU = 4,
+  AZK_EW_GELU = 5,
+  AZK_EW_SOFTCAP = 6, /* scale * tanh(x / scale) */
+};
 
 /* matmul_fused: up to 4 weight segments side by side (N = sum N[s]) */
 typedef struct azk_mm_params {
@@ -47,10 +54,12 @@ typedef struct azk_mm_params {
   float eps, freq_base, freq_scale, unused;
 } azk_mm_params_t;
 
-/* flash_attn: softmax(scale q.k + causal mask) v */
+/* flash_attn: softmax(softcap(scale q.k) + causal mask) v */
 typedef struct azk_fa_params {
   int32_t n_head, n_head_kv, head_dim, in_q;
   float scale;
+  float softcap;  /* 0: none, else softcap * tanh(s / softcap) */
+  int32_t window; /* 0: every earlier key; else only keys pos - window + 1 .. pos */
 } azk_fa_params_t;
 
 /* get_rows: rows of a (V, D) table of any stored type, by in[1]'s indices */
@@ -62,13 +71,15 @@ typedef struct azk_get_rows_params {
 typedef struct azk_ew_params {
   int32_t op;        /* AZK_EW_* */
   int32_t D;         /* row width */
-  int32_t broadcast; /* 1: b is one row (D) applied to every row of a */
-  float scale;       /* AZK_EW_SCALE */
+  int32_t broadcast; /* 1: b is one row of b_len values repeated along every row of a */
+  int32_t b_len;     /* D, or less (a divisor of D): per head of (T, H, hd) */
+  float scale;       /* AZK_EW_SCALE; the cap of AZK_EW_SOFTCAP */
 } azk_ew_params_t;
 
 /* rms_norm, layer_norm over rows of D */
 typedef struct azk_norm_params {
   int32_t D, layer_norm; /* layer_norm: 1 for layernorm, 0 for rmsnorm */
+  int32_t rows_per_m;    /* rows of D per tensor row: heads of (T, H, hd), else 1 */
   float eps;
 } azk_norm_params_t;
 
@@ -82,6 +93,7 @@ typedef struct azk_rope_params {
   int32_t n_head, head_dim, n_rot, mode; /* mode: AZC_ROPE_NORMAL 0, NEOX 2 */
   int32_t has_factors;                   /* 1: frequency factors in in[2] */
   float freq_base, freq_scale;
+  float attn_factor; /* multiplies the rotated pairs (LongRoPE); 1 otherwise */
 } azk_rope_params_t;
 
 /* kv_write: rows (T, width) from in[1] into the K or V cache at (seq, pos) */
@@ -93,6 +105,7 @@ typedef struct azk_kv_write_params {
 /* attn_scores, attn_values, causal_mask (which reads only n_head) */
 typedef struct azk_attn_params {
   int32_t n_head, n_head_kv, head_dim;
+  int32_t window; /* causal_mask: sliding window (0: none) */
 } azk_attn_params_t;
 
 /* softmax over rows of width W (0: the key length L); rows = M * rows_per_m */

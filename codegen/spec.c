@@ -90,7 +90,8 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.fa.head_dim = (int32_t)q->shape[2].c;
     s->p.fa.in_q = 0;
     s->p.fa.scale = n->fattr[0];
-    if (n->iattr[0] || n->fattr[1] != 0.0f) break; /* sliding window, soft-cap: not yet */
+    s->p.fa.window = (int32_t)n->iattr[0];
+    s->p.fa.softcap = n->fattr[1];
     return NULL;
   }
   case AZC_OP_GET_ROWS:
@@ -104,18 +105,21 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.ew.op = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
     s->p.ew.D = (int32_t)row_width(n);
     s->p.ew.broadcast = n->inputs[1]->rank == 1 && n->rank > 1;
-    /* a row broadcast over heads (T, H, D) * (D): not a kernel we make */
-    if (s->p.ew.broadcast && n->inputs[1]->shape[0].c != s->p.ew.D) break;
+    /* a row shorter than the row of a: per head of (T, H, hd) */
+    s->p.ew.b_len = s->p.ew.broadcast ? (int32_t)n->inputs[1]->shape[0].c : s->p.ew.D;
     return NULL;
   case AZC_OP_SCALE:
   case AZC_OP_SILU:
   case AZC_OP_GELU:
+  case AZC_OP_SOFTCAP:
     s->kind = AZK_KIND_ELEMENTWISE;
-    s->p.ew.op = n->op == AZC_OP_SCALE  ? AZK_EW_SCALE
-                 : n->op == AZC_OP_SILU ? AZK_EW_SILU
-                                        : AZK_EW_GELU;
+    s->p.ew.op = n->op == AZC_OP_SCALE     ? AZK_EW_SCALE
+                 : n->op == AZC_OP_SILU    ? AZK_EW_SILU
+                 : n->op == AZC_OP_SOFTCAP ? AZK_EW_SOFTCAP
+                                           : AZK_EW_GELU;
     s->p.ew.D = (int32_t)row_width(n);
-    if (n->op == AZC_OP_SCALE) s->p.ew.scale = n->fattr[0];
+    s->p.ew.b_len = s->p.ew.D;
+    if (n->op == AZC_OP_SCALE || n->op == AZC_OP_SOFTCAP) s->p.ew.scale = n->fattr[0];
     /* scaled attention scores have a symbolic last dim: not a kernel we make */
     if (!azc_dim_is_const(n->shape[n->rank - 1])) break;
     return NULL;
@@ -125,7 +129,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.norm.D = (int32_t)n->shape[n->rank - 1].c;
     s->p.norm.layer_norm = n->op == AZC_OP_LAYER_NORM;
     s->p.norm.eps = n->fattr[0];
-    if (row_width(n) != s->p.norm.D) break; /* per-head norms of (T, H, D): not yet */
+    s->p.norm.rows_per_m = (int32_t)(row_width(n) / s->p.norm.D); /* heads of (T, H, hd) */
     return NULL;
   case AZC_OP_SLICE:
     s->kind = AZK_KIND_SLICE;
@@ -142,7 +146,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     s->p.rope.has_factors = n->n_inputs == 3;
     s->p.rope.freq_base = n->fattr[0];
     s->p.rope.freq_scale = n->fattr[1];
-    if (n->fattr[2] != 1.0f) break; /* attn_factor: not yet */
+    s->p.rope.attn_factor = n->fattr[2];
     return NULL;
   case AZC_OP_KV_WRITE:
     s->kind = AZK_KIND_KV_WRITE;
@@ -161,7 +165,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
   case AZC_OP_CAUSAL_MASK:
     s->kind = AZK_KIND_CAUSAL_MASK;
     s->p.attn.n_head = (int32_t)n->shape[1].c;
-    if (n->iattr[0]) break; /* sliding window: not yet */
+    s->p.attn.window = (int32_t)n->iattr[0];
     return NULL;
   case AZC_OP_SOFTMAX: {
     s->kind = AZK_KIND_SOFTMAX;
@@ -255,17 +259,18 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
     return;
   }
   case AZK_KIND_FLASH_ATTN:
-    snprintf(buf, cap, "flash_attn heads=%d kv_heads=%d head_dim=%d", s->p.fa.n_head,
-             s->p.fa.n_head_kv, s->p.fa.head_dim);
+    snprintf(buf, cap, "flash_attn heads=%d kv_heads=%d head_dim=%d%s%s", s->p.fa.n_head,
+             s->p.fa.n_head_kv, s->p.fa.head_dim, s->p.fa.window ? " window" : "",
+             s->p.fa.softcap > 0 ? " softcap" : "");
     return;
   case AZK_KIND_GET_ROWS:
     snprintf(buf, cap, "get_rows D=%d %s", s->p.get_rows.D,
              lower_name(s->p.get_rows.table_type, t));
     return;
   case AZK_KIND_ELEMENTWISE: {
-    static const char *ew[] = {"?", "add", "mul", "scale", "silu", "gelu"};
+    static const char *ew[] = {"?", "add", "mul", "scale", "silu", "gelu", "softcap"};
     const azk_ew_params_t *p = &s->p.ew;
-    snprintf(buf, cap, "%s D=%d%s", ew[p->op >= 1 && p->op <= 5 ? p->op : 0], p->D,
+    snprintf(buf, cap, "%s D=%d%s", ew[p->op >= 1 && p->op <= 6 ? p->op : 0], p->D,
              p->broadcast ? " (row broadcast)" : "");
     return;
   }

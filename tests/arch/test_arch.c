@@ -28,7 +28,7 @@ static azc_status_t make_exec(const char *path, azc_model_t *m, const azc_execut
                               azc_executor_t **out, void **state) {
   (void)path;
   azc_compile_options_t o = azc_compile_options_default();
-  o.n_batch = 64;
+  o.n_batch = 128; /* the whole prompt in one prefill, as llama.cpp ran it */
   o.n_ctx = p->n_ctx;
   compiled_model_t *c;
   AZC_RETURN_IF_ERROR(compiled_model_create(m, &o, &c));

@@ -333,7 +333,7 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
   float *out = c->out;
   for (int64_t u = ith; u < T * Hkv; u += nth) {
     int64_t t = u / Hkv, g = u % Hkv;
-    int32_t L = c->pos[t] + 1;
+    int32_t L = c->pos[t] + 1, first = p->window > 0 && L > p->window ? L - p->window : 0;
     const float *kbase = c->k_cache + c->seq[t] * c->kv_seq_stride + g * D;
     const float *vbase = c->v_cache + c->seq[t] * c->kv_seq_stride + g * D;
     float mx[FA_MAX_GROUP], sum[FA_MAX_GROUP], sc[FA_MAX_GROUP][FA_BLOCK];
@@ -343,13 +343,16 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
       float *o = out + (t * H + g * G + h) * D;
       for (int64_t d = 0; d < D; d++) o[d] = 0;
     }
-    for (int32_t l0 = 0; l0 < L; l0 += FA_BLOCK) {
+    for (int32_t l0 = first; l0 < L; l0 += FA_BLOCK) {
       int32_t nb = L - l0 < FA_BLOCK ? L - l0 : FA_BLOCK;
       for (int32_t j = 0; j < nb; j++) {
         const float *k = kbase + (int64_t)(l0 + j) * Hkv * D;
         for (int64_t h = 0; h < G; h++)
           sc[h][j] = azk_vec_dot_f32(Q + (t * H + g * G + h) * D, k, D) * p->scale;
       }
+      if (p->softcap > 0)
+        for (int64_t h = 0; h < G; h++)
+          for (int32_t j = 0; j < nb; j++) sc[h][j] = azk_softcap(sc[h][j], p->softcap);
       for (int64_t h = 0; h < G; h++) {
         float bm = mx[h];
         for (int32_t j = 0; j < nb; j++) bm = sc[h][j] > bm ? sc[h][j] : bm;
@@ -416,10 +419,11 @@ AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
       int64_t i = r * D + j;
       float x = a[i];
       switch (p->op) {
-      case AZK_EW_ADD: o[i] = x + b[p->broadcast ? j : i]; break;
-      case AZK_EW_MUL: o[i] = x * b[p->broadcast ? j : i]; break;
+      case AZK_EW_ADD: o[i] = x + b[p->broadcast ? j % p->b_len : i]; break;
+      case AZK_EW_MUL: o[i] = x * b[p->broadcast ? j % p->b_len : i]; break;
       case AZK_EW_SCALE: o[i] = x * p->scale; break;
       case AZK_EW_SILU: o[i] = azk_silu(x); break;
+      case AZK_EW_SOFTCAP: o[i] = azk_softcap(x, p->scale); break;
       default: o[i] = azk_gelu(x); break;
       }
     }
@@ -427,7 +431,7 @@ AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
 
 AZK_INLINE void azk_norm_impl(const azk_call_t *c, int ith, int nth, const azk_norm_params_t *p) {
   int64_t r0, r1, D = p->D;
-  split_range(c->M, ith, nth, &r0, &r1);
+  split_range(c->M * p->rows_per_m, ith, nth, &r0, &r1);
   for (int64_t r = r0; r < r1; r++)
     azk_norm_row((float *)c->out + r * D, (const float *)c->in[0] + r * D, D, p->layer_norm, p->eps,
                  NULL, NULL);
@@ -451,6 +455,8 @@ AZK_INLINE void azk_rope_impl(const azk_call_t *c, int ith, int nth, const azk_r
     memcpy(o, (const float *)c->in[0] + t * H * D, (size_t)(H * D) * sizeof(float));
     rope_table(cs, p->n_rot, c->pos[t], p->freq_base, p->freq_scale,
                p->has_factors ? c->in[2] : NULL);
+    if (p->attn_factor != 1.0f)
+      for (int i = 0; i < p->n_rot; i++) cs[i] *= p->attn_factor;
     for (int64_t h = 0; h < H; h++) rope_head(o + h * D, cs, p->n_rot, p->mode);
   }
 }
@@ -504,7 +510,9 @@ AZK_INLINE void azk_causal_mask_impl(const azk_call_t *c, int ith, int nth,
     int64_t t = u / H;
     const float *x = (const float *)c->in[0] + u * L;
     float *o = (float *)c->out + u * L;
-    for (int64_t l = 0; l < L; l++) o[l] = l > c->pos[t] ? -__builtin_inff() : x[l];
+    for (int64_t l = 0; l < L; l++)
+      o[l] =
+          l > c->pos[t] || (p->window > 0 && c->pos[t] - l >= p->window) ? -__builtin_inff() : x[l];
   }
 }
 
