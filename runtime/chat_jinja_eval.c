@@ -15,36 +15,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/base/arena.h"
-#include "runtime/base/util.h"
-#include "runtime/chat_internal.h"
-#include "runtime/chat_jinja_tree.h"
+#include "runtime/chat_jinja_eval.h"
 
 /* ================================================================ values */
 
-typedef struct scope {
-  struct scope *parent;
-  size_t n, cap;
-  const char **names;
-  value_t *vals;
-} scope_t;
-
-typedef struct ctx {
-  azc_arena_t *arena;
-  azc_buf_t *out;
-  scope_t *scope;
-  char *err;
-  size_t err_cap;
-  azc_jinja_result_t fail; /* first failure */
-  jmp_buf jump;
-  long steps;
-  int depth;
-} ctx_t;
-
 static const value_t UNDEF = {.k = V_UNDEF};
 
-__attribute__((noreturn)) static void fail_with(ctx_t *C, azc_jinja_result_t r, const char *fmt,
-                                                ...) {
+void azc_jinja_fail(ctx_t *C, azc_jinja_result_t r, const char *fmt, ...) {
   C->fail = r;
   va_list ap;
   va_start(ap, fmt);
@@ -53,48 +30,8 @@ __attribute__((noreturn)) static void fail_with(ctx_t *C, azc_jinja_result_t r, 
   longjmp(C->jump, 1);
 }
 
-#define UNSUP(...) fail_with(C, AZC_JINJA_UNSUPPORTED, __VA_ARGS__)
-#define ERROR(...) fail_with(C, AZC_JINJA_ERROR, __VA_ARGS__)
-
-static void *alloc(ctx_t *C, size_t n) {
-  void *p = azc_arena_alloc(C->arena, n ? n : 1, 8);
-  if (!p) fail_with(C, AZC_JINJA_NOMEM, "out of memory");
-  return p;
-}
-
 static void step(ctx_t *C) {
   if (++C->steps > MAX_STEPS) UNSUP("the template runs too long");
-}
-
-static value_t mk_str(ctx_t *C, const char *s, size_t n) {
-  str_t *x = alloc(C, sizeof(str_t) + n + 1);
-  x->n = n;
-  if (n) memcpy(x->s, s, n);
-  x->s[n] = 0;
-  return (value_t){.k = V_STR, .s = x};
-}
-
-static value_t mk_cstr(ctx_t *C, const char *s) { return mk_str(C, s, strlen(s)); }
-static value_t mk_bool(bool b) { return (value_t){.k = V_BOOL, .b = b}; }
-static value_t mk_int(int64_t i) { return (value_t){.k = V_INT, .i = i}; }
-
-static list_t *new_list(ctx_t *C, size_t cap) {
-  list_t *l = alloc(C, sizeof(*l));
-  l->n = 0;
-  l->cap = cap ? cap : 4;
-  l->items = alloc(C, l->cap * sizeof(value_t));
-  l->tuple = false;
-  return l;
-}
-
-static void list_push(ctx_t *C, list_t *l, value_t v) {
-  if (l->n == l->cap) {
-    value_t *it = alloc(C, l->cap * 2 * sizeof(value_t));
-    memcpy(it, l->items, l->n * sizeof(value_t));
-    l->items = it;
-    l->cap *= 2;
-  }
-  l->items[l->n++] = v;
 }
 
 static dict_t *new_dict(ctx_t *C) {
@@ -283,7 +220,7 @@ static void put_value(ctx_t *C, azc_buf_t *b, value_t v, bool repr) {
     break;
   case V_FUNC: UNSUP("printing a function");
   }
-  if (b->oom) fail_with(C, AZC_JINJA_NOMEM, "out of memory");
+  if (b->oom) azc_jinja_fail(C, AZC_JINJA_NOMEM, "out of memory");
 }
 
 static value_t to_str(ctx_t *C, value_t v) {
@@ -405,179 +342,6 @@ static void push_scope(ctx_t *C, scope_t *s) {
 
 static void pop_scope(ctx_t *C) { C->scope = C->scope->parent; }
 
-/* ================================================================ strings */
-
-static size_t utf8_len(const str_t *s) {
-  size_t n = 0;
-  for (size_t i = 0; i < s->n; i++) n += ((unsigned char)s->s[i] & 0xC0) != 0x80;
-  return n;
-}
-
-static bool ascii_only(const str_t *s) {
-  for (size_t i = 0; i < s->n; i++)
-    if ((unsigned char)s->s[i] >= 0x80) return false;
-  return true;
-}
-
-static bool py_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0x1c ||
-         c == 0x1d || c == 0x1e || c == 0x1f;
-}
-
-/* Bytes of a Unicode whitespace character (Python's str.isspace) at s, 0 if none. */
-static size_t uspace_len(const unsigned char *s, size_t n) {
-  if (n >= 1 && py_space(s[0])) return 1;
-  if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0)) return 2;
-  if (n < 3) return 0;
-  if (s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) return 3; /* U+1680 */
-  if (s[0] == 0xE2 && s[1] == 0x80 &&
-      (s[2] <= 0x8A || s[2] == 0xA8 || s[2] == 0xA9 ||
-       s[2] == 0xAF)) /* U+2000-200A, 2028/9, 202F */
-    return 3;
-  if (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) return 3; /* U+205F */
-  if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) return 3; /* U+3000 */
-  return 0;
-}
-
-/* str.strip/lstrip/rstrip; chars NULL: Unicode whitespace, as Python. */
-static value_t strip(ctx_t *C, value_t v, const str_t *chars, bool left, bool right) {
-  const unsigned char *s = (const unsigned char *)v.s->s;
-  size_t a = 0, b = v.s->n;
-  if (chars && !ascii_only(chars)) UNSUP("strip() with non-ASCII characters");
-  for (;;) {
-    size_t k = 0;
-    if (a < b)
-      k = chars ? (memchr(chars->s, s[a], chars->n) && s[a] < 0x80) : uspace_len(s + a, b - a);
-    if (!left || !k) break;
-    a += k;
-  }
-  while (right && b > a) {
-    size_t k = 0;
-    if (chars)
-      k = s[b - 1] < 0x80 && memchr(chars->s, s[b - 1], chars->n) ? 1 : 0;
-    else
-      for (size_t w = 1; w <= 3 && w <= b - a && !k; w++)
-        if (uspace_len(s + b - w, w) == w) k = w;
-    if (!k) break;
-    b -= k;
-  }
-  return mk_str(C, (const char *)s + a, b - a);
-}
-
-static value_t change_case(ctx_t *C, value_t v,
-                           int mode /* 0 upper 1 lower 2 title 3 capitalize */) {
-  if (!ascii_only(v.s)) UNSUP("changing the case of non-ASCII text");
-  value_t r = mk_str(C, v.s->s, v.s->n);
-  bool start = true;
-  for (size_t i = 0; i < r.s->n; i++) {
-    char c = r.s->s[i];
-    if (mode == 0)
-      c = (char)toupper((unsigned char)c);
-    else if (mode == 1)
-      c = (char)tolower((unsigned char)c);
-    else if (mode == 2) {
-      c = start ? (char)toupper((unsigned char)c) : (char)tolower((unsigned char)c);
-      start = !isalpha((unsigned char)c);
-    } else {
-      c = i == 0 ? (char)toupper((unsigned char)c) : (char)tolower((unsigned char)c);
-    }
-    r.s->s[i] = c;
-  }
-  return r;
-}
-
-static bool str_starts(const str_t *s, const str_t *p) {
-  return s->n >= p->n && !memcmp(s->s, p->s, p->n);
-}
-static bool str_ends(const str_t *s, const str_t *p) {
-  return s->n >= p->n && !memcmp(s->s + s->n - p->n, p->s, p->n);
-}
-
-static const char *memmem_(const char *h, size_t hn, const char *n, size_t nn) {
-  if (nn == 0) return h;
-  for (size_t i = 0; i + nn <= hn; i++)
-    if (!memcmp(h + i, n, nn)) return h + i;
-  return NULL;
-}
-
-static value_t split(ctx_t *C, value_t v, value_t sep, int64_t maxsplit) {
-  list_t *l = new_list(C, 4);
-  const str_t *s = v.s;
-  if (sep.k == V_NONE || sep.k == V_UNDEF) { /* runs of whitespace, ends dropped */
-    if (!ascii_only(s)) UNSUP("split() of non-ASCII text on whitespace");
-    size_t i = 0;
-    while (i < s->n) {
-      while (i < s->n && py_space((unsigned char)s->s[i])) i++;
-      if (i >= s->n) break;
-      size_t j = i;
-      if (maxsplit >= 0 && (int64_t)l->n == maxsplit)
-        j = s->n;
-      else
-        while (j < s->n && !py_space((unsigned char)s->s[j])) j++;
-      if (j == s->n && maxsplit >= 0 && (int64_t)l->n == maxsplit) {
-        size_t e = s->n;
-        while (e > i && py_space((unsigned char)s->s[e - 1])) e--;
-        list_push(C, l, mk_str(C, s->s + i, e - i));
-        break;
-      }
-      list_push(C, l, mk_str(C, s->s + i, j - i));
-      i = j;
-    }
-  } else {
-    if (sep.k != V_STR) ERROR("split() separator must be a string");
-    if (sep.s->n == 0) ERROR("empty separator");
-    size_t i = 0;
-    for (;;) {
-      const char *hit = (maxsplit < 0 || (int64_t)l->n < maxsplit)
-                            ? memmem_(s->s + i, s->n - i, sep.s->s, sep.s->n)
-                            : NULL;
-      if (!hit) {
-        list_push(C, l, mk_str(C, s->s + i, s->n - i));
-        break;
-      }
-      list_push(C, l, mk_str(C, s->s + i, (size_t)(hit - (s->s + i))));
-      i = (size_t)(hit - s->s) + sep.s->n;
-    }
-  }
-  return (value_t){.k = V_LIST, .l = l};
-}
-
-static value_t replace(ctx_t *C, value_t v, value_t old, value_t new_, int64_t count) {
-  if (old.k != V_STR || new_.k != V_STR) ERROR("replace() takes strings");
-  if (old.s->n == 0) UNSUP("replace() of an empty string");
-  azc_buf_t b = {0};
-  const str_t *s = v.s;
-  size_t i = 0;
-  int64_t done = 0;
-  while (i <= s->n) {
-    const char *hit =
-        (count < 0 || done < count) ? memmem_(s->s + i, s->n - i, old.s->s, old.s->n) : NULL;
-    if (!hit) {
-      azc_buf_put(&b, s->s + i, s->n - i);
-      break;
-    }
-    azc_buf_put(&b, s->s + i, (size_t)(hit - (s->s + i)));
-    azc_buf_put(&b, new_.s->s, new_.s->n);
-    i = (size_t)(hit - s->s) + old.s->n;
-    done++;
-  }
-  if (b.oom) {
-    azc_buf_free(&b);
-    fail_with(C, AZC_JINJA_NOMEM, "out of memory");
-  }
-  value_t r = mk_str(C, b.data ? b.data : "", b.len);
-  azc_buf_free(&b);
-  return r;
-}
-
-/* Python-style index normalization; false when out of range */
-static bool norm_index(int64_t i, size_t n, size_t *out) {
-  if (i < 0) i += (int64_t)n;
-  if (i < 0 || (uint64_t)i >= n) return false;
-  *out = (size_t)i;
-  return true;
-}
-
 /* ================================================================ evaluation */
 
 static value_t eval(ctx_t *C, const node_t *n);
@@ -626,8 +390,8 @@ static value_t get_item_value(ctx_t *C, value_t obj, value_t key) {
       return UNDEF;
     }
     size_t n = obj.k == V_LIST ? obj.l->n : obj.s->n, at;
-    if (obj.k == V_STR && !ascii_only(obj.s)) UNSUP("indexing non-ASCII text");
-    if (!norm_index(key.k == V_INT ? key.i : key.b, n, &at)) return UNDEF;
+    if (obj.k == V_STR && !azc_jinja_ascii_only(obj.s)) UNSUP("indexing non-ASCII text");
+    if (!azc_jinja_norm_index(key.k == V_INT ? key.i : key.b, n, &at)) return UNDEF;
     return obj.k == V_LIST ? obj.l->items[at] : mk_str(C, obj.s->s + at, 1);
   }
   if (obj.k == V_DICT) {
@@ -702,15 +466,18 @@ static value_t call_method(ctx_t *C, value_t self, const char *m, const args_t *
     if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip")) {
       const str_t *chars = a0.k == V_STR ? a0.s : NULL;
       if (a0.k != V_UNDEF && a0.k != V_NONE && !chars) ERROR("%s arg must be None or str", m);
-      return strip(C, self, chars, m[0] != 'r', m[0] != 'l');
+      return azc_jinja_strip(C, self, chars, m[0] != 'r', m[0] != 'l');
     }
     if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
       bool starts = m[0] == 's';
-      if (a0.k == V_STR) return mk_bool(starts ? str_starts(self.s, a0.s) : str_ends(self.s, a0.s));
+      if (a0.k == V_STR)
+        return mk_bool(starts ? azc_jinja_str_starts(self.s, a0.s)
+                              : azc_jinja_str_ends(self.s, a0.s));
       if (a0.k == V_LIST && a0.l->tuple) {
         for (size_t i = 0; i < a0.l->n; i++) {
           if (a0.l->items[i].k != V_STR) ERROR("%s: tuple of non-strings", m);
-          if (starts ? str_starts(self.s, a0.l->items[i].s) : str_ends(self.s, a0.l->items[i].s))
+          if (starts ? azc_jinja_str_starts(self.s, a0.l->items[i].s)
+                     : azc_jinja_str_ends(self.s, a0.l->items[i].s))
             return mk_bool(true);
         }
         return mk_bool(false);
@@ -719,15 +486,16 @@ static value_t call_method(ctx_t *C, value_t self, const char *m, const args_t *
     }
     if (!strcmp(m, "split")) {
       value_t a1 = arg(a, 1, NULL);
-      return split(C, self, a0, a1.k == V_UNDEF ? -1 : want_int(C, a1, "maxsplit"));
+      return azc_jinja_split(C, self, a0, a1.k == V_UNDEF ? -1 : want_int(C, a1, "maxsplit"));
     }
-    if (!strcmp(m, "upper")) return change_case(C, self, 0);
-    if (!strcmp(m, "lower")) return change_case(C, self, 1);
-    if (!strcmp(m, "title")) return change_case(C, self, 2);
-    if (!strcmp(m, "capitalize")) return change_case(C, self, 3);
+    if (!strcmp(m, "upper")) return azc_jinja_change_case(C, self, 0);
+    if (!strcmp(m, "lower")) return azc_jinja_change_case(C, self, 1);
+    if (!strcmp(m, "title")) return azc_jinja_change_case(C, self, 2);
+    if (!strcmp(m, "capitalize")) return azc_jinja_change_case(C, self, 3);
     if (!strcmp(m, "replace")) {
       value_t a2 = arg(a, 2, NULL);
-      return replace(C, self, a0, arg(a, 1, NULL), a2.k == V_UNDEF ? -1 : want_int(C, a2, "count"));
+      return azc_jinja_replace(C, self, a0, arg(a, 1, NULL),
+                               a2.k == V_UNDEF ? -1 : want_int(C, a2, "count"));
     }
     if (!strcmp(m, "join")) {
       if (a0.k != V_LIST) UNSUP("join() of a %s", kind_name(a0));
@@ -746,9 +514,9 @@ static value_t call_method(ctx_t *C, value_t self, const char *m, const args_t *
     }
     if (!strcmp(m, "find") || !strcmp(m, "count")) {
       if (a0.k != V_STR) ERROR("%s() takes a string", m);
-      if (!ascii_only(self.s)) UNSUP("%s() in non-ASCII text", m);
+      if (!azc_jinja_ascii_only(self.s)) UNSUP("%s() in non-ASCII text", m);
       if (m[0] == 'f') {
-        const char *hit = memmem_(self.s->s, self.s->n, a0.s->s, a0.s->n);
+        const char *hit = azc_jinja_memmem(self.s->s, self.s->n, a0.s->s, a0.s->n);
         return mk_int(hit ? (int64_t)(hit - self.s->s) : -1);
       }
       if (a0.s->n == 0) return mk_int((int64_t)self.s->n + 1);
@@ -824,7 +592,7 @@ static value_t call_func(ctx_t *C, value_t f, const args_t *a) {
   case FN_RAISE: {
     value_t m = arg(a, 0, NULL);
     value_t s = to_str(C, m);
-    fail_with(C, AZC_JINJA_RAISED, "%.*s", (int)AZC_MIN(s.s->n, 150), s.s->s);
+    azc_jinja_fail(C, AZC_JINJA_RAISED, "%.*s", (int)AZC_MIN(s.s->n, 150), s.s->s);
   }
   case FN_STRFTIME: {
     value_t fmt = arg(a, 0, NULL);
@@ -909,7 +677,8 @@ static bool run_test(ctx_t *C, const char *name, value_t v, const args_t *a) {
         if (equal(v, a0.l->items[i])) return true;
       return false;
     }
-    if (a0.k == V_STR && v.k == V_STR) return memmem_(a0.s->s, a0.s->n, v.s->s, v.s->n) != NULL;
+    if (a0.k == V_STR && v.k == V_STR)
+      return azc_jinja_memmem(a0.s->s, a0.s->n, v.s->s, v.s->n) != NULL;
     if (a0.k == V_DICT && v.k == V_STR) return dict_get(a0.d, v.s->s, v.s->n) != NULL;
     ERROR("'in' test of a %s", kind_name(a0));
   }
@@ -939,19 +708,19 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
   if (!strcmp(name, "trim")) {
     value_t s = to_str(C, v);
     const str_t *chars = a0.k == V_STR ? a0.s : NULL;
-    return strip(C, s, chars, true, true);
+    return azc_jinja_strip(C, s, chars, true, true);
   }
   if (!strcmp(name, "length") || !strcmp(name, "count")) {
-    if (v.k == V_STR) return mk_int((int64_t)utf8_len(v.s));
+    if (v.k == V_STR) return mk_int((int64_t)azc_jinja_utf8_len(v.s));
     if (v.k == V_LIST) return mk_int((int64_t)v.l->n);
     if (v.k == V_DICT) return mk_int((int64_t)v.d->n);
     if (v.k == V_UNDEF) return mk_int(0);
     ERROR("object of type '%s' has no len()", kind_name(v));
   }
-  if (!strcmp(name, "upper")) return change_case(C, to_str(C, v), 0);
-  if (!strcmp(name, "lower")) return change_case(C, to_str(C, v), 1);
-  if (!strcmp(name, "title")) return change_case(C, to_str(C, v), 2);
-  if (!strcmp(name, "capitalize")) return change_case(C, to_str(C, v), 3);
+  if (!strcmp(name, "upper")) return azc_jinja_change_case(C, to_str(C, v), 0);
+  if (!strcmp(name, "lower")) return azc_jinja_change_case(C, to_str(C, v), 1);
+  if (!strcmp(name, "title")) return azc_jinja_change_case(C, to_str(C, v), 2);
+  if (!strcmp(name, "capitalize")) return azc_jinja_change_case(C, to_str(C, v), 3);
   if (!strcmp(name, "default") || !strcmp(name, "d")) {
     value_t dflt = a0.k == V_UNDEF ? mk_str(C, "", 0) : a0;
     bool boolean = truthy(arg(a, 1, "boolean"));
@@ -982,7 +751,7 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
     return name[0] == 'f' ? l->items[0] : l->items[l->n - 1];
   }
   if (!strcmp(name, "reverse")) {
-    if (v.k == V_STR && !ascii_only(v.s)) UNSUP("reverse of non-ASCII text");
+    if (v.k == V_STR && !azc_jinja_ascii_only(v.s)) UNSUP("reverse of non-ASCII text");
     list_t *src = iter_items(C, v), *l = new_list(C, src->n);
     for (size_t i = src->n; i-- > 0;) list_push(C, l, src->items[i]);
     if (v.k == V_STR) {
@@ -1062,8 +831,8 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
   }
   if (!strcmp(name, "replace")) {
     value_t a2 = arg(a, 2, "count");
-    return replace(C, to_str(C, v), a0, arg(a, 1, NULL),
-                   a2.k == V_UNDEF ? -1 : want_int(C, a2, "count"));
+    return azc_jinja_replace(C, to_str(C, v), a0, arg(a, 1, NULL),
+                             a2.k == V_UNDEF ? -1 : want_int(C, a2, "count"));
   }
   if (!strcmp(name, "abs")) {
     if (v.k == V_INT) return mk_int(v.i < 0 ? -v.i : v.i);
@@ -1106,7 +875,7 @@ static int compare_order(ctx_t *C, value_t a, value_t b, const char *op) {
 static bool contains(ctx_t *C, value_t hay, value_t needle) {
   if (hay.k == V_STR) {
     if (needle.k != V_STR) ERROR("'in <string>' requires string as left operand");
-    return memmem_(hay.s->s, hay.s->n, needle.s->s, needle.s->n) != NULL;
+    return azc_jinja_memmem(hay.s->s, hay.s->n, needle.s->s, needle.s->n) != NULL;
   }
   if (hay.k == V_LIST) {
     for (size_t i = 0; i < hay.l->n; i++)
@@ -1198,7 +967,7 @@ static value_t arith(ctx_t *C, const char *op, value_t a, value_t b) {
 
 static value_t slice(ctx_t *C, value_t obj, value_t lo, value_t hi, value_t st) {
   if (obj.k != V_LIST && obj.k != V_STR) ERROR("'%s' object is not subscriptable", kind_name(obj));
-  if (obj.k == V_STR && !ascii_only(obj.s)) UNSUP("slicing non-ASCII text");
+  if (obj.k == V_STR && !azc_jinja_ascii_only(obj.s)) UNSUP("slicing non-ASCII text");
   int64_t n = obj.k == V_LIST ? (int64_t)obj.l->n : (int64_t)obj.s->n;
   int64_t step_ = st.k == V_UNDEF || st.k == V_NONE ? 1 : want_int(C, st, "slice step");
   if (step_ == 0) ERROR("slice step cannot be zero");
@@ -1439,7 +1208,7 @@ static int exec_node(ctx_t *C, const node_t *n) {
   case N_BLOCK: return exec_body(C, n->body, n->n_body);
   default: UNSUP("an expression as a statement");
   }
-  if (C->out->oom) fail_with(C, AZC_JINJA_NOMEM, "out of memory");
+  if (C->out->oom) azc_jinja_fail(C, AZC_JINJA_NOMEM, "out of memory");
   if (C->out->len > MAX_OUTPUT) UNSUP("the output exceeds %d bytes", MAX_OUTPUT);
   return FLOW_NEXT;
 }
