@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config llvm-19-dev clang-19 libclang-rt-19-dev libxxhash-dev
       libcjson-dev libmicrohttpd-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-      python3 python3-jinja2)
+      python3 python3-jinja2 curl wrk)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
