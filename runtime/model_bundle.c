@@ -83,8 +83,10 @@ static azc_status_t load_cpu_code(azc_bundle_model_t *m) {
     if (p->kernels[k].device != AZC_DEVICE_CPU) continue;
     uint64_t off = azc_load_u64le(data + sizeof(h) + 16 * (size_t)i);
     uint64_t n = azc_load_u64le(data + sizeof(h) + 16 * (size_t)i + 8);
-    if (off > size || n > size - off)
+    if (off > size || n > size - off) {
       st = AZC_ERR(AZC_CORRUPT, "section 'cpu.code': object %d lies outside the section", i);
+      break;
+    }
     objs[k] = data + off;
     sizes[k] = (size_t)n;
     i++;
