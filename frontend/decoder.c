@@ -222,7 +222,7 @@ azc_status_t azc_decoder_lower(const azc_model_t *m, const azc_decoder_variant_t
         hp->n_ctx_orig < hp->n_ctx_train) {
       g->max_ctx = hp->n_ctx_orig;
       snprintf(g->max_ctx_reason, sizeof(g->max_ctx_reason),
-               "%s: rope_factors_long (past %d positions) is not supported", hp->arch,
+               "%s: rope_factors_long past %d positions is unsupported", hp->arch,
                hp->n_ctx_orig);
     }
   }
