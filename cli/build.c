@@ -84,7 +84,7 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
   if (!st) {
     const azc_compile_stats_t *s = &c->stats;
     print_ops("ops before fusion", s->ops_before, s->nodes_before);
-    print_ops("ops after fusion ", s->ops_after, s->nodes_after);
+    print_ops(opt->fuse ? "ops after fusion " : "ops, fusion off ", s->ops_after, s->nodes_after);
     char target[512];
     azc_compiled_describe_target(c, target, sizeof(target));
     fprintf(stderr,

@@ -20,7 +20,7 @@ static void compile_usage(FILE *out) {
       "  -c CTX               default context size stored in the bundle\n"
       "  -j JOBS              parallel kernel compiles (default: all cores)\n"
       "  --no-cache           compile every kernel; do not read or write the cache\n"
-      "  --no-fuse            skip the fusion passes (for debugging)\n"
+      "  --no-fuse            skip the fusion passes: one kernel per IR op (same answers, slower)\n"
       "  --dump-after=PASS    print the IR after PASS (or 'all')\n"
       "  defaults stored for azc run: -n N --temp T --top-k K --top-p P --min-p P\n"
       "                                --repeat-penalty R --repeat-last-n N --seed S -t THREADS\n");

@@ -20,7 +20,7 @@ enum {
   AZK_KIND_MATMUL = 1, /* matmul_fused (and plain matmul) */
   AZK_KIND_FLASH_ATTN = 2,
   AZK_KIND_GET_ROWS = 3,
-  AZK_KIND_ELEMENTWISE = 4, /* add, mul, scale, silu, gelu */
+  AZK_KIND_ELEMENTWISE = 4, /* add, mul, scale, silu, gelu, softcap */
   AZK_KIND_NORM = 5,
   AZK_KIND_SLICE = 6,
   AZK_KIND_ROPE = 7,
@@ -67,13 +67,15 @@ typedef struct azk_get_rows_params {
   int32_t D, table_type; /* row length; azc_dtype_t of the table */
 } azk_get_rows_params_t;
 
-/* add, mul (b is a whole tensor, or one row broadcast), scale, silu, gelu */
+/* add, mul (b is a whole tensor, or one row broadcast), scale, silu, gelu,
+ * softcap; rows = M * rows_per_m rows of D values each */
 typedef struct azk_ew_params {
-  int32_t op;        /* AZK_EW_* */
-  int32_t D;         /* row width */
-  int32_t broadcast; /* 1: b is one row of b_len values repeated along every row of a */
-  int32_t b_len;     /* D, or less (a divisor of D): per head of (T, H, hd) */
-  float scale;       /* AZK_EW_SCALE; the cap of AZK_EW_SOFTCAP */
+  int32_t op;         /* AZK_EW_* */
+  int32_t D;          /* row width; 0: the key length L (unfused attention scores) */
+  int32_t broadcast;  /* 1: b is one row of b_len values repeated along every row of a */
+  int32_t b_len;      /* D, or less (a divisor of D): per head of (T, H, hd) */
+  float scale;        /* AZK_EW_SCALE; the cap of AZK_EW_SOFTCAP */
+  int32_t rows_per_m; /* rows of D per tensor row: heads of (T, H, L) when D is 0, else 1 */
 } azk_ew_params_t;
 
 /* rms_norm, layer_norm over rows of D */

@@ -103,7 +103,9 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
   case AZC_OP_MUL:
     s->kind = AZK_KIND_ELEMENTWISE;
     s->p.ew.op = n->op == AZC_OP_ADD ? AZK_EW_ADD : AZK_EW_MUL;
+    if (!azc_dim_is_const(n->shape[n->rank - 1])) break; /* only scores have a symbolic width */
     s->p.ew.D = (int32_t)row_width(n);
+    s->p.ew.rows_per_m = 1;
     s->p.ew.broadcast = n->inputs[1]->rank == 1 && n->rank > 1;
     /* a row shorter than the row of a: per head of (T, H, hd) */
     s->p.ew.b_len = s->p.ew.broadcast ? (int32_t)n->inputs[1]->shape[0].c : s->p.ew.D;
@@ -117,11 +119,21 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
                  : n->op == AZC_OP_SILU    ? AZK_EW_SILU
                  : n->op == AZC_OP_SOFTCAP ? AZK_EW_SOFTCAP
                                            : AZK_EW_GELU;
-    s->p.ew.D = (int32_t)row_width(n);
-    s->p.ew.b_len = s->p.ew.D;
     if (n->op == AZC_OP_SCALE || n->op == AZC_OP_SOFTCAP) s->p.ew.scale = n->fattr[0];
-    /* scaled attention scores have a symbolic last dim: not a kernel we make */
-    if (!azc_dim_is_const(n->shape[n->rank - 1])) break;
+    if (azc_dim_is_const(n->shape[n->rank - 1])) {
+      s->p.ew.D = (int32_t)row_width(n);
+      s->p.ew.rows_per_m = 1;
+    } else { /* unfused attention scores (T, H, L): rows of the key length L */
+      int64_t mid = 1;
+      for (int i = 1; i + 1 < n->rank; i++) {
+        if (!azc_dim_is_const(n->shape[i])) mid = 0;
+        mid *= n->shape[i].c;
+      }
+      if (mid <= 0) break;
+      s->p.ew.D = 0;
+      s->p.ew.rows_per_m = (int32_t)mid;
+    }
+    s->p.ew.b_len = s->p.ew.D;
     return NULL;
   case AZC_OP_RMS_NORM:
   case AZC_OP_LAYER_NORM:
@@ -270,8 +282,12 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
   case AZK_KIND_ELEMENTWISE: {
     static const char *ew[] = {"?", "add", "mul", "scale", "silu", "gelu", "softcap"};
     const azk_ew_params_t *p = &s->p.ew;
-    snprintf(buf, cap, "%s D=%d%s", ew[p->op >= 1 && p->op <= 6 ? p->op : 0], p->D,
-             p->broadcast ? " (row broadcast)" : "");
+    if (p->D)
+      snprintf(buf, cap, "%s D=%d%s", ew[p->op >= 1 && p->op <= 6 ? p->op : 0], p->D,
+               p->broadcast ? " (row broadcast)" : "");
+    else
+      snprintf(buf, cap, "%s heads=%d x keys", ew[p->op >= 1 && p->op <= 6 ? p->op : 0],
+               p->rows_per_m);
     return;
   }
   case AZK_KIND_NORM:
@@ -307,7 +323,7 @@ double azc_kernel_spec_work_per_row(const azc_kernel_spec_t *s) {
     return 4.0 * s->p.fa.n_head * s->p.fa.head_dim * 256; /* per key, ~256 keys */
   /* the other kernels: a small multiple of their row width */
   case AZK_KIND_GET_ROWS: return 64.0 * s->p.get_rows.D;
-  case AZK_KIND_ELEMENTWISE: return 64.0 * s->p.ew.D;
+  case AZK_KIND_ELEMENTWISE: return 64.0 * (s->p.ew.D ? s->p.ew.D : 64.0 * s->p.ew.rows_per_m);
   case AZK_KIND_NORM: return 64.0 * s->p.norm.D;
   case AZK_KIND_SLICE: return 64.0 * s->p.slice.in_width;
   case AZK_KIND_ROPE: return 64.0 * s->p.rope.n_head;

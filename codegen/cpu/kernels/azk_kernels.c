@@ -409,9 +409,9 @@ AZK_INLINE void azk_get_rows_impl(const azk_call_t *c, int ith, int nth,
 
 AZK_INLINE void azk_elementwise_impl(const azk_call_t *c, int ith, int nth,
                                      const azk_ew_params_t *p) {
-  const int64_t D = p->D;
+  const int64_t D = p->D ? p->D : c->L; /* 0: rows of keys (unfused attention scores) */
   int64_t r0, r1;
-  split_range(c->M, ith, nth, &r0, &r1);
+  split_range(c->M * p->rows_per_m, ith, nth, &r0, &r1);
   const float *a = c->in[0], *b = c->in[1];
   float *o = c->out;
   for (int64_t r = r0; r < r1; r++)
