@@ -6,6 +6,7 @@
  * call. */
 #include "runtime/cpu_exec.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,19 +49,17 @@ static void run_step(void *ctx, int ith, int nth) {
   e->fn(&e->call, ith, nth);
 }
 
-static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
-  cpu_exec_t *e = (cpu_exec_t *)ex;
+/* runs the CPU kernel steps among [first, last) */
+static void run_steps(cpu_exec_t *e, const azc_batch_t *b, int32_t first, int32_t last) {
   const azc_plan_t *p = e->plan;
-  if (b->n_tokens > p->plan_T || b->n_out > p->plan_O)
-    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
-                   b->n_tokens, b->n_out, (long long)p->plan_T, (long long)p->plan_O);
   int32_t L = 0;
   for (int32_t i = 0; i < b->n_tokens; i++) L = AZC_MAX(L, b->pos[i] + 1);
   e->batch = b;
   azk_call_t *c = &e->call;
   int nthreads = azc_threadpool_size(e->pool);
-  for (int32_t i = 0; i < p->n_steps; i++) {
+  for (int32_t i = first; i < last; i++) {
     const azc_plan_step_t *s = &p->steps[i];
+    if (s->op != AZC_STEP_KERNEL || s->device != AZC_DEVICE_CPU) continue;
     memset(c, 0, sizeof(*c));
     c->out = resolve(e, &s->out);
     for (int k = 0; k < s->n_in; k++) c->in[k] = resolve(e, &s->in[k]);
@@ -88,6 +87,15 @@ static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float
       e->fn(c, 0, 1);
     }
   }
+}
+
+static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
+  cpu_exec_t *e = (cpu_exec_t *)ex;
+  const azc_plan_t *p = e->plan;
+  if (b->n_tokens > p->plan_T || b->n_out > p->plan_O)
+    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
+                   b->n_tokens, b->n_out, (long long)p->plan_T, (long long)p->plan_O);
+  run_steps(e, b, 0, p->n_steps);
   memcpy(logits, e->arena + p->logits.offset,
          sizeof(float) * (size_t)b->n_out * (size_t)p->n_vocab);
   return NULL;
@@ -110,9 +118,9 @@ static void *alloc64(int64_t n) {
   return posix_memalign(&p, 64, (size_t)(n > 0 ? n : 64)) ? NULL : p;
 }
 
-azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels,
-                                 const void *const *weights, const azc_executor_params_t *params,
-                                 azc_executor_t **out) {
+static azc_status_t create(const azc_plan_t *plan, const azk_fn_t *kernels,
+                           const void *const *weights, const azc_executor_params_t *params,
+                           bool cpu_steps_only, azc_executor_t **out) {
   *out = NULL;
   azc_executor_params_t prm = *params;
   if (prm.n_seq <= 0) prm.n_seq = 1;
@@ -124,6 +132,7 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
                    prm.n_ctx, plan->n_ctx_train);
   for (int32_t i = 0; i < plan->n_steps; i++) {
     const azc_plan_step_t *s = &plan->steps[i];
+    if (!cpu_steps_only && (s->op != AZC_STEP_KERNEL || s->device != AZC_DEVICE_CPU)) continue;
     if (s->op != AZC_STEP_KERNEL || s->device != AZC_DEVICE_CPU || !kernels[s->kernel])
       return AZC_ERR(AZC_UNSUPPORTED,
                      "plan step %d is a %s on the %s: the CPU executor runs CPU kernels only", i,
@@ -160,3 +169,21 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
   *out = &e->base;
   return NULL;
 }
+
+azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels,
+                                 const void *const *weights, const azc_executor_params_t *params,
+                                 azc_executor_t **out) {
+  return create(plan, kernels, weights, params, true, out);
+}
+
+azc_status_t azc_cpu_exec_create_part(const azc_plan_t *plan, const azk_fn_t *kernels,
+                                      const void *const *weights,
+                                      const azc_executor_params_t *params, azc_executor_t **out) {
+  return create(plan, kernels, weights, params, false, out);
+}
+
+void azc_cpu_exec_run_steps(azc_executor_t *ex, const azc_batch_t *b, int32_t first, int32_t last) {
+  run_steps((cpu_exec_t *)ex, b, first, last);
+}
+
+uint8_t *azc_cpu_exec_arena(azc_executor_t *ex) { return ((cpu_exec_t *)ex)->arena; }

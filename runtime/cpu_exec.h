@@ -17,4 +17,15 @@ azc_status_t azc_cpu_exec_create(const azc_plan_t *plan, const azk_fn_t *kernels
                                  const void *const *weights, const azc_executor_params_t *params,
                                  azc_executor_t **out);
 
+/* For the executor of another device that runs a plan's CPU steps (partial
+ * offload): an executor over the whole plan that skips the steps of other
+ * devices. azc_cpu_exec_run_steps runs the CPU kernel steps among [first,
+ * last) for a batch the caller has checked (runtime/executor.c); the arena
+ * is the host arena the copy steps move values into and out of. */
+azc_status_t azc_cpu_exec_create_part(const azc_plan_t *plan, const azk_fn_t *kernels,
+                                      const void *const *weights,
+                                      const azc_executor_params_t *params, azc_executor_t **out);
+void azc_cpu_exec_run_steps(azc_executor_t *ex, const azc_batch_t *b, int32_t first, int32_t last);
+uint8_t *azc_cpu_exec_arena(azc_executor_t *ex);
+
 #endif

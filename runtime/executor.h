@@ -28,7 +28,14 @@ typedef struct azc_executor_params {
   int32_t n_ctx;     /* positions per sequence */
   int32_t n_seq;     /* sequences that can be live at once */
   int32_t n_batch;   /* most tokens per forward call */
+  /* GPU offload (-ngl): with gpu_layers_set 0, the placement the bundle was
+   * compiled with; else n_gpu_layers layers on the GPU (AZC_GPU_LAYERS_AUTO:
+   * as many as fit; >= the layer count: all) */
+  int32_t gpu_layers_set;
+  int32_t n_gpu_layers;
 } azc_executor_params_t;
+
+#define AZC_GPU_LAYERS_AUTO (-1)
 
 azc_executor_params_t azc_executor_params_default(void);
 

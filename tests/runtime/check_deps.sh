@@ -18,4 +18,8 @@ for f in "$lib" "$bin"; do
   fi
   echo "ok: $f: $(echo "$deps" | awk '{print $1}' | tr '\n' ' ')"
 done
+# the CUDA executor is in the runtime all the same: it loads the driver with dlopen
+if ! nm -D "$lib" 2>/dev/null | grep -q ' T azc_cuda_driver_open$'; then
+  echo "FAIL: $lib lacks the CUDA driver loader (azc_cuda_driver_open)"; fail=1
+fi
 exit $fail
