@@ -42,7 +42,10 @@
  *
  * A back end whose plan no executor runs yet (a GPU generator before its
  * runtime exists) is compiled and its columns say "no executor" with the
- * reason: visible, never silently skipped; such columns do not fail the test. */
+ * reason, or "not on device" when the plan ran but none of its kernel steps
+ * on that back end's device (a GPU plan that fell back to its CPU kernels):
+ * visible, never silently skipped; such columns do not fail the test, and a
+ * compile such a back end refuses is shown as "refused" with its message. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +130,8 @@ typedef struct column {
   char name[32];
 } column_t;
 
-typedef enum { CELL_OK, CELL_FAIL, CELL_NO_EXECUTOR, CELL_REFUSED } cell_state_t;
+/* OFF_DEVICE: the plan ran, but none of its kernel steps on the column's device */
+typedef enum { CELL_OK, CELL_FAIL, CELL_NO_EXECUTOR, CELL_REFUSED, CELL_OFF_DEVICE } cell_state_t;
 
 typedef struct cell {
   cell_state_t state;
@@ -137,6 +141,7 @@ typedef struct cell {
   double cos_min, rel_max;
   int tokens_equal, ties;
   int kernels, compiled; /* distinct kernels, of them compiled (not from the cache) */
+  int on_device;         /* kernel steps on the column's back end's device */
   double ms_compile, ms_run;
 } cell_t;
 
@@ -261,6 +266,10 @@ static void run_cell(azc_model_t *m, const model_case_t *mc, const reference_t *
     cell->ops[op] = c->compiled->stats.ops_after[op] > 0 && op_is_kernel(op);
   cell->kernels = c->compiled->stats.kernels;
   cell->compiled = c->compiled->stats.cache_misses;
+  const azc_plan_t *plan = c->compiled->plan;
+  for (int32_t i = 0; i < plan->n_steps; i++)
+    cell->on_device +=
+        plan->steps[i].op == AZC_STEP_KERNEL && plan->steps[i].device == col->be->device;
   azc_executor_params_t ep = exec_params();
   azc_executor_t *ex;
   st = compiled_model_executor(c, &ep, &ex);
@@ -295,6 +304,11 @@ static void run_cell(azc_model_t *m, const model_case_t *mc, const reference_t *
     if (st && azc_status_code(st) == AZC_INVALID_ARGUMENT) {
       cell->state = CELL_OK;
       azc_status_free(st);
+      if (!cell->on_device) { /* matched, but not with this back end's code */
+        cell->state = CELL_OFF_DEVICE;
+        snprintf(cell->why, sizeof(cell->why), "no kernel step of the plan ran on %s",
+                 azc_device_name(col->be->device));
+      }
     } else if (st) {
       cell_fail(cell, CELL_FAIL, "17 tokens in a 16-token plan", st);
     } else {
@@ -346,7 +360,7 @@ static void print_matrix(const matrix_t *mx, const char *part) {
     if (!op_is_kernel(op)) continue;
     fprintf(stderr, "%-13s", azc_op_info((azc_op_t)op)->name);
     for (int c = 0; c < mx->n_cols; c++) {
-      int has = 0, ok = 0, no_exec = 0, refused = 0;
+      int has = 0, ok = 0, no_exec = 0, refused = 0, off = 0;
       for (int m = 0; m < mx->n_models; m++) {
         const cell_t *cell = &mx->cells[m][c];
         if (cell->state == CELL_REFUSED) refused++;
@@ -354,10 +368,13 @@ static void print_matrix(const matrix_t *mx, const char *part) {
         has++;
         ok += cell->state == CELL_OK;
         no_exec += cell->state == CELL_NO_EXECUTOR;
+        off += cell->state == CELL_OFF_DEVICE;
       }
       char buf[32];
       if (no_exec == has && has)
         snprintf(buf, sizeof(buf), "no executor");
+      else if (off == has && has)
+        snprintf(buf, sizeof(buf), "not on device");
       else if (!has)
         snprintf(buf, sizeof(buf), refused ? "refused" : "-");
       else
@@ -385,6 +402,7 @@ static void print_matrix(const matrix_t *mx, const char *part) {
       case CELL_FAIL: snprintf(buf, sizeof(buf), "FAIL"); break;
       case CELL_NO_EXECUTOR: snprintf(buf, sizeof(buf), "no executor"); break;
       case CELL_REFUSED: snprintf(buf, sizeof(buf), "refused"); break;
+      case CELL_OFF_DEVICE: snprintf(buf, sizeof(buf), "not on device"); break;
       }
       fprintf(stderr, " %-22s", buf);
     }
