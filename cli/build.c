@@ -16,6 +16,7 @@
 #include "frontend/modelfile.h"
 #include "runtime/base/util.h"
 #include "runtime/bundle.h"
+#include "runtime/cuda_code.h"
 #include "runtime/model_store.h"
 
 typedef struct progress_state {
@@ -78,6 +79,11 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
             m->hp.n_layer, m->hp.n_embd, m->hp.n_vocab);
     opt->progress = on_kernel;
     if (def.n_ctx > 0) opt->n_ctx = def.n_ctx;
+    /* -ngl (or --gpu-layers) and a Modelfile's num_gpu set the same default */
+    if (opt->n_gpu_layers != 0)
+      def.n_gpu_layers = opt->n_gpu_layers;
+    else
+      opt->n_gpu_layers = def.n_gpu_layers;
     st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, opt, &c);
   }
   double t_compile = azc_time_ms();
@@ -94,6 +100,18 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
             target, s->steps, s->kernels, s->cache_hits, s->cache_misses,
             s->cache_rebuilt ? " (damaged cache entries rebuilt)" : "",
             (double)s->arena_bytes / (1 << 20), (long long)opt->n_batch);
+    if (c->stats.link_summary[0]) {
+      int64_t bytes[AZC_DEVICE_COUNT];
+      azc_plan_device_weight_bytes(c->plan, bytes);
+      fprintf(stderr,
+              "azc: compile: %s\n"
+              "azc: compile: placement: layers [0, %d) on cuda, [%d, %d) on cpu (default -ngl "
+              "%d%s); weights %.2f MiB on cuda, %.2f MiB on cpu\n",
+              s->link_summary, s->gpu_layers, s->gpu_layers, c->plan->n_layer, def.n_gpu_layers,
+              def.n_gpu_layers < 0 ? ", auto: decided at run time" : "",
+              (double)bytes[AZC_DEVICE_CUDA] / (1 << 20),
+              (double)bytes[AZC_DEVICE_CPU] / (1 << 20));
+    }
     st = azc_bundle_emit(out, m, c, &def, chat, on_weights, &ps);
   }
   double t_end = azc_time_ms();
@@ -106,6 +124,9 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
             s->ms_codegen, s->cache_misses);
     fprintf(stderr, "azc: cache      = %9.2f ms (%d kernels read)\n", s->ms_cache, s->cache_hits);
     fprintf(stderr, "azc: kernels    = %9.2f ms wall\n", s->ms_kernels_wall);
+    if (s->link_summary[0])
+      fprintf(stderr, "azc: nvrtc      = %9.2f ms (one program for the model%s)\n", s->ms_link,
+              s->link_cache_hit ? ", from the cache" : "");
     fprintf(stderr, "azc: repack     = %9.2f ms (%.1f MiB of weights into target layouts)\n",
             s->ms_repack, (double)s->repacked_bytes / (1 << 20));
     fprintf(stderr, "azc: weights+write = %6.2f ms\n", t_end - t_compile);
@@ -328,7 +349,12 @@ azc_status_t cli_build_modelfile(const char *mf_path, const char *out, azc_compi
     if (azc_options_has(&opts, AZC_OPT_NUM_BATCH)) opt->n_batch = opts.v[AZC_OPT_NUM_BATCH].i;
     st = cli_compile_gguf(base, out, opt, &def, ci);
   } else if (!st) {
-    st = relayer(b, &def, ci, out);
+    if (def.n_gpu_layers != 0 && !azc_bundle_has_section(b, AZC_SECTION_CUDA_CODE))
+      st = AZC_ERR(AZC_UNSUPPORTED,
+                   "%s: num_gpu %d, but its base %s has no GPU code: build it from the GGUF, or "
+                   "compile the base with --gpu-arch",
+                   mf->path, def.n_gpu_layers, base);
+    if (!st) st = relayer(b, &def, ci, out);
     if (!st)
       fprintf(stderr, "azc: create: wrote %s\n\nazc: total      = %9.2f ms\n", out,
               azc_time_ms() - t0);

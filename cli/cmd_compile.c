@@ -16,6 +16,10 @@ static void compile_usage(FILE *out) {
       "  TEMPLATE, SYSTEM, MESSAGEs and LICENSE go into the bundle\n"
       "  --target-cpu CPU     CPU to compile for (default: this one); e.g. haswell, znver3\n"
       "  --target TRIPLE      e.g. x86_64-linux-gnu, aarch64-linux-gnu\n"
+      "  --gpu-arch LIST      also generate CUDA code: a cubin per arch + PTX of the lowest\n"
+      "                       (default sm_80,sm_90 when -ngl asks for the GPU)\n"
+      "  -ngl N, --gpu-layers N  layers [0, N) on the GPU by default (99: all; auto: as many\n"
+      "                       as fit, decided at run time); azc run can override it\n"
       "  -b N                 most tokens per forward call (default 512)\n"
       "  -c CTX               default context size stored in the bundle\n"
       "  -j JOBS              parallel kernel compiles (default: all cores)\n"
@@ -45,7 +49,14 @@ int azc_cmd_compile(int argc, char **argv) {
       st = cli_str_arg(argc, argv, &i, &opt.target_cpu);
     else if (!strcmp(a, "--target"))
       st = cli_str_arg(argc, argv, &i, &opt.target_triple);
-    else if (!strcmp(a, "--no-cache"))
+    else if (!strcmp(a, "--gpu-arch"))
+      st = cli_str_arg(argc, argv, &i, &opt.gpu_arch);
+    else if (!strcmp(a, "-ngl") || !strcmp(a, "--gpu-layers") || !strcmp(a, "--n-gpu-layers")) {
+      if (i + 1 < argc && !strcmp(argv[i + 1], "auto"))
+        opt.n_gpu_layers = -1, i++;
+      else if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv)))
+        opt.n_gpu_layers = (int32_t)iv;
+    } else if (!strcmp(a, "--no-cache"))
       opt.use_cache = false;
     else if (!strcmp(a, "--no-fuse"))
       opt.fuse = false;

@@ -14,6 +14,7 @@
 #include "runtime/bundle.h"
 #include "runtime/bundle_sections.h"
 #include "runtime/chat_info.h"
+#include "runtime/cuda_code.h"
 #include "runtime/plan.h"
 #include "runtime/tokenizer.h"
 
@@ -100,6 +101,42 @@ static azc_status_t record(azc_bundle_t *b, const char *name, void *dst, size_t 
   return NULL;
 }
 
+/* The cuda.code section: images, source, key, and the default placement. */
+static void print_cuda(const azc_cuda_code_t *cc, const azc_plan_t *p,
+                       const azc_bundle_defaults_t *d) {
+  char key[33];
+  for (int i = 0; i < 16; i++) snprintf(key + 2 * i, 3, "%02x", cc->header.module_key[15 - i]);
+  printf("cuda code: %d kernels, CUDA C source %zu bytes, NVRTC %s, ABI %u, module key %s\n",
+         cc->n_kernels, cc->source_size, cc->header.nvrtc_version, cc->header.abi_version, key);
+  for (int i = 0; i < cc->n_images; i++)
+    printf("  sm_%d %-5s %10zu bytes\n", cc->images[i].sm, cc->images[i].is_ptx ? "PTX" : "cubin",
+           cc->images[i].size);
+  int32_t n_gpu = azc_cuda_code_gpu_layers(p, cc);
+  int64_t bytes[AZC_DEVICE_COUNT];
+  azc_plan_device_weight_bytes(p, bytes);
+  printf("placement (default -ngl %d%s): layers [0, %d) on cuda, [%d, %d) on cpu; weights %.2f "
+         "MiB on cuda, %.2f MiB on cpu\n",
+         d->n_gpu_layers, d->n_gpu_layers < 0 ? ", auto: as many as fit at run time" : "", n_gpu,
+         n_gpu, cc->n_layer, (double)bytes[AZC_DEVICE_CUDA] / (1 << 20),
+         (double)bytes[AZC_DEVICE_CPU] / (1 << 20));
+  /* each layer's device, as the steps say */
+  int32_t j = 0;
+  uint32_t *dev = calloc((size_t)cc->n_layer, sizeof(uint32_t));
+  for (int32_t i = 0; dev && i < p->n_steps; i++)
+    if (p->steps[i].op == AZC_STEP_KERNEL && j < cc->n_groups)
+      dev[cc->groups[j++]] |= 1u << p->steps[i].device;
+  for (int32_t l = 0; dev && l < cc->n_layer;) {
+    int32_t e = l;
+    while (e + 1 < cc->n_layer && dev[e + 1] == dev[l]) e++;
+    printf("  layers %d-%d: %s%s\n", l, e, dev[l] & (1u << AZC_DEVICE_CUDA) ? "cuda" : "",
+           dev[l] == ((1u << AZC_DEVICE_CUDA) | (1u << AZC_DEVICE_CPU)) ? "+cpu"
+           : dev[l] & (1u << AZC_DEVICE_CUDA)                           ? ""
+                                                                        : "cpu");
+    l = e + 1;
+  }
+  free(dev);
+}
+
 static azc_status_t inspect_bundle(const char *path) {
   azc_bundle_t *b;
   AZC_RETURN_IF_ERROR(azc_bundle_open(path, 0, &b));
@@ -167,6 +204,11 @@ static azc_status_t inspect_bundle(const char *path) {
     snprintf(name, sizeof(name), "%s.code", azc_device_name(dev));
     if (!code[dev]) st = azc_bundle_section(b, name, (const void **)&code[dev], &code_size[dev]);
   }
+  azc_cuda_code_t *cc = NULL;
+  if (!st && code[AZC_DEVICE_CUDA]) {
+    st = azc_cuda_code_read(code[AZC_DEVICE_CUDA], (size_t)code_size[AZC_DEVICE_CUDA], &cc);
+    if (!st) st = azc_cuda_code_check_plan(cc, p);
+  }
   if (!st) {
     int copies = 0;
     for (int32_t i = 0; i < p->n_steps; i++) copies += p->steps[i].op == AZC_STEP_COPY;
@@ -186,14 +228,32 @@ static azc_status_t inspect_bundle(const char *path) {
       for (int32_t i = 0; i < p->n_steps; i++)
         uses += p->steps[i].op == AZC_STEP_KERNEL && p->steps[i].kernel == k;
       int32_t dev = p->kernels[k].device;
-      uint64_t obj = 0;
       int at = index[dev]++;
+      if (dev == AZC_DEVICE_CUDA) { /* its launches, from cuda.code */
+        char launches[160] = "";
+        size_t n = 0;
+        const azc_cuda_kernel_info_t *info =
+            cc && at < cc->n_kernels ? &cc->kernels[at].info : NULL;
+        for (int32_t l = 0; info && l < info->n_launch && n < sizeof(launches); l++)
+          n += (size_t)snprintf(launches + n, sizeof(launches) - n, "%s%s%s %dx%d", l ? ", " : "",
+                                info->launch[l].suffix[0] ? info->launch[l].suffix : "main",
+                                info->launch[l].when == AZC_CUDA_WHEN_ONE_ROW     ? "(M=1)"
+                                : info->launch[l].when == AZC_CUDA_WHEN_MANY_ROWS ? "(M>1)"
+                                                                                  : "",
+                                info->launch[l].grid_x, info->launch[l].block);
+        printf("  %s  cuda x%-3d %s  [%s]\n", p->kernels[k].symbol, uses, p->kernels[k].desc,
+               launches);
+        continue;
+      }
+      uint64_t obj = 0;
       if (16 + 16ull * (uint64_t)(at + 1) <= code_size[dev])
         memcpy(&obj, code[dev] + 16 + 16 * at + 8, 8);
       printf("  %s  %-4s %6llu bytes  x%-3d %s\n", p->kernels[k].symbol, azc_device_name(dev),
              (unsigned long long)obj, uses, p->kernels[k].desc);
     }
+    if (cc) print_cuda(cc, p, &d);
   }
+  azc_cuda_code_free(cc);
   azc_plan_free(p);
   azc_bundle_close(b);
   return st;

@@ -7,7 +7,16 @@
 
 extern const azc_codegen_backend_t azc_codegen_cpu_backend; /* codegen/cpu/backend_cpu.c */
 
+#ifdef AZC_HAVE_NVRTC
+extern const azc_codegen_backend_t azc_codegen_cuda_backend; /* codegen/cuda/cuda_backend.c */
+static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend,
+                                                        &azc_codegen_cuda_backend};
+const azc_codegen_backend_t *azc_codegen_backend_cuda(void) { return &azc_codegen_cuda_backend; }
+#else
+/* without NVRTC the CUDA back end is compiled (so it keeps building) but not registered */
 static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend};
+const azc_codegen_backend_t *azc_codegen_backend_cuda(void) { return NULL; }
+#endif
 
 static const azc_codegen_backend_t *const *list(int *count) {
   *count = (int)(sizeof(backends) / sizeof(backends[0]));

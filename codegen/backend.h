@@ -12,11 +12,19 @@
  * safe to call from several threads at once (kernels compile in parallel).
  *
  * Ownership: target_resolve gives the caller a target to target_free;
- * compile_kernel gives a malloc'd code blob (what the cache stores and the
- * bundle's code section for this back end carries, one blob per kernel). */
+ * compile_kernel gives a malloc'd code blob (what the cache stores and,
+ * unless the back end links, the bundle's code section for this back end
+ * carries, one blob per kernel).
+ *
+ * A back end whose kernels are not final code on their own links them: the
+ * CUDA back end's per-kernel code is its CUDA C text and launch records, and
+ * link builds the whole model's module once, compiles it once (NVRTC: one
+ * program per model, not per kernel), caches the images under a key of the
+ * module text and its own salt, and gives the "<name>.code" section. */
 #ifndef AZC_CODEGEN_BACKEND_H
 #define AZC_CODEGEN_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +40,27 @@ typedef struct azc_target_request {
 } azc_target_request_t;
 
 typedef struct azc_codegen_target azc_codegen_target_t; /* per back end */
+
+/* What link gets: the plan (its kernels of this back end's device are the
+ * ones to link, in plan order) and every kernel's code; borrowed. */
+typedef struct azc_codegen_link_input {
+  const azc_plan_t *plan;
+  const uint8_t *const *code; /* per plan kernel: compile_kernel's blob (or the cache's) */
+  const size_t *code_sizes;
+  const int32_t *twin;   /* per plan kernel: the same spec's kernel on the CPU, or -1 */
+  const int32_t *groups; /* per kernel step: the layer whose placement it follows */
+  int32_t n_groups, n_layer;
+  bool use_cache;
+  const char *cache_dir; /* NULL: from the environment */
+} azc_codegen_link_input_t;
+
+typedef struct azc_codegen_link_output {
+  uint8_t *section; /* malloc'd: the bundle's "<name>.code" section */
+  size_t section_size;
+  bool cache_hit;    /* the module's code came from the cache */
+  double ms;         /* linking and compiling the module */
+  char summary[256]; /* one line for humans */
+} azc_codegen_link_output_t;
 
 typedef struct azc_codegen_backend {
   const char *name; /* "cpu": names its bundle sections ("cpu.target", "cpu.code") */
@@ -70,11 +99,18 @@ typedef struct azc_codegen_backend {
    * triple): appended to the spec bytes under the cache key. Writes at most
    * cap bytes, returns the length. */
   size_t (*key_salt)(const azc_codegen_target_t *target, char *buf, size_t cap);
+
+  /* ---- linking (NULL: the code section is the per-kernel blobs) ---- */
+  azc_status_t (*link)(const azc_codegen_target_t *target, const azc_codegen_link_input_t *in,
+                       azc_codegen_link_output_t *out);
 } azc_codegen_backend_t;
 
 /* The back ends built into this azc. */
 const azc_codegen_backend_t *azc_codegen_backend_cpu(void);
-/* By name ("cpu"); NULL if not built in. */
+/* The CUDA back end (codegen/cuda/cuda_backend.c): NULL when this azc was
+ * built without NVRTC. */
+const azc_codegen_backend_t *azc_codegen_backend_cuda(void);
+/* By name ("cpu", "cuda"); NULL if not built in. */
 const azc_codegen_backend_t *azc_codegen_backend_find(const char *name);
 /* Every back end built in, in a fixed order (the tests run each). */
 const azc_codegen_backend_t *const *azc_codegen_backends(int *count);

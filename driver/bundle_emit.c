@@ -156,7 +156,15 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
     if (!be || !device_has_kernels(p, d)) continue;
     snprintf(tgt_name[d], sizeof(tgt_name[d]), "%s.target", be->name);
     snprintf(code_name[d], sizeof(code_name[d]), "%s.code", be->name);
-    st = code_section(p, c, d, &code[d], &code_size[d]);
+    if (c->sections[d]) { /* a back end that links made its section */
+      code[d] = malloc(c->section_sizes[d]);
+      if (!code[d])
+        st = AZC_ERR(AZC_OUT_OF_MEMORY, "%s", code_name[d]);
+      else
+        memcpy(code[d], c->sections[d], code_size[d] = c->section_sizes[d]);
+    } else {
+      st = code_section(p, c, d, &code[d], &code_size[d]);
+    }
     size_t n = st ? 0 : be->target_record(c->targets[d], NULL, 0);
     if (n) {
       tgt[d] = calloc(1, n);

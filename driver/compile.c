@@ -29,6 +29,7 @@ void azc_compiled_free(azc_compiled_t *c) {
   for (int i = 0; c->plan && i < c->plan->n_kernels; i++) free(c->objects ? c->objects[i] : NULL);
   free(c->objects);
   free(c->object_sizes);
+  for (int d = 0; d < AZC_DEVICE_COUNT; d++) free(c->sections[d]);
   for (int i = 0; c->plan && c->repacked && i < c->plan->n_weights; i++) free(c->repacked[i]);
   free(c->repacked);
   free(c->weight_data);
@@ -49,12 +50,46 @@ void azc_compiled_describe_target(const azc_compiled_t *c, char *buf, size_t cap
   }
 }
 
-/* Where each kernel step runs: on the device of the back end the options
- * name (every step on one device; partial offload places layers here, and
- * the plan gets copy steps where activations cross). */
+/* Placement. Without GPU code every kernel step runs on the device of the
+ * back end the options name. With it, each kernel node follows a layer (its
+ * block, else the latest block among its inputs: the embedding goes with
+ * layer 0, the final norm and the output head with the last layer), and the
+ * steps of layers [0, n_gpu_layers) run on CUDA; the plan gets copy steps
+ * where activations cross (azc_plan_insert_copies). */
 static int32_t step_device(const azc_ir_node_t *x, const azc_compiled_t *c) {
   (void)x;
   return c->primary;
+}
+
+static int32_t input_group(const azc_ir_graph_t *g, const int32_t *group, int32_t i,
+                           const azc_ir_node_t *in) {
+  return in->id >= 0 && in->id < i && g->nodes[in->id] == in ? group[in->id] : -1;
+}
+
+static int32_t *node_groups(const azc_ir_graph_t *g, int32_t n_layer) {
+  int32_t *group = malloc(sizeof(int32_t) * (size_t)(g->n_nodes ? g->n_nodes : 1));
+  if (!group) return NULL;
+  for (int32_t i = 0; i < g->n_nodes; i++) {
+    const azc_ir_node_t *x = g->nodes[i];
+    int32_t l = x->op == AZC_OP_WEIGHT ? -1 : x->layer;
+    if (l < 0) /* outside blocks: the latest block among its inputs */
+      for (int k = 0; k < x->n_inputs; k++) l = AZC_MAX(l, input_group(g, group, i, x->inputs[k]));
+    group[i] = l;
+  }
+  for (int32_t i = 0; i < g->n_nodes; i++)
+    group[i] = n_layer ? AZC_MIN(AZC_MAX(group[i], 0), n_layer - 1) : 0;
+  return group;
+}
+
+static bool wants_gpu(const azc_compile_options_t *opt) {
+  return opt->gpu_arch || opt->n_gpu_layers != 0 || (opt->backend && !strcmp(opt->backend, "cuda"));
+}
+
+/* layers on the GPU by default: -1 ('auto') and anything past the last: all */
+static int32_t gpu_layers(const azc_compile_options_t *opt, int32_t n_layer) {
+  int32_t n = opt->n_gpu_layers;
+  if (n == 0 && opt->backend && !strcmp(opt->backend, "cuda")) n = -1;
+  return n < 0 || n > n_layer ? n_layer : n;
 }
 
 /* Bytes per row of a node's f32 value (0 when a dim after the first is not
@@ -82,6 +117,7 @@ static azc_hash128_t kernel_key(const azc_kernel_spec_t *s, const azc_codegen_ba
 /* ---- parallel kernel compiles (base/threadpool: one task per kernel) ---- */
 typedef struct job {
   int32_t device; /* whose back end compiles it */
+  int32_t twin;   /* a CUDA kernel: the same spec's CPU kernel (-1: none) */
   azc_kernel_spec_t spec;
   azc_hash128_t key;
   char symbol[48];
@@ -240,42 +276,96 @@ static int m_symbol(const azc_ir_node_t *n) {
   return n->shape[0].k[AZC_SYM_O] ? AZC_SYM_O : AZC_SYM_T;
 }
 
+/* Back ends that link (CUDA: one module, one NVRTC program per model) build
+ * their code section from the code of all their kernels. */
+static azc_status_t link_modules(azc_compiled_t *c, const job_t *jobs, int n_jobs,
+                                 const int32_t *step_group, int32_t n_steps,
+                                 const azc_compile_options_t *opt) {
+  int32_t *twin = malloc(sizeof(int32_t) * (size_t)(n_jobs + 1));
+  if (!twin) return AZC_ERR(AZC_OUT_OF_MEMORY, "link");
+  for (int k = 0; k < n_jobs; k++) twin[k] = jobs[k].twin;
+  azc_status_t st = NULL;
+  double t0 = azc_time_ms();
+  for (int d = 0; !st && d < AZC_DEVICE_COUNT; d++) {
+    const azc_codegen_backend_t *be = c->backends[d];
+    if (!be || !be->link) continue;
+    azc_codegen_link_input_t in = {.plan = c->plan,
+                                   .code = (const uint8_t *const *)c->objects,
+                                   .code_sizes = c->object_sizes,
+                                   .twin = twin,
+                                   .groups = step_group,
+                                   .n_groups = step_group ? n_steps : 0,
+                                   .n_layer = c->plan->n_layer,
+                                   .use_cache = opt->use_cache,
+                                   .cache_dir = opt->cache_dir};
+    azc_codegen_link_output_t out;
+    st = be->link(c->targets[d], &in, &out);
+    if (!st) {
+      c->sections[d] = out.section;
+      c->section_sizes[d] = out.section_size;
+      c->stats.link_cache_hit = out.cache_hit;
+      snprintf(c->stats.link_summary, sizeof(c->stats.link_summary), "%s", out.summary);
+    }
+  }
+  c->stats.ms_link = azc_time_ms() - t0;
+  free(twin);
+  return st;
+}
+
 static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx_train,
                                const azc_compile_options_t *opt, azc_compiled_t *c) {
   double t0 = azc_time_ms();
   int32_t n = g->n_nodes, n_steps = 0, n_weights = 0, n_layer = 0;
   int32_t *weight_index = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
   int32_t *kernel_of = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-  job_t *jobs = calloc((size_t)(n ? n : 1), sizeof(job_t));
+  job_t *jobs = calloc((size_t)(n ? 2 * n : 1), sizeof(job_t)); /* a CPU + a CUDA one each */
   azc_status_t st = NULL;
   if (!weight_index || !kernel_of || !jobs) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
   int n_jobs = 0;
   const azc_ir_node_t *output = NULL;
+  for (int32_t i = 0; i < n; i++)
+    if (g->nodes[i]->op == AZC_OP_KV_CACHE)
+      n_layer = AZC_MAX(n_layer, (int32_t)g->nodes[i]->iattr[0] + 1);
+  const bool gpu = c->backends[AZC_DEVICE_CUDA] && c->primary == AZC_DEVICE_CPU;
+  const int32_t n_gpu = gpu ? gpu_layers(opt, n_layer) : 0;
+  int32_t *group = gpu ? node_groups(g, n_layer) : NULL;
+  int32_t *step_group = gpu ? malloc(sizeof(int32_t) * (size_t)(n ? n : 1)) : NULL;
+  if (gpu && (!group || !step_group)) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
+  /* with GPU code, every kernel node gets a CPU kernel and a CUDA kernel */
   for (int32_t i = 0; !st && i < n; i++) {
     const azc_ir_node_t *x = g->nodes[i];
     weight_index[i] = kernel_of[i] = -1;
     if (x->op == AZC_OP_WEIGHT) weight_index[i] = n_weights++;
-    if (x->op == AZC_OP_KV_CACHE) n_layer = AZC_MAX(n_layer, (int32_t)x->iattr[0] + 1);
     if (x->op == AZC_OP_OUTPUT) output = x;
     if (!azc_kernel_node_needs_kernel(x)) continue;
     azc_kernel_spec_t spec;
     st = azc_kernel_spec_from_node(x, &spec);
     if (st) break;
-    int32_t dev = step_device(x, c);
-    azc_hash128_t key = kernel_key(&spec, c->backends[dev], c->targets[dev]);
-    int k = 0;
-    while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
-    if (k == n_jobs) {
-      jobs[k].device = dev;
-      jobs[k].spec = spec;
-      jobs[k].key = key;
-      char hex[33];
-      azc_hash128_hex(key, hex);
-      snprintf(jobs[k].symbol, sizeof(jobs[k].symbol), "azk_%s", hex);
-      azc_kernel_spec_describe(&spec, jobs[k].desc, sizeof(jobs[k].desc));
-      n_jobs++;
+    int32_t of_device[AZC_DEVICE_COUNT] = {-1, -1};
+    for (int32_t dev = 0; dev < AZC_DEVICE_COUNT; dev++) {
+      if (gpu ? !c->backends[dev] : dev != step_device(x, c)) continue;
+      azc_hash128_t key = kernel_key(&spec, c->backends[dev], c->targets[dev]);
+      int k = 0;
+      while (k < n_jobs && (jobs[k].key.lo != key.lo || jobs[k].key.hi != key.hi)) k++;
+      if (k == n_jobs) {
+        jobs[k].device = dev;
+        jobs[k].twin = -1;
+        jobs[k].spec = spec;
+        jobs[k].key = key;
+        char hex[33];
+        azc_hash128_hex(key, hex);
+        snprintf(jobs[k].symbol, sizeof(jobs[k].symbol), "azk_%s", hex);
+        azc_kernel_spec_describe(&spec, jobs[k].desc, sizeof(jobs[k].desc));
+        n_jobs++;
+      }
+      of_device[dev] = k;
     }
-    kernel_of[i] = k;
+    if (gpu) {
+      jobs[of_device[AZC_DEVICE_CUDA]].twin = of_device[AZC_DEVICE_CPU];
+      kernel_of[i] = of_device[group[i] < n_gpu ? AZC_DEVICE_CUDA : AZC_DEVICE_CPU];
+    } else {
+      kernel_of[i] = of_device[step_device(x, c)];
+    }
     n_steps++;
   }
   if (!st && !output) st = AZC_ERR(AZC_INTERNAL, "graph has no output");
@@ -304,6 +394,7 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
       p->kv_head_dim[x->iattr[0]] = (int32_t)x->shape[1].c;
     }
     if (kernel_of[i] < 0) continue;
+    if (step_group) step_group[step] = group[i];
     azc_plan_step_t *s = &p->steps[step++];
     s->op = AZC_STEP_KERNEL;
     s->device = s->from_device = jobs[kernel_of[i]].device;
@@ -323,9 +414,13 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
       st = value_of(x->inputs[k], weight_index, &s->in[k]);
     int64_t rows = s->m_sym == AZC_SYM_O ? g->plan_O : g->plan_T, shared, thread;
     const job_t *job = &jobs[kernel_of[i]];
-    c->backends[job->device]->scratch(c->targets[job->device], &job->spec, rows, &shared, &thread);
-    p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
-    p->thread_bytes = AZC_MAX(p->thread_bytes, thread);
+    /* every back end's: a step placed on the GPU may run on the CPU after all */
+    for (int d = 0; d < AZC_DEVICE_COUNT; d++) {
+      if (!c->backends[d] || (!gpu && d != job->device)) continue;
+      c->backends[d]->scratch(c->targets[d], &job->spec, rows, &shared, &thread);
+      p->shared_bytes = AZC_MAX(p->shared_bytes, shared);
+      p->thread_bytes = AZC_MAX(p->thread_bytes, thread);
+    }
   }
   if (!st) {
     p->n_vocab = n_vocab;
@@ -363,6 +458,10 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
       free(jobs[k].obj);
     }
   }
+  c->stats.gpu_layers = n_gpu;
+  if (!st) st = link_modules(c, jobs, n_jobs, step_group, n_steps, opt);
+  free(group);
+  free(step_group);
   free(weight_index);
   free(kernel_of);
   free(jobs);
@@ -440,10 +539,24 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     return AZC_ERR(AZC_UNSUPPORTED, "no code generator '%s' is built into this azc (built in: %s)",
                    opt->backend, azc_codegen_backend_names());
   }
+  azc_status_t st = NULL;
+  if (wants_gpu(opt)) { /* CPU code for every kernel, and CUDA code */
+    const azc_codegen_backend_t *cuda = azc_codegen_backend_find("cuda");
+    if (!cuda) {
+      free(c);
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "GPU code generation is not built in: this azc was configured without "
+                     "NVRTC (the CUDA toolkit was not found; see docs/gpu.md)");
+    }
+    be = azc_codegen_backend_cpu();
+    c->backends[AZC_DEVICE_CUDA] = cuda;
+    azc_target_request_t greq = {.gpu_arch = opt->gpu_arch};
+    st = cuda->target_resolve(&greq, &c->targets[AZC_DEVICE_CUDA]);
+  }
   c->primary = be->device;
   c->backends[be->device] = be;
   azc_target_request_t req = {.triple = opt->target_triple, .cpu = opt->target_cpu};
-  azc_status_t st = be->target_resolve(&req, &c->targets[be->device]);
+  if (!st) st = be->target_resolve(&req, &c->targets[be->device]);
   if (!st) {
     azc_ir_op_counts(g, c->stats.ops_before);
     c->stats.nodes_before = g->n_nodes;
@@ -455,6 +568,8 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     po.dump_after = opt->dump_after;
     po.dump_out = opt->dump_out;
     po.layouts = be->layouts(c->targets[be->device]);
+    if (c->backends[AZC_DEVICE_CUDA]) /* layouts every back end reads */
+      po.layouts &= c->backends[AZC_DEVICE_CUDA]->layouts(c->targets[AZC_DEVICE_CUDA]);
     double t0 = azc_time_ms();
     st = azc_passes_run(g, &po, NULL, NULL);
     c->stats.ms_passes = azc_time_ms() - t0;

@@ -24,12 +24,19 @@ typedef struct azc_compile_options {
   const char *backend;       /* the code generator ("cpu", the default when NULL) */
   const char *target_triple; /* NULL: host */
   const char *target_cpu;    /* NULL: host (or the triple's default) */
-  int64_t n_batch;           /* most tokens per forward call (default 512) */
-  int64_t n_ctx;             /* bounds unfused attention in the memory plan */
-  bool use_cache;            /* false: --no-cache (compile everything, store nothing) */
-  const char *cache_dir;     /* NULL: from the environment */
-  bool fuse;                 /* false: run the unfused graph (debugging) */
-  const char *dump_after;    /* pass name or "all" */
+  /* GPU code: wanted when gpu_arch is set or n_gpu_layers != 0 (or backend
+   * is "cuda": all layers). Every kernel then gets CPU code and CUDA code
+   * (the bundle runs on either), the weights keep GGUF's layout, and the
+   * plan places layers [0, n_gpu_layers) on CUDA (-1, 'auto': all, the
+   * runtime places fewer when they do not fit; >= the layer count: all). */
+  const char *gpu_arch; /* "sm_80,sm_90" (NULL: that default) */
+  int32_t n_gpu_layers;
+  int64_t n_batch;        /* most tokens per forward call (default 512) */
+  int64_t n_ctx;          /* bounds unfused attention in the memory plan */
+  bool use_cache;         /* false: --no-cache (compile everything, store nothing) */
+  const char *cache_dir;  /* NULL: from the environment */
+  bool fuse;              /* false: run the unfused graph (debugging) */
+  const char *dump_after; /* pass name or "all" */
   FILE *dump_out;
   int jobs; /* parallel kernel compiles (<= 0: one per core) */
   /* progress: called after each kernel is ready */
@@ -48,6 +55,10 @@ typedef struct azc_compile_stats {
   double ms_repack;                                 /* weights the layout pass repacked */
   int64_t repacked_bytes;
   int64_t arena_bytes;
+  int gpu_layers;         /* layers placed on the GPU by default (0: no GPU code) */
+  double ms_link;         /* linking back ends' modules (NVRTC), wall time */
+  bool link_cache_hit;    /* the GPU module's images came from the cache */
+  char link_summary[256]; /* "CUDA module: ..." (empty: nothing linked) */
 } azc_compile_stats_t;
 
 typedef struct azc_compiled {
@@ -55,8 +66,12 @@ typedef struct azc_compiled {
    * target (owned) */
   const azc_codegen_backend_t *backends[AZC_DEVICE_COUNT];
   azc_codegen_target_t *targets[AZC_DEVICE_COUNT];
-  int32_t primary; /* the device of opt->backend: where the steps run */
+  int32_t primary; /* the device of opt->backend: where the steps run (with GPU code: the CPU,
+                      and the GPU layers on CUDA) */
   azc_plan_t *plan;
+  /* per device whose back end links: its "<name>.code" section (owned) */
+  uint8_t *sections[AZC_DEVICE_COUNT];
+  size_t section_sizes[AZC_DEVICE_COUNT];
   uint8_t **objects; /* per plan kernel: its code (CPU: an ELF relocatable object), made by
                         the back end of plan->kernels[k].device */
   size_t *object_sizes;

@@ -25,6 +25,7 @@
 #include <xxhash.h>
 
 #include "runtime/bundle.h"
+#include "runtime/cuda_code.h"
 #include "runtime/model_bundle.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -128,6 +129,38 @@ static void use_model(azc_bundle_model_t *m) {
   }
 }
 
+/* The cuda.code section (runtime/cuda_code.c): read, checked against the
+ * plan, and the plan re-placed for one GPU layer; or refused. */
+static void use_cuda_code(azc_bundle_t *b) {
+  const unsigned refused = FUZZ_CODE(AZC_CORRUPT) | FUZZ_CODE(AZC_UNSUPPORTED);
+  const void *d, *pd;
+  uint64_t n, pn;
+  if (!azc_bundle_has_section(b, AZC_SECTION_CUDA_CODE) ||
+      azc_bundle_section(b, AZC_SECTION_CUDA_CODE, &d, &n))
+    return;
+  azc_cuda_code_t *cc = NULL;
+  azc_plan_t *p = NULL, *q = NULL;
+  if (!fuzz_failed(azc_cuda_code_read(d, (size_t)n, &cc), refused)) {
+    for (int i = 0; i < cc->n_images; i++)
+      FUZZ_CHECK(cc->images[i].data >= (const uint8_t *)d &&
+                 cc->images[i].data + cc->images[i].size <= (const uint8_t *)d + n);
+    FUZZ_CHECK(cc->source[cc->source_size] == 0);
+    (void)azc_cuda_code_pick_image(cc, 90);
+    if (!azc_bundle_section(b, AZC_SECTION_PLAN, &pd, &pn) &&
+        !fuzz_failed(azc_plan_deserialize(pd, (size_t)pn, &p),
+                     refused | FUZZ_CODE(AZC_OUT_OF_MEMORY)) &&
+        !fuzz_failed(azc_cuda_code_check_plan(cc, p), refused) &&
+        !fuzz_failed(azc_cuda_code_place(p, cc, 1, &q), refused | FUZZ_CODE(AZC_OUT_OF_MEMORY))) {
+      for (int32_t i = 0; i < q->n_steps; i++)
+        FUZZ_CHECK(q->steps[i].op == AZC_STEP_COPY ||
+                   q->kernels[q->steps[i].kernel].device == q->steps[i].device);
+    }
+  }
+  azc_plan_free(q);
+  azc_plan_free(p);
+  azc_cuda_code_free(cc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #ifdef AZC_FUZZ_MODE_SEALED
   static uint8_t *copy;
@@ -158,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       uint64_t n;
       FUZZ_CHECK(!azc_bundle_section(b, info.name, &bytes, &n) && n == info.size);
     }
+    use_cuda_code(b);
     azc_bundle_close(b);
   }
   azc_bundle_model_t *m = NULL;

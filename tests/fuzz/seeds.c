@@ -9,7 +9,9 @@
  *                        each behind the flags byte the targets read
  *   fuzz_detokenize      those texts encoded by the synthetic tokenizers
  *   fuzz_bundle*         a bundle compiled by azc's pipeline from a one-layer
- *                        synthetic gpt2 model (Q8_0), with a chat section
+ *                        synthetic gpt2 model (Q8_0), with a chat section;
+ *                        with NVRTC built in, also that model compiled for
+ *                        the GPU (-ngl 99, sm_80: a cuda.code section)
  *
  * A target without a maker here gets an empty directory. */
 #include <stdio.h>
@@ -256,7 +258,7 @@ static azc_status_t seeds_ids(void) {
 
 /* ---- fuzz_bundle ---- */
 
-static azc_status_t compile_bundle(const char *shape, const char *name) {
+static azc_status_t compile_bundle(const char *shape, const char *name, bool gpu) {
   azc_synth_params_t p;
   AZC_RETURN_IF_ERROR(azc_synth_preset(shape, &p));
   p.wtype = AZC_DTYPE_Q8_0;
@@ -275,6 +277,10 @@ static azc_status_t compile_bundle(const char *shape, const char *name) {
   opt.jobs = 1;
   opt.n_batch = 8;
   opt.n_ctx = 64;
+  if (gpu) { /* CPU and CUDA code, the layer on CUDA: a cuda.code section */
+    opt.gpu_arch = "sm_80";
+    opt.n_gpu_layers = 99;
+  }
   azc_status_t st = azc_model_open(gguf, &m);
   if (!st) st = azc_model_lower(m, &g);
   if (!st) st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, &opt, &c);
@@ -298,7 +304,16 @@ static azc_status_t compile_bundle(const char *shape, const char *name) {
 
 /* gpt2 only: tiny-llama's bundle is 3 times larger (one kernel alone has
  * 240 KiB of code), which makes each execution 3 times slower */
-static azc_status_t seeds_bundle(void) { return compile_bundle("tiny-gpt2", "gpt2.bundle"); }
+static azc_status_t seeds_bundle(void) {
+  AZC_RETURN_IF_ERROR(compile_bundle("tiny-gpt2", "gpt2.bundle", false));
+  /* with NVRTC built in, a GPU bundle too, so the fuzzers reach the
+   * cuda.code reader (runtime/cuda_code.c) */
+  if (!azc_codegen_backend_find("cuda")) {
+    fprintf(stderr, "seeds: no GPU bundle seed (this azc has no NVRTC)\n");
+    return NULL;
+  }
+  return compile_bundle("tiny-gpt2", "gpt2-gpu.bundle", true);
+}
 
 /* ---- fuzz_modelfile ---- */
 
