@@ -9,14 +9,19 @@ extern const azc_codegen_backend_t azc_codegen_cpu_backend; /* codegen/cpu/backe
 
 #ifdef AZC_HAVE_NVRTC
 extern const azc_codegen_backend_t azc_codegen_cuda_backend; /* codegen/cuda/cuda_backend.c */
-static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend,
-                                                        &azc_codegen_cuda_backend};
 const azc_codegen_backend_t *azc_codegen_backend_cuda(void) { return &azc_codegen_cuda_backend; }
 #else
 /* without NVRTC the CUDA back end is compiled (so it keeps building) but not registered */
-static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend};
 const azc_codegen_backend_t *azc_codegen_backend_cuda(void) { return NULL; }
 #endif
+
+/* The back ends the compiled-vs-eager matrix runs (azc_codegen_backends).
+ * CUDA is found by name when NVRTC is built in (azc compile --gpu-arch,
+ * -ngl), but joins this list only once the executor factory has a CUDA
+ * executor the matrix can run (runtime/exec_factory.c): until then each of
+ * its cells would cost an NVRTC compile and end as "no executor"; tests/gpu
+ * (test_gpu_compile, test_gpu_nvrtc) cover it meanwhile. */
+static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend};
 
 static const azc_codegen_backend_t *const *list(int *count) {
   *count = (int)(sizeof(backends) / sizeof(backends[0]));
@@ -30,7 +35,8 @@ const azc_codegen_backend_t *azc_codegen_backend_find(const char *name) {
   const azc_codegen_backend_t *const *b = list(&n);
   for (int i = 0; i < n; i++)
     if (!strcmp(name, b[i]->name)) return b[i];
-  return NULL;
+  const azc_codegen_backend_t *cuda = azc_codegen_backend_cuda();
+  return cuda && !strcmp(name, cuda->name) ? cuda : NULL;
 }
 
 const char *azc_codegen_backend_names(void) {
@@ -41,5 +47,7 @@ const char *azc_codegen_backend_names(void) {
   buf[0] = 0;
   for (int i = 0; i < n && k < sizeof(buf); i++)
     k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%s", i ? ", " : "", b[i]->name);
+  if (azc_codegen_backend_cuda() && k < sizeof(buf))
+    snprintf(buf + k, sizeof(buf) - k, ", %s", azc_codegen_backend_cuda()->name);
   return buf;
 }

@@ -112,7 +112,8 @@ const azc_codegen_backend_t *azc_codegen_backend_cpu(void);
 const azc_codegen_backend_t *azc_codegen_backend_cuda(void);
 /* By name ("cpu", "cuda"); NULL if not built in. */
 const azc_codegen_backend_t *azc_codegen_backend_find(const char *name);
-/* Every back end built in, in a fixed order (the tests run each). */
+/* The back ends the compiled-vs-eager matrix runs, in a fixed order (CUDA
+ * not yet: see codegen/backend.c). */
 const azc_codegen_backend_t *const *azc_codegen_backends(int *count);
 /* "cpu" (comma-separated) */
 const char *azc_codegen_backend_names(void);
