@@ -90,6 +90,11 @@ azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
   fprintf(stderr, "azc: compiled %d kernels (%d from the cache) in %.0f ms\n", cs->kernels,
           cs->cache_hits, cs->ms_passes + cs->ms_specs + cs->ms_kernels_wall);
   *mode = "compiled (in-process)";
+  if (o->exec.gpu_layers_set && o->exec.n_gpu_layers != 0)
+    fprintf(stderr,
+            "azc: -ngl: %s is compiled here for the CPU only, so nothing is offloaded; "
+            "compile a bundle with GPU code (azc compile MODEL -ngl N) to offload\n",
+            o->model);
   azc_plan_code_t code = {
       .plan = p, .weights = s->compiled->weight_data, .cpu_kernels = s->kernels};
   return azc_executor_create_for_plan(&code, &o->exec, &rm->exec);

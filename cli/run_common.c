@@ -28,6 +28,9 @@ static void run_usage(FILE *out, const char *prog) {
           "  --seed S             sampling seed (default: random)\n"
           "  -t THREADS           (default: all cores)\n"
           "  -c CTX               context size (default: the model's, at most 4096)\n"
+          "  -ngl N|auto          layers on the GPU (--gpu-layers; default: the bundle's, from\n"
+          "                       azc compile -ngl or a Modelfile's num_gpu; 99: all; auto: as\n"
+          "                       many as fit); needs a bundle compiled with GPU code\n"
           "  --eager              run the IR interpreter (GGUF only)\n"
           "  --no-cache           compile a GGUF without the kernel cache\n"
           "  --json               print one JSON object when done\n"
@@ -93,6 +96,16 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
       AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 1, 1 << 24, &iv));
       o->exec.n_ctx = (int32_t)iv;
       o->set |= RUN_SET_CTX;
+    } else if (!strcmp(a, "-ngl") || !strcmp(a, "--gpu-layers") ||
+               !strcmp(a, "--n-gpu-layers")) {
+      if (i + 1 < argc && !strcmp(argv[i + 1], "auto")) {
+        o->exec.n_gpu_layers = AZC_GPU_LAYERS_AUTO;
+        i++;
+      } else {
+        AZC_RETURN_IF_ERROR(cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv));
+        o->exec.n_gpu_layers = (int32_t)iv;
+      }
+      o->exec.gpu_layers_set = 1;
     } else if (!strcmp(a, "--eager")) o->eager = true;
     else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--ignore-eos")) o->gen.ignore_eos = true;
@@ -246,6 +259,11 @@ static void apply_defaults(run_opts_t *o, const azc_bundle_defaults_t *d) {
   sp->frequency_penalty = d->frequency_penalty;
   if (!(o->set & RUN_SET_THREADS) && d->n_threads > 0) o->exec.n_threads = d->n_threads;
   if (!(o->set & RUN_SET_CTX) && d->n_ctx > 0) o->exec.n_ctx = d->n_ctx;
+  /* compiled with -ngl auto: decided here, by what fits on this GPU */
+  if (!o->exec.gpu_layers_set && d->n_gpu_layers < 0) {
+    o->exec.gpu_layers_set = 1;
+    o->exec.n_gpu_layers = AZC_GPU_LAYERS_AUTO;
+  }
 }
 
 static void free_bundle(void *owner) { azc_bundle_model_close(owner); }

@@ -11,6 +11,7 @@
 #include "runtime/base/log.h"
 #include "runtime/base/util.h"
 #include "runtime/cpu_exec.h"
+#include "runtime/cuda_code.h"
 
 #define MIB(x) ((double)(x) / (1024.0 * 1024.0))
 /* device memory kept free for the driver, the module and the graphs: 256 MiB,
@@ -170,6 +171,9 @@ typedef struct cuda_exec {
   const azc_plan_t *plan;
   azc_plan_t *own_plan;
   const azc_cuda_program_t *prog;
+  azc_cuda_program_t prog_copy;
+  void (*release)(void *ctx);
+  void *release_ctx;
   azc_executor_t *cpu; /* the CPU steps and the host arena */
   uint8_t *host_arena;
   device_t d;
@@ -343,6 +347,7 @@ static void exec_destroy(azc_executor_t *ex) {
   free(e->segment_of);
   free(e->segments);
   azc_plan_free(e->own_plan);
+  if (e->release) e->release(e->release_ctx);
   free(e);
 }
 
@@ -506,10 +511,15 @@ static int32_t gpu_layer_count(const azc_plan_t *p, const usage_t *u) {
   return n;
 }
 
+typedef struct release {
+  void (*fn)(void *ctx);
+  void *ctx;
+} release_t;
+
 static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
                            const void *const *weights, const azk_fn_t *cpu_kernels,
-                           const azc_cuda_program_t *prog, const azc_executor_params_t *params,
-                           azc_executor_t **out) {
+                           const azc_cuda_program_t *prog, release_t rel,
+                           const azc_executor_params_t *params, azc_executor_t **out) {
   *out = NULL;
   azc_executor_params_t prm = *params;
   if (prm.n_seq <= 0) prm.n_seq = 1;
@@ -517,11 +527,15 @@ static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
   if (!e) {
     if (own_plan) azc_plan_free((azc_plan_t *)plan);
     if (dev) device_close(dev);
+    if (rel.fn) rel.fn(rel.ctx);
     return AZC_ERR(AZC_OUT_OF_MEMORY, "CUDA executor");
   }
   e->plan = plan;
   e->own_plan = own_plan ? (azc_plan_t *)plan : NULL;
-  e->prog = prog;
+  e->prog_copy = *prog;
+  e->prog = &e->prog_copy;
+  e->release = rel.fn;
+  e->release_ctx = rel.ctx;
   if (dev) {
     e->d = *dev;
     memset(dev, 0, sizeof(*dev));
@@ -564,7 +578,8 @@ static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
 azc_status_t azc_cuda_exec_create(const azc_plan_t *plan, bool own_plan, const void *const *weights,
                                   const azk_fn_t *cpu_kernels, const azc_cuda_program_t *prog,
                                   const azc_executor_params_t *params, azc_executor_t **out) {
-  return create(plan, own_plan, NULL, weights, cpu_kernels, prog, params, out);
+  return create(plan, own_plan, NULL, weights, cpu_kernels, prog, (release_t){NULL, NULL}, params,
+                out);
 }
 
 /* ---- offload: how many layers, and the fallback ---- */
@@ -586,10 +601,9 @@ static azc_status_t check_driver_version(const device_t *d, const azc_cuda_progr
                  have / 1000, have % 1000 / 10, need / 1000, need % 1000 / 10);
 }
 
-azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
-                                              const azc_executor_params_t *params,
-                                              azc_executor_t **out) {
-  *out = NULL;
+static azc_status_t offload(const azc_cuda_offload_t *o, const azc_executor_params_t *params,
+                            azc_executor_t **out) {
+  release_t rel = {o->release, o->release_ctx};
   int32_t want = params->gpu_layers_set ? params->n_gpu_layers : o->default_layers;
   if (want < 0 && want != AZC_GPU_LAYERS_AUTO) want = 0;
   if (want > o->n_layer) want = o->n_layer;
@@ -615,8 +629,12 @@ azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
   }
   azc_plan_t *placed = NULL;
   if (!on_gpu) {
-    AZC_RETURN_IF_ERROR(o->place(o->place_ctx, 0, &placed));
-    return create(placed, true, NULL, o->weights, o->cpu_kernels, &o->prog, params, out);
+    st = o->place(o->place_ctx, 0, &placed);
+    if (st) {
+      if (rel.fn) rel.fn(rel.ctx);
+      return st;
+    }
+    return create(placed, true, NULL, o->weights, o->cpu_kernels, &o->prog, rel, params, out);
   }
   /* as many of the wanted layers as fit in the GPU's free memory */
   int64_t avail = (int64_t)d.free_bytes - reserve_bytes(d.total);
@@ -633,6 +651,7 @@ azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
   }
   if (st) {
     device_close(&d);
+    if (rel.fn) rel.fn(rel.ctx);
     return st;
   }
   int32_t asked = want == AZC_GPU_LAYERS_AUTO ? o->n_layer : want;
@@ -645,7 +664,88 @@ azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
                  MIB(avail > 0 ? avail : 0), d.name);
   if (n == 0) {
     device_close(&d);
-    return create(placed, true, NULL, o->weights, o->cpu_kernels, &o->prog, params, out);
+    return create(placed, true, NULL, o->weights, o->cpu_kernels, &o->prog, rel, params, out);
   }
-  return create(placed, true, &d, o->weights, o->cpu_kernels, &o->prog, params, out);
+  return create(placed, true, &d, o->weights, o->cpu_kernels, &o->prog, rel, params, out);
+}
+
+azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
+                                              const azc_executor_params_t *params,
+                                              azc_executor_t **out) {
+  *out = NULL;
+  return offload(o, params, out);
+}
+
+/* ---- a bundle's cuda.code section ---- */
+typedef struct section_ctx {
+  const azc_plan_t *plan;
+  azc_cuda_code_t *cc;
+  azc_cuda_image_ref_t images[9];
+  const char **prefix;
+  azc_cuda_kernel_info_t *info;
+} section_ctx_t;
+
+static void section_release(void *ctx) {
+  section_ctx_t *c = ctx;
+  azc_cuda_code_free(c->cc);
+  free(c->prefix);
+  free(c->info);
+  free(c);
+}
+
+static azc_status_t section_place(void *ctx, int32_t n, azc_plan_t **out) {
+  section_ctx_t *c = ctx;
+  return azc_cuda_code_place(c->plan, c->cc, n, out);
+}
+
+azc_status_t azc_cuda_executor_create_for_section(const azc_plan_t *plan,
+                                                  const void *const *weights,
+                                                  const azk_fn_t *cpu_kernels, const void *section,
+                                                  size_t section_size,
+                                                  const azc_executor_params_t *params,
+                                                  azc_executor_t **out) {
+  *out = NULL;
+  section_ctx_t *c = calloc(1, sizeof(*c));
+  if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "CUDA code");
+  c->plan = plan;
+  azc_status_t st = azc_cuda_code_read(section, section_size, &c->cc);
+  if (!st) st = azc_cuda_code_check_plan(c->cc, plan);
+  if (!st) {
+    c->prefix = calloc((size_t)plan->n_kernels + 1, sizeof(char *));
+    c->info = calloc((size_t)plan->n_kernels + 1, sizeof(*c->info));
+    if (!c->prefix || !c->info) st = AZC_ERR(AZC_OUT_OF_MEMORY, "CUDA code");
+  }
+  for (int32_t k = 0; !st && k < c->cc->n_kernels; k++) {
+    const azc_cuda_code_kernel_t *r = &c->cc->kernels[k];
+    c->prefix[r->plan_kernel] = r->symbol;
+    c->info[r->plan_kernel] = r->info;
+  }
+  for (int32_t k = 0; !st && k < plan->n_kernels; k++)
+    if (plan->kernels[k].device == AZC_DEVICE_CPU && !cpu_kernels[k])
+      st = AZC_ERR(AZC_CORRUPT, "CPU kernel %s is not loaded", plan->kernels[k].symbol);
+  if (st) {
+    section_release(c);
+    return azc_status_wrap(st, "section 'cuda.code'");
+  }
+  azc_cuda_offload_t o = {0};
+  o.plan = plan;
+  o.n_layer = (int32_t)c->cc->n_layer;
+  o.default_layers = azc_cuda_code_gpu_layers(plan, c->cc);
+  o.place = section_place;
+  o.place_ctx = c;
+  o.weights = weights;
+  o.cpu_kernels = cpu_kernels;
+  o.prog.n_images = c->cc->n_images;
+  for (int i = 0; i < c->cc->n_images && i < 9; i++)
+    c->images[i] = (azc_cuda_image_ref_t){c->cc->images[i].sm, c->cc->images[i].is_ptx,
+                                          c->cc->images[i].data, c->cc->images[i].size};
+  o.prog.images = c->images;
+  int major = 0, minor = 0;
+  if (sscanf(c->cc->header.nvrtc_version, "%d.%d", &major, &minor) < 1) major = 12;
+  o.prog.built_version = major * 1000 + minor * 10;
+  o.prog.prefix = (const char *const *)c->prefix;
+  o.prog.info = c->info;
+  o.release = section_release;
+  o.release_ctx = c;
+  return offload(&o, params, out);
 }

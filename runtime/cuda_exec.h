@@ -80,11 +80,25 @@ typedef struct azc_cuda_offload {
   void *place_ctx;
   const void *const *weights;
   const azk_fn_t *cpu_kernels; /* every kernel's CPU twin is loaded */
-  azc_cuda_program_t prog;
+  azc_cuda_program_t prog;     /* copied; its arrays are borrowed */
+  /* called with release_ctx when the executor is destroyed (or creation
+   * fails): frees what place_ctx and prog point into; may be NULL */
+  void (*release)(void *ctx);
+  void *release_ctx;
 } azc_cuda_offload_t;
 
 azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
                                               const azc_executor_params_t *params,
                                               azc_executor_t **out);
+
+/* The same for a bundle: its plan (kernels for both devices, the compiled
+ * default placement), the CPU kernels, weights, and the "cuda.code" section
+ * (runtime/cuda_code.h) as it is; all borrowed. */
+azc_status_t azc_cuda_executor_create_for_section(const azc_plan_t *plan,
+                                                  const void *const *weights,
+                                                  const azk_fn_t *cpu_kernels, const void *section,
+                                                  size_t section_size,
+                                                  const azc_executor_params_t *params,
+                                                  azc_executor_t **out);
 
 #endif

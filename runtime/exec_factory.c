@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "runtime/cpu_exec.h"
+#include "runtime/cuda_exec.h"
 #include "runtime/kernel_symbols.h"
 
 typedef azc_status_t (*create_fn_t)(const azc_plan_code_t *code,
@@ -16,9 +17,20 @@ static azc_status_t create_cpu(const azc_plan_code_t *code, const azc_executor_p
   return azc_cpu_exec_create(code->plan, code->cpu_kernels, code->weights, params, out);
 }
 
+/* the CUDA executor places the layers (-ngl), or falls back to the CPU */
+static azc_status_t create_cuda(const azc_plan_code_t *code, const azc_executor_params_t *params,
+                                azc_executor_t **out) {
+  if (!code->code[AZC_DEVICE_CUDA])
+    return AZC_ERR(AZC_CORRUPT, "the plan runs steps on CUDA but there is no CUDA code");
+  return azc_cuda_executor_create_for_section(code->plan, code->weights, code->cpu_kernels,
+                                              code->code[AZC_DEVICE_CUDA],
+                                              code->code_size[AZC_DEVICE_CUDA], params, out);
+}
+
 /* the executor that runs a plan whose most capable device is the index */
 static const create_fn_t executors[AZC_DEVICE_COUNT] = {
-    [AZC_DEVICE_CPU] = create_cpu, [AZC_DEVICE_CUDA] = NULL, /* not built in */
+    [AZC_DEVICE_CPU] = create_cpu,
+    [AZC_DEVICE_CUDA] = create_cuda,
 };
 
 azc_status_t azc_executor_create_for_plan(const azc_plan_code_t *code,
@@ -30,6 +42,9 @@ azc_status_t azc_executor_create_for_plan(const azc_plan_code_t *code,
   int32_t pick = AZC_DEVICE_CPU;
   for (int32_t d = 0; d < AZC_DEVICE_COUNT; d++)
     if (devices & (1u << d)) pick = d;
+  /* a bundle with GPU code may be placed on the GPU at run time (-ngl) */
+  if (code->code[AZC_DEVICE_CUDA] && params->gpu_layers_set && params->n_gpu_layers != 0)
+    pick = AZC_DEVICE_CUDA;
   if (!executors[pick])
     return AZC_ERR(AZC_UNSUPPORTED,
                    "the plan runs steps on the %s, and this runtime has no %s executor built in",

@@ -363,12 +363,28 @@ static int cuModuleLoadDataEx_(void **out, const void *image, unsigned n_opts, i
   size_t size;
   int is_elf = b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
   if (is_elf) {
-    uint64_t shoff;
-    uint16_t shentsize, shnum;
+    /* the file ends where the last of its headers and sections ends */
+    uint64_t phoff, shoff, end;
+    uint16_t phentsize, phnum, shentsize, shnum;
+    memcpy(&phoff, b + 0x20, 8);
     memcpy(&shoff, b + 0x28, 8);
+    memcpy(&phentsize, b + 0x36, 2);
+    memcpy(&phnum, b + 0x38, 2);
     memcpy(&shentsize, b + 0x3a, 2);
     memcpy(&shnum, b + 0x3c, 2);
-    size = (size_t)(shoff + (uint64_t)shentsize * shnum);
+    end = 64;
+    if (phoff + (uint64_t)phentsize * phnum > end) end = phoff + (uint64_t)phentsize * phnum;
+    if (shoff + (uint64_t)shentsize * shnum > end) end = shoff + (uint64_t)shentsize * shnum;
+    for (uint16_t i = 0; shentsize >= 0x28 && i < shnum; i++) {
+      const uint8_t *sh = b + shoff + (uint64_t)i * shentsize;
+      uint32_t type;
+      uint64_t off, sz;
+      memcpy(&type, sh + 4, 4);
+      memcpy(&off, sh + 0x18, 8);
+      memcpy(&sz, sh + 0x20, 8);
+      if (type != 8 /* SHT_NOBITS */ && off + sz > end) end = off + sz;
+    }
+    size = (size_t)end;
   } else {
     size = strlen((const char *)image) + 1;
   }
