@@ -47,7 +47,7 @@ typedef struct chat_state {
 
 static void chat_usage(FILE *out) {
   fprintf(out, "usage: azc chat MODEL [--verbose] [-c CTX] [-t THREADS] [--temp T] [--top-k K]\n"
-               "                [--top-p P] [--seed S] [-n N] [--eager] [--no-cache]\n"
+               "                [--top-p P] [--seed S] [-n N] [-ngl N|auto] [--eager] [--no-cache]\n"
                "  MODEL: a name in the model store, a bundle or a GGUF file\n"
                "  each input line is a turn; /? lists the commands\n");
 }
@@ -327,6 +327,15 @@ int azc_cmd_chat(int argc, char **argv) {
     } else if (!strcmp(a, "-t")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 1024, &iv))) o.exec.n_threads = (int32_t)iv;
       o.set |= RUN_SET_THREADS;
+    } else if (!strcmp(a, "-ngl") || !strcmp(a, "--gpu-layers")) {
+      /* layers on the GPU, as azc run's -ngl */
+      if (i + 1 < argc && !strcmp(argv[i + 1], "auto")) {
+        o.exec.n_gpu_layers = AZC_GPU_LAYERS_AUTO;
+        i++;
+      } else if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv))) {
+        o.exec.n_gpu_layers = (int32_t)iv;
+      }
+      o.exec.gpu_layers_set = 1;
     } else if (!strcmp(a, "--verbose")) {
       c.verbose = true;
     } else if (!strcmp(a, "--eager")) {
