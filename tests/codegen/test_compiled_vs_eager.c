@@ -383,11 +383,11 @@ static void print_matrix(const matrix_t *mx, const char *part) {
     }
     fprintf(stderr, "\n");
   }
-  fprintf(stderr, "\n%-26s", "model");
+  fprintf(stderr, "\n%-30s", "model");
   for (int c = 0; c < mx->n_cols; c++) fprintf(stderr, " %-22s", mx->cols[c].name);
   fprintf(stderr, "\n");
   for (int m = 0; m < mx->n_models; m++) {
-    fprintf(stderr, "%-26s", mx->models[m].what);
+    fprintf(stderr, "%-30s", mx->models[m].what);
     for (int c = 0; c < mx->n_cols; c++) {
       const cell_t *cell = &mx->cells[m][c];
       char buf[48];
@@ -415,7 +415,7 @@ static void print_matrix(const matrix_t *mx, const char *part) {
   fprintf(stderr,
           "\ntime per cell: compile (kernels compiled of distinct), run; the interpreter\n");
   for (int m = 0; m < mx->n_models; m++) {
-    fprintf(stderr, "%-26s", mx->models[m].what);
+    fprintf(stderr, "%-30s", mx->models[m].what);
     for (int c = 0; c < mx->n_cols; c++) {
       const cell_t *cell = &mx->cells[m][c];
       char buf[48];
