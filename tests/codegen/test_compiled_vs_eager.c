@@ -353,6 +353,15 @@ static void add_model(matrix_t *mx, const char *path, const char *what, bool ran
 static void print_matrix(const matrix_t *mx, const char *part) {
   fprintf(stderr, "\ncompiled vs eager, part %s: op x back end x (fused, unfused)\n", part);
   fprintf(stderr, "(a cell: models that matched / models whose compiled graph has the op)\n");
+  /* a back end found by name but left out of azc_codegen_backends() gets no columns: say so */
+  const azc_codegen_backend_t *cuda = azc_codegen_backend_cuda();
+  bool listed = false;
+  for (int c = 0; c < mx->n_cols; c++) listed |= cuda && mx->cols[c].be == cuda;
+  if (cuda && !listed)
+    fprintf(stderr,
+            "(back end %s is built in but not in azc_codegen_backends(), so it has no columns: "
+            "see codegen/backend.c)\n",
+            cuda->name);
   fprintf(stderr, "%-13s", "op");
   for (int c = 0; c < mx->n_cols; c++) fprintf(stderr, " %-15s", mx->cols[c].name);
   fprintf(stderr, "\n");
