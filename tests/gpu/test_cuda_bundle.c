@@ -260,16 +260,25 @@ static void check_model(const char *rel, double min_cos) {
   free(cpu);
   free(got);
 
-  /* azc run: the placement, and the fallback said once */
+  /* azc run: the placement, no leak or error at exit, and the fallback said once */
+  char report[1400];
+  snprintf(report, sizeof(report), "%s/standin-report.txt", test_tmp_dir());
+  unlink(report);
   snprintf(cmd, sizeof(cmd),
-           "AZC_LIBCUDA=%s AZC_STANDIN_MODULES=%s %s run %s -p 'Once upon' -n 3 --temp 0 -ngl 1 "
-           "-c 32 2>&1",
-           AZC_STANDIN_LIB, dir, azc_bin, bundle);
+           "AZC_LIBCUDA=%s AZC_STANDIN_MODULES=%s AZC_STANDIN_REPORT=%s %s run %s -p 'Once upon' "
+           "-n 3 --temp 0 -ngl 1 -c 32 2>&1",
+           AZC_STANDIN_LIB, dir, report, azc_bin, bundle);
   rc = run_cmd(cmd, out, sizeof(out));
   char want[64];
   snprintf(want, sizeof(want), "offload: 1/%d layers on cuda0", n_layer);
   ASSERT_MSG(rc == 0 && strstr(out, want) && strstr(out, "offload: cpu: weights"), "%s:\n%s", cmd,
              out);
+  size_t rn = 0;
+  char *rep = (char *)test_read_file(report, &rn);
+  ASSERT_MSG(rep && strstr(rep, "\nerrors 0\n") && strstr(rep, "\nleaks 0\n") &&
+                 !strstr(rep, "graph_launches 0\n") && strstr(rep, "live_allocations 0\n"),
+             "azc run's stand-in report: %s", rep ? rep : "(none written)");
+  free(rep);
   snprintf(cmd, sizeof(cmd),
            "AZC_LIBCUDA=/nonexistent/libcuda.so.1 %s run %s -p 'Once upon' -n 3 --temp 0 -c 32 "
            "2>&1",
