@@ -94,6 +94,10 @@ static void use_model(azc_bundle_model_t *m) {
   const azc_plan_t *p = m->plan;
   FUZZ_CHECK(p && m->code && m->kernels && m->weights && m->tokenizer);
   for (int32_t k = 0; k < p->n_kernels; k++) {
+    if (p->kernels[k].device != AZC_DEVICE_CPU) { /* its code is its device's section */
+      FUZZ_CHECK(!m->kernels[k] && m->device_code[p->kernels[k].device]);
+      continue;
+    }
     FUZZ_CHECK(m->kernels[k] && azc_code_image_symbol(m->code, p->kernels[k].symbol));
     const uint8_t *f = (const uint8_t *)(uintptr_t)m->kernels[k];
     const uint8_t *base = azc_code_image_base(m->code);
@@ -109,7 +113,8 @@ static void use_model(azc_bundle_model_t *m) {
   }
   for (int32_t s = 0; s < p->n_steps; s++) {
     const azc_plan_step_t *st = &p->steps[s];
-    FUZZ_CHECK(st->kernel >= 0 && st->kernel < p->n_kernels);
+    FUZZ_CHECK(st->op == AZC_STEP_COPY ? st->kernel == -1
+                                       : st->kernel >= 0 && st->kernel < p->n_kernels);
     FUZZ_CHECK(st->n_in >= 0 && st->n_in <= AZK_MAX_IN);
     FUZZ_CHECK(st->layer >= -1 && st->layer < p->n_layer);
     for (int32_t i = 0; i < st->n_in; i++)
