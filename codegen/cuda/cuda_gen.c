@@ -232,6 +232,14 @@ azc_status_t azc_cuda_gen_kernel(const azc_kernel_spec_t *s, const char *sym, az
     if (p->op < AZK_EW_ADD || p->op > AZK_EW_GELU || (p->broadcast && p->b_len != p->D))
       return AZC_ERR(AZC_UNSUPPORTED, "elementwise op %d (broadcast of %d over %d): no CUDA kernel",
                      p->op, p->b_len, p->D);
+    /* D = 0: rows as long as the run-time key length (scale over unfused
+     * attention scores, azc compile --no-fuse); the CUDA template has a
+     * compile-time width only. */
+    if (p->D <= 0 || p->rows_per_m != 1)
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "elementwise op %d over rows of the key length (unfused attention scores): "
+                     "no CUDA kernel; compile with fusion on",
+                     p->op);
     snprintf(call, sizeof(call), "azk_elementwise<%d, %d, %d>(a, %af)", p->op, p->D,
              p->broadcast ? 1 : 0, (double)p->scale);
     one(b, info, sym, call, 256, 1, 0);
