@@ -97,12 +97,13 @@ static void test_copies_where_values_cross(void) {
   ASSERT_ERR(azc_plan_deserialize(bad, size, &q), AZC_CORRUPT, "kernel step");
   free(bad);
   free(blob);
-  /* the factory names the device it has no executor for */
+  /* the factory hands a plan with CUDA steps to the CUDA executor, which
+   * needs the bundle's cuda.code section: without one it is refused by name */
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_ctx = 4;
   azc_plan_code_t code = {.plan = p};
   azc_executor_t *ex;
-  ASSERT_ERR(azc_executor_create_for_plan(&code, &ep, &ex), AZC_UNSUPPORTED, "no cuda executor");
+  ASSERT_ERR(azc_executor_create_for_plan(&code, &ep, &ex), AZC_CORRUPT, "no CUDA code");
   /* and the CPU executor refuses a plan with steps it cannot run */
   azk_fn_t fns[4] = {0};
   ASSERT_ERR(azc_cpu_exec_create(p, fns, NULL, &ep, &ex), AZC_UNSUPPORTED, "CPU kernels only");
