@@ -263,7 +263,7 @@ static bool setup(void) {
     uint64_t shoff = 64; /* no sections: the "file" is its 64-byte header */
     memcpy(c + 0x28, &shoff, 8);
     memcpy(c + 0x10, &key, sizeof(key));
-    c[0x20] = (uint8_t)(i ? 90 : 80);
+    c[0x30] = (uint8_t)(i ? 90 : 80); /* e_flags (a real cubin keeps its arch there), not e_phoff */
     F.images[i] = (azc_cuda_image_ref_t){i ? 90 : 80, 0, c, 64};
     register_image(c, 64, so);
   }
