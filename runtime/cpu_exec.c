@@ -92,9 +92,7 @@ static void run_steps(cpu_exec_t *e, const azc_batch_t *b, int32_t first, int32_
 static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
   cpu_exec_t *e = (cpu_exec_t *)ex;
   const azc_plan_t *p = e->plan;
-  if (b->n_tokens > p->plan_T || b->n_out > p->plan_O)
-    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
-                   b->n_tokens, b->n_out, (long long)p->plan_T, (long long)p->plan_O);
+  AZC_RETURN_IF_ERROR(azc_plan_check_batch(p, b->n_tokens, b->n_out));
   run_steps(e, b, 0, p->n_steps);
   memcpy(logits, e->arena + p->logits.offset,
          sizeof(float) * (size_t)b->n_out * (size_t)p->n_vocab);

@@ -254,9 +254,7 @@ static azc_status_t run_segment(cuda_exec_t *e, segment_t *g, const azc_batch_t 
 static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float *logits) {
   cuda_exec_t *e = (cuda_exec_t *)ex;
   const azc_plan_t *p = e->plan;
-  if (b->n_tokens > p->plan_T || b->n_out > p->plan_O)
-    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
-                   b->n_tokens, b->n_out, (long long)p->plan_T, (long long)p->plan_O);
+  AZC_RETURN_IF_ERROR(azc_plan_check_batch(p, b->n_tokens, b->n_out));
   azc_cuda_driver_t *drv = e->d.drv;
   if (e->has_cuda) {
     azk_gpu_dyn_t dyn = {b->n_tokens, b->n_out, 0, 0};

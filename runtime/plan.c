@@ -103,6 +103,13 @@ azc_status_t azc_plan_serialize(const azc_plan_t *p, uint8_t **out, size_t *out_
   return NULL;
 }
 
+azc_status_t azc_plan_check_batch(const azc_plan_t *p, int32_t n_tokens, int32_t n_out) {
+  if (n_tokens > p->plan_T || n_out > p->plan_O)
+    return AZC_ERR(AZC_OUT_OF_RANGE, "batch of %d tokens / %d outputs; compiled for %lld / %lld",
+                   n_tokens, n_out, (long long)p->plan_T, (long long)p->plan_O);
+  return NULL;
+}
+
 uint32_t azc_plan_devices(const azc_plan_t *p) {
   uint32_t mask = 0;
   for (int32_t i = 0; i < p->n_steps; i++) mask |= 1u << p->steps[i].device;

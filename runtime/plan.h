@@ -101,6 +101,9 @@ void azc_plan_free(azc_plan_t *plan);
 azc_status_t azc_plan_insert_copies(azc_plan_t *plan);
 /* Bit (1 << device) for every device a step of the plan runs on. */
 uint32_t azc_plan_devices(const azc_plan_t *plan);
+/* Whether a step of n_tokens rows and n_out outputs fits the sizes the plan
+ * was compiled for (plan_T, plan_O); every plan executor checks this. */
+azc_status_t azc_plan_check_batch(const azc_plan_t *plan, int32_t n_tokens, int32_t n_out);
 /* Little-endian blob with a magic and version; *out is malloc'd. */
 azc_status_t azc_plan_serialize(const azc_plan_t *plan, uint8_t **out, size_t *out_size);
 /* Checks every count, index and offset; never trusts the blob. */
