@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "codegen/backend.h"
 #include "codegen/bundle_writer.h"
 #include "frontend/model.h"
 #include "frontend/modelfile.h"
@@ -79,11 +80,21 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
             m->hp.n_layer, m->hp.n_embd, m->hp.n_vocab);
     opt->progress = on_kernel;
     if (def.n_ctx > 0) opt->n_ctx = def.n_ctx;
-    /* -ngl (or --gpu-layers) and a Modelfile's num_gpu set the same default */
-    if (opt->n_gpu_layers != 0)
+    /* -ngl (or --gpu-layers) and a Modelfile's num_gpu set the same default.
+     * Asked for on the command line, GPU code must be built (without NVRTC
+     * the compile says so and fails); a Modelfile's num_gpu is a run-time
+     * preference, as in Ollama: without NVRTC it is kept as the default and
+     * the bundle runs on the CPU, with one warning. */
+    if (opt->n_gpu_layers != 0) {
       def.n_gpu_layers = opt->n_gpu_layers;
-    else
+    } else if (def.n_gpu_layers != 0 && !opt->gpu_arch && !azc_codegen_backend_find("cuda")) {
+      fprintf(stderr,
+              "azc: warning: num_gpu %d: GPU code generation is not built in (this azc was "
+              "configured without NVRTC); the bundle runs on the CPU\n",
+              def.n_gpu_layers);
+    } else {
       opt->n_gpu_layers = def.n_gpu_layers;
+    }
     st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, opt, &c);
   }
   double t_compile = azc_time_ms();
@@ -350,11 +361,11 @@ azc_status_t cli_build_modelfile(const char *mf_path, const char *out, azc_compi
     st = cli_compile_gguf(base, out, opt, &def, ci);
   } else if (!st) {
     if (def.n_gpu_layers != 0 && !azc_bundle_has_section(b, AZC_SECTION_CUDA_CODE))
-      st = AZC_ERR(AZC_UNSUPPORTED,
-                   "%s: num_gpu %d, but its base %s has no GPU code: build it from the GGUF, or "
-                   "compile the base with --gpu-arch",
-                   mf->path, def.n_gpu_layers, base);
-    if (!st) st = relayer(b, &def, ci, out);
+      fprintf(stderr,
+              "azc: warning: %s: num_gpu %d, but its base %s has no GPU code, so it runs on the "
+              "CPU (build it from the GGUF, or compile the base with --gpu-arch)\n",
+              mf->path, def.n_gpu_layers, base);
+    st = relayer(b, &def, ci, out);
     if (!st)
       fprintf(stderr, "azc: create: wrote %s\n\nazc: total      = %9.2f ms\n", out,
               azc_time_ms() - t0);
