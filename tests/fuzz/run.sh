@@ -32,6 +32,10 @@ mkdir -p "$corpus" "$artifacts"
 read -r -a args <"$build/tests/fuzz/$target.args" || true
 time_flag=()
 [ "$seconds" != 0 ] && time_flag=(-max_total_time="$seconds")
-echo "$target: corpus $corpus ($(find "$corpus" -type f | wc -l) inputs), seeds $seeds"
+# the regression inputs (tests/fuzz/regress/TARGET) seed the run too: for a
+# target without a seed maker they are its only seeds
+inputs=("$seeds")
+[ -d "$root/tests/fuzz/regress/$target" ] && inputs+=("$root/tests/fuzz/regress/$target")
+echo "$target: corpus $corpus ($(find "$corpus" -type f | wc -l) inputs), seeds ${inputs[*]}, flags ${args[*]}"
 exec "$exe" "${time_flag[@]}" -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts/" \
-  "${args[@]}" "$@" "$corpus" "$seeds"
+  "${args[@]}" "$@" "$corpus" "${inputs[@]}"
