@@ -341,6 +341,7 @@ typedef struct gen_req {
   int64_t keep_alive_ns;
   bool echo;
   bool ignore_eos; /* llama.cpp server's field: fixed lengths for benchmarks */
+  int32_t n_ctx;   /* the context this request runs in (num_ctx, clamped) */
 } gen_req_t;
 
 static void gen_req_free(gen_req_t *g) {
@@ -515,15 +516,16 @@ static bool make_job(const serve_model_t *x, gen_req_t *g, const char *text, boo
   }
   j->n_prompt = (int32_t)n;
   j->ignore_eos = g->ignore_eos;
+  j->n_ctx = g->n_ctx;
   if (n == 0) return fail(e, 400, "the prompt is empty (0 tokens)");
-  if ((int64_t)n >= x->n_ctx)
+  if ((int64_t)n >= g->n_ctx)
     return fail(e, 400,
                 "the prompt has %zu tokens but the context of model '%s' holds %d (num_ctx); "
                 "the prompt is not cut",
-                n, x->name, x->n_ctx);
+                n, x->name, g->n_ctx);
   azc_options_t res;
   azc_options_resolve(&g->opts, &x->stored, &res);
-  j->sampling = azc_options_sampler_params(&res, x->n_ctx);
+  j->sampling = azc_options_sampler_params(&res, g->n_ctx);
   int64_t np = res.v[AZC_OPT_NUM_PREDICT].i;
   j->n_predict = np < 0 ? -1 : (int32_t)AZC_MIN(np, INT32_MAX);
   size_t n_tmpl_stops = 0;
@@ -777,6 +779,27 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
     reply_load(c, &g, r, x, load_ns);
     gen_req_free(&g);
     return;
+  }
+  /* the request's num_ctx, else -c, else the model's stored one (x->default_ctx),
+   * clamped to the trained context as Ollama does; a larger one than loaded
+   * reloads the executor once the model is idle */
+  g.n_ctx = x->default_ctx;
+  if ((g.opts.set & (1u << AZC_OPT_NUM_CTX)) && g.opts.v[AZC_OPT_NUM_CTX].i > 0)
+    g.n_ctx = (int32_t)AZC_MIN(g.opts.v[AZC_OPT_NUM_CTX].i, INT32_MAX);
+  if (g.n_ctx > x->max_ctx) {
+    azc_log_info("serve: %s: num_ctx %d is more than the model's trained context; using %d",
+                 x->name, g.n_ctx, x->max_ctx);
+    g.n_ctx = x->max_ctx;
+  }
+  if (g.n_ctx > x->n_ctx) {
+    int64_t grow_ns = 0;
+    st = serve_models_grow_context(c->models, x, g.n_ctx, &grow_ns);
+    load_ns += grow_ns;
+    if (st) {
+      fail(&e, 500, "%s", azc_status_message(st));
+      azc_status_free(st);
+      goto fail;
+    }
   }
   bool templated;
   if (!render(x, &g, &text, &templated, &e)) goto fail;

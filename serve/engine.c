@@ -282,7 +282,7 @@ static void accept(serve_engine_t *e, slot_t *s, int32_t tok) {
     slot_free(e, s, "stop", NULL);
   else if (j->n_predict >= 0 && n_gen >= j->n_predict)
     slot_free(e, s, "length", NULL);
-  else if (s->n_past >= e->ex->n_ctx)
+  else if (s->n_past >= (j->n_ctx > 0 ? AZC_MIN(j->n_ctx, e->ex->n_ctx) : e->ex->n_ctx))
     slot_free(e, s, "length", NULL);
 }
 

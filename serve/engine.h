@@ -43,6 +43,7 @@ typedef struct serve_job {
   int32_t *prompt; /* owned */
   int32_t n_prompt;
   int32_t n_predict; /* < 0: until end of generation or a full context */
+  int32_t n_ctx;     /* the request's context (num_ctx), at most the executor's; 0: its */
   azc_sampler_params_t sampling;
   bool ignore_eos;
   int n_stop;

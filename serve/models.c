@@ -88,12 +88,32 @@ static void scan_store(serve_models_t *m) {
   azc_model_store_list_free(e, n);
 }
 
-static void unload(serve_model_t *x) {
+/* The executor and engine only (the bundle stays open). */
+static void unload_engine(serve_model_t *x) {
   azc_serve_engine_destroy(x->engine);
   azc_executor_destroy(x->ex);
+  x->engine = NULL, x->ex = NULL;
+}
+
+static void unload(serve_model_t *x) {
+  unload_engine(x);
   azc_chat_template_destroy(x->tmpl);
   azc_bundle_model_close(x->bundle);
-  x->engine = NULL, x->ex = NULL, x->tmpl = NULL, x->bundle = NULL;
+  x->tmpl = NULL, x->bundle = NULL;
+}
+
+/* An executor with n_ctx positions per slot, and its engine. */
+static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_ctx) {
+  azc_bundle_model_t *b = x->bundle;
+  azc_executor_params_t ep = azc_executor_params_default();
+  ep.n_ctx = n_ctx;
+  ep.n_seq = m->p.n_slots;
+  ep.n_batch = AZC_MIN(ep.n_batch, n_ctx);
+  ep.n_threads = m->p.n_threads > 0 ? m->p.n_threads : b->defaults.n_threads;
+  AZC_RETURN_IF_ERROR_CTX(azc_bundle_model_executor(b, &ep, &x->ex), "%s", x->path);
+  x->n_ctx = x->ex->n_ctx;
+  serve_engine_params_t ep2 = {m->p.n_slots, m->p.queue_depth, m->p.metrics};
+  return azc_serve_engine_create(x->ex, b->tokenizer, &ep2, &x->engine);
 }
 
 static azc_status_t load(serve_models_t *m, serve_model_t *x) {
@@ -107,13 +127,8 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
   if (st) return st;
   int32_t n_ctx = m->p.n_ctx > 0 ? m->p.n_ctx : b->defaults.n_ctx;
   if (n_ctx <= 0) n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
-  azc_executor_params_t ep = azc_executor_params_default();
-  ep.n_ctx = n_ctx;
-  ep.n_seq = m->p.n_slots;
-  ep.n_batch = AZC_MIN(ep.n_batch, n_ctx);
-  ep.n_threads = m->p.n_threads > 0 ? m->p.n_threads : b->defaults.n_threads;
-  AZC_RETURN_IF_ERROR_CTX(azc_bundle_model_executor(b, &ep, &x->ex), "%s", x->path);
-  x->n_ctx = x->ex->n_ctx;
+  x->default_ctx = n_ctx;
+  x->max_ctx = AZC_MAX(n_ctx, b->meta.n_ctx_train);
   char eos[256];
   azc_chat_token_text(b->tokenizer, azc_tokenizer_eos(b->tokenizer), eos, sizeof(eos));
   st = azc_chat_info_template(ci, eos, &x->tmpl);
@@ -123,13 +138,56 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
     azc_status_free(st);
     x->tmpl = NULL;
   }
-  serve_engine_params_t ep2 = {m->p.n_slots, m->p.queue_depth, m->p.metrics};
-  AZC_RETURN_IF_ERROR(azc_serve_engine_create(x->ex, b->tokenizer, &ep2, &x->engine));
+  AZC_RETURN_IF_ERROR(load_engine(m, x, n_ctx));
   /* a damaged weights section is refused before the first request runs */
   AZC_RETURN_IF_ERROR(azc_bundle_model_wait_verified(b));
   x->loaded_unix = unix_ns() / 1000000000;
   azc_log_info("serve: loaded %s (%s): context %d, %d slots", x->name, x->path, x->n_ctx,
                m->p.n_slots);
+  return NULL;
+}
+
+azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
+                                       int64_t *load_ns) {
+  *load_ns = 0;
+  pthread_mutex_lock(&m->mu);
+  for (;;) {
+    if (x->n_ctx >= n_ctx && x->engine) {
+      pthread_mutex_unlock(&m->mu);
+      return NULL;
+    }
+    if (!x->loading) break;
+    /* another request is resizing: let go so that it sees the model idle */
+    x->active--;
+    pthread_cond_broadcast(&m->cv);
+    while (x->loading || x->unloading) pthread_cond_wait(&m->cv, &m->mu);
+    x->active++;
+  }
+  /* new requests wait (loading); those running finish first */
+  x->loading = true;
+  while (x->active > 1) pthread_cond_wait(&m->cv, &m->mu);
+  pthread_mutex_unlock(&m->mu);
+  int64_t t0 = azc_serve_now_ns();
+  int32_t old = x->n_ctx;
+  azc_log_info("serve: %s: a request's num_ctx %d needs a larger context than %d: reloading", x->name,
+               n_ctx, old);
+  unload_engine(x);
+  azc_status_t st = load_engine(m, x, n_ctx);
+  if (st) { /* back to the context it had */
+    unload_engine(x);
+    azc_status_t st2 = load_engine(m, x, old);
+    if (st2) { /* unloaded: the next request loads it afresh */
+      azc_status_free(st2);
+      unload(x);
+    }
+  }
+  *load_ns = azc_serve_now_ns() - t0;
+  pthread_mutex_lock(&m->mu);
+  x->loading = false;
+  pthread_cond_broadcast(&m->cv);
+  pthread_mutex_unlock(&m->mu);
+  if (st) return azc_status_wrap(st, "model '%s': a context of %d positions", x->name, n_ctx);
+  if (!x->engine) return AZC_ERR(AZC_INTERNAL, "model '%s': reloading failed", x->name);
   return NULL;
 }
 
@@ -175,6 +233,7 @@ void serve_models_release(serve_models_t *m, serve_model_t *x, bool keep_alive_s
   pthread_mutex_lock(&m->mu);
   if (keep_alive_set) x->keep_alive_ns = keep_alive_ns;
   x->active--;
+  pthread_cond_broadcast(&m->cv); /* a request growing the context waits for the others */
   x->expires_ns = azc_serve_now_ns() + (x->keep_alive_ns > 0 ? x->keep_alive_ns : 0);
   bool now = x->active == 0 && x->keep_alive_ns == 0 && x->engine && !x->loading && !x->unloading;
   if (now) x->unloading = true;

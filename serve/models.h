@@ -34,7 +34,9 @@ typedef struct serve_model {
   azc_chat_template_t *tmpl; /* NULL: template_error says why */
   char template_error[512];
   azc_options_t stored;
-  int32_t n_ctx;
+  int32_t n_ctx;       /* positions per slot of the loaded executor */
+  int32_t default_ctx; /* a request without num_ctx: -c, else the stored num_ctx, else min(trained, 4096) */
+  int32_t max_ctx;     /* a request's num_ctx is clamped to this: max(trained, default_ctx) */
   int64_t loaded_unix;
   /* registry state (under the registry's lock) */
   bool loading, unloading;
@@ -61,6 +63,14 @@ void serve_models_destroy(serve_models_t *m);
  * names are NOT_FOUND naming the model. */
 azc_status_t serve_models_acquire(serve_models_t *m, const char *name, serve_model_t **out,
                                   int64_t *load_ns);
+/* A request (holding x) whose num_ctx is more than the loaded context:
+ * waits until no other request holds the model (new ones wait), then
+ * replaces its executor and engine with ones of n_ctx positions per slot
+ * (the bundle stays open; the slots' cached prompts are lost). On failure
+ * the old context is restored and the error names the size. *load_ns: the
+ * time it took. */
+azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
+                                       int64_t *load_ns);
 /* keep_alive_set: the request gave keep_alive_ns (< 0: forever). */
 void serve_models_release(serve_models_t *m, serve_model_t *model, bool keep_alive_set,
                           int64_t keep_alive_ns);

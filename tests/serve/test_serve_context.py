@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A request's context (options.num_ctx), over the wire.
+
+num_ctx: a request runs in its num_ctx, else the server's -c, else the
+model's stored num_ctx (a Modelfile PARAMETER), else min(trained, 4096),
+clamped to the trained context; a larger one than loaded reloads the
+model's executor (load_duration > 0, /api/ps shows it), a smaller one is
+served in the loaded executor but limits the prompt (400 naming both
+lengths) and the generation (done_reason "length").
+
+usage: test_serve_context.py AZC_SERVE WORK AZC"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_common import Server, UTF8_BAD, check, finish, greedy, utf8_json
+
+serve_bin, work, azc = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
+bundle = os.path.join(work, "tiny.bundle")
+chatml = os.path.join(work, "tiny-chatml.bundle")
+env = {"AZC_HOME": os.path.join(work, "home-context"), "AZC_CACHE_DIR": os.path.join(work, "cache")}
+TRAINED = 256  # azc mkmodel --shape tiny-llama: context_length 256
+
+
+def words(n, tag="w"):
+    return " ".join("%s%d" % (tag, i) for i in range(n))
+
+
+def gen(s, prompt, ctx=None, n=4, **extra):
+    o = greedy(n)
+    if ctx is not None:
+        o["num_ctx"] = ctx
+    body = {"model": "tiny", "prompt": prompt, "raw": True, "stream": False, "options": o}
+    body.update(extra)
+    return s.json("POST", "/api/generate", body)
+
+
+def too_long(j, holds):
+    m = re.search(r"has (\d+) tokens but the context of model 'tiny' holds (\d+)", j.get("error", ""))
+    return m is not None and m.group(2) == str(holds) and int(m.group(1)) >= holds
+
+
+def ps_context(s):
+    st, j = s.json("GET", "/api/ps")
+    return {m["name"]: m.get("context_length") for m in j.get("models", [])}
+
+
+# ---- num_ctx ----
+s = Server(serve_bin, ["--parallel", "2", "-c", "64", bundle], os.path.join(work, "context.log"), env)
+p80 = words(40)  # more than 64 tokens, fewer than 200
+st, j = gen(s, "hello")
+check(st == 200 and ps_context(s).get("tiny") == 64, "-c 64: the model loads with 64 positions (%s)" % ps_context(s))
+st, j = gen(s, p80)
+check(st == 400 and too_long(j, 64), "a prompt over -c 64 without num_ctx: 400 naming both lengths (%s)" % j.get("error"))
+st, j = gen(s, p80, ctx=200)
+n80 = j.get("prompt_eval_count", 0)
+check(st == 200 and 64 < n80 < 200 and j.get("load_duration", 0) > 0,
+      "num_ctx 200 > loaded 64: the model reloads with 200 and serves the %d-token prompt (load_duration %s)"
+      % (n80, j.get("load_duration")))
+check(ps_context(s).get("tiny") == 200, "/api/ps shows the context 200 after the reload (%s)" % ps_context(s))
+grown = j.get("response")
+st, j = gen(s, p80, ctx=150)
+check(st == 200 and j.get("load_duration") == 0 and j.get("response") == grown and ps_context(s).get("tiny") == 200,
+      "num_ctx 150 < loaded 200: served without a reload, same text as in 200")
+st, j = gen(s, p80, ctx=32)
+check(st == 400 and too_long(j, 32), "num_ctx 32 < loaded 200: the prompt must fit 32: 400 (%s)" % j.get("error"))
+st, j = gen(s, p80)
+check(st == 400 and too_long(j, 64), "no num_ctx after the reload: the default 64 still applies (%s)" % j.get("error"))
+# generation stops at the request's context: positions 0..ctx-1 evaluated,
+# the last sampled token is not
+ctx = n80 + 5
+st, j = gen(s, p80, ctx=ctx, n=100, ignore_eos=True)
+check(st == 200 and j.get("done_reason") == "length" and j.get("eval_count") == ctx - n80 + 1,
+      "num_ctx %d with a %d-token prompt: done_reason length after %d tokens (%s, %s)"
+      % (ctx, n80, ctx - n80 + 1, j.get("done_reason"), j.get("eval_count")))
+st, j = gen(s, words(200), ctx=100000)
+check(st == 400 and too_long(j, TRAINED),
+      "num_ctx 100000 is clamped to the trained %d, as Ollama does (%s)" % (TRAINED, j.get("error")))
+check(ps_context(s).get("tiny") == TRAINED, "/api/ps: %d after the clamped request" % TRAINED)
+st, j = gen(s, "x", ctx="many")
+check(st == 400 and "num_ctx" in j.get("error", ""), "num_ctx of the wrong type: 400 naming it (%s)" % j.get("error"))
+# concurrent requests with a larger num_ctx: each waits for the reload, all served
+import threading
+res = []
+def worker(c):
+    res.append(gen(s, p80, ctx=c, n=8))
+ts = [threading.Thread(target=worker, args=(c,)) for c in (120, TRAINED, 200, 150)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+check(all(st == 200 for st, j in res) and len(set(j.get("response") for st, j in res)) == 1,
+      "4 concurrent requests with num_ctx 120..256: all 200, one text (%s)" % [st for st, j in res])
+s.stop()
+# the text in a reloaded context is the text of a server started with that context
+s = Server(serve_bin, ["--parallel", "2", "-c", "200", bundle], os.path.join(work, "context2.log"), env)
+st, j = gen(s, p80)
+check(st == 200 and j.get("response") == grown, "the reloaded server's text = a server started with -c 200")
+s.stop()
+# a Modelfile's num_ctx is the model's default
+mf = os.path.join(work, "ctx48.Modelfile")
+with open(mf, "w") as f:
+    f.write("FROM %s\nPARAMETER num_ctx 48\n" % bundle)
+b48 = os.path.join(work, "ctx48", "tiny.bundle")
+os.makedirs(os.path.dirname(b48), exist_ok=True)
+r = subprocess.run([azc, "compile", mf, "-o", b48], capture_output=True, text=True, env=dict(os.environ, **env))
+check(r.returncode == 0, "azc compile a Modelfile with PARAMETER num_ctx 48 (%s)" % r.stderr.strip()[-200:])
+s = Server(serve_bin, ["--parallel", "2", b48], os.path.join(work, "context3.log"), env)
+st, j = gen(s, p80)
+check(st == 400 and too_long(j, 48), "the Modelfile's num_ctx 48 is the default (%s)" % j.get("error"))
+st, j = gen(s, p80, ctx=200)
+check(st == 200 and j.get("response") == grown, "num_ctx 200 overrides the Modelfile's 48")
+s.stop()
+
+check(not UTF8_BAD, "every body was valid UTF-8 (%s)" % UTF8_BAD[:2])
+finish()
