@@ -341,7 +341,8 @@ typedef struct gen_req {
   int64_t keep_alive_ns;
   bool echo;
   bool ignore_eos; /* llama.cpp server's field: fixed lengths for benchmarks */
-  int32_t n_ctx;   /* the context this request runs in (num_ctx, clamped) */
+  bool cache_prompt; /* llama.cpp server's field (default true): reuse a slot's cached prefix */
+  int32_t n_ctx;     /* the context this request runs in (num_ctx, clamped) */
 } gen_req_t;
 
 static void gen_req_free(gen_req_t *g) {
@@ -418,6 +419,8 @@ static bool parse_gen(const cJSON *req, gen_req_t *g, req_err_t *e) {
   g->stream = g->kind != K_OAI_CHAT && g->kind != K_OAI_COMPLETION; /* Ollama streams by default */
   if (!get_bool(req, "stream", &g->stream, e)) return false;
   if (!get_bool(req, "ignore_eos", &g->ignore_eos, e)) return false;
+  g->cache_prompt = true;
+  if (!get_bool(req, "cache_prompt", &g->cache_prompt, e)) return false;
   g->opts.set = 0;
   g->opts.n_stop = 0;
   if (g->kind == K_GENERATE || g->kind == K_CHAT) {
@@ -516,6 +519,7 @@ static bool make_job(const serve_model_t *x, gen_req_t *g, const char *text, boo
   }
   j->n_prompt = (int32_t)n;
   j->ignore_eos = g->ignore_eos;
+  j->no_cache = !g->cache_prompt;
   j->n_ctx = g->n_ctx;
   if (n == 0) return fail(e, 400, "the prompt is empty (0 tokens)");
   if ((int64_t)n >= g->n_ctx)
@@ -558,11 +562,13 @@ static cJSON *oai_object(serve_stream_t *s, const char *object) {
   return j;
 }
 
-static void add_usage(cJSON *j, int32_t prompt, int32_t completion) {
+static void add_usage(cJSON *j, const serve_job_t *job) {
   cJSON *u = cJSON_AddObjectToObject(j, "usage");
-  cJSON_AddNumberToObject(u, "prompt_tokens", prompt);
-  cJSON_AddNumberToObject(u, "completion_tokens", completion);
-  cJSON_AddNumberToObject(u, "total_tokens", prompt + completion);
+  cJSON_AddNumberToObject(u, "prompt_tokens", job->n_prompt);
+  cJSON_AddNumberToObject(u, "completion_tokens", job->n_generated);
+  cJSON_AddNumberToObject(u, "total_tokens", job->n_prompt + job->n_generated);
+  cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+  cJSON_AddNumberToObject(d, "cached_tokens", job->n_cached);
 }
 
 static cJSON *ollama_object(serve_stream_t *s) {
@@ -638,6 +644,7 @@ static void emit_final(serve_stream_t *s, serve_job_t *job, azc_buf_t *out) {
     cJSON_AddNumberToObject(j, "total_duration", (double)(now - s->t_start_ns));
     cJSON_AddNumberToObject(j, "load_duration", (double)s->load_ns);
     cJSON_AddNumberToObject(j, "prompt_eval_count", job->n_prompt);
+    cJSON_AddNumberToObject(j, "prompt_eval_cached_count", job->n_cached);
     cJSON_AddNumberToObject(j, "prompt_eval_duration", (double)job->prompt_ns);
     cJSON_AddNumberToObject(j, "eval_count", job->n_generated);
     cJSON_AddNumberToObject(j, "eval_duration", (double)job->eval_ns);
@@ -656,13 +663,13 @@ static void emit_final(serve_stream_t *s, serve_job_t *job, azc_buf_t *out) {
     else
       cJSON_AddStringToObject(c, "text", ""), cJSON_AddNullToObject(c, "logprobs");
     cJSON_AddStringToObject(c, "finish_reason", finish_reason(job->done_reason));
-    add_usage(j, job->n_prompt, job->n_generated);
+    add_usage(j, job);
     azc_buf_puts(out, "data: ");
     put_json(out, j, "\n\n");
     if (s->include_usage) {
       cJSON *u = oai_object(s, chat ? "chat.completion.chunk" : "text_completion");
       cJSON_AddArrayToObject(u, "choices");
-      add_usage(u, job->n_prompt, job->n_generated);
+      add_usage(u, job);
       azc_buf_puts(out, "data: ");
       put_json(out, u, "\n\n");
     }
@@ -683,7 +690,7 @@ static void emit_final(serve_stream_t *s, serve_job_t *job, azc_buf_t *out) {
     cJSON_AddNullToObject(c, "logprobs");
   }
   cJSON_AddStringToObject(c, "finish_reason", finish_reason(job->done_reason));
-  add_usage(j, job->n_prompt, job->n_generated);
+  add_usage(j, job);
   put_json(out, j, "\n");
 }
 
@@ -1095,8 +1102,11 @@ void serve_api_metrics(serve_ctx_t *c, azc_buf_t *o) {
   METRIC("azc_batch_joins_total", "counter",
          "Requests that joined a running batch (admitted while another sequence was generating).",
          atomic_load(&m->joins));
-  METRIC("azc_prompt_tokens_total", "counter", "Prompt tokens evaluated.",
+  METRIC("azc_prompt_tokens_total", "counter", "Prompt tokens of the requests (cached or evaluated).",
          atomic_load(&m->prompt_tokens));
+  METRIC("azc_prompt_tokens_reused_total", "counter",
+         "Prompt tokens found in a slot's KV cache (a prefix of an earlier request), not evaluated.",
+         atomic_load(&m->prompt_tokens_reused));
   METRIC("azc_generated_tokens_total", "counter", "Tokens generated.",
          atomic_load(&m->generated_tokens));
   METRIC("azc_jobs_finished_total", "counter", "Generation jobs finished.",

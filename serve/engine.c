@@ -3,8 +3,14 @@
  * token for every generating slot first, then prompt chunks of the slots
  * still prefilling, up to the executor's batch size), run it, sample each
  * output row with its slot's sampler, and hand text to the jobs. A slot's
- * sequence id in the KV cache is its index; a new job overwrites positions
- * from 0, so nothing needs clearing between jobs. */
+ * sequence id in the KV cache is its index. A slot keeps the tokens its KV
+ * cache holds after its job ends (prompt reuse, as llama.cpp's cache_prompt):
+ * a queued job goes to the free slot whose tokens share the longest prefix
+ * with its prompt (see pick_slot) and prefills from there; positions past the prefix are
+ * overwritten (attention at position p reads positions 0..p of its sequence
+ * only), so nothing needs clearing. The kernels are batch-invariant, so a
+ * prefix evaluated in earlier steps gives the same KV entries as a cold
+ * prefill of the whole prompt. */
 #include "serve/engine.h"
 
 #include <stdio.h>
@@ -31,6 +37,9 @@ typedef struct slot {
   size_t emitted;  /* bytes of text handed to the job */
   size_t max_stop; /* longest stop string */
   azc_utf8_stream_t utf8;
+  int32_t *kv_tok;   /* (ex->n_ctx) the token at each position the KV cache holds */
+  int32_t n_kv;      /* valid entries of kv_tok */
+  int64_t last_used; /* admit counter at the last job, for least-recently-used choice */
 } slot_t;
 
 struct serve_engine {
@@ -45,6 +54,7 @@ struct serve_engine {
   bool stop;
   serve_job_t *queue_head, *queue_tail;
   int32_t n_queued, n_active;
+  int64_t n_admitted;
   slot_t *slots;
   /* step buffers */
   int32_t *bt, *bp, *bs, *bo, *bo_slot;
@@ -158,14 +168,39 @@ int32_t azc_serve_engine_busy(serve_engine_t *e) {
   return n;
 }
 
+/* The free slot for job j (e->mu held), as llama.cpp's server picks one:
+ * the slot whose tokens share the longest prefix with the prompt, if that
+ * prefix is more than half of what the slot holds (so that one
+ * conversation does not take over another's slot for a shared opening),
+ * else the least recently used slot. *reuse: prompt tokens whose KV entries
+ * the chosen slot holds, at most n_prompt - 1 (the last prompt token is
+ * evaluated for its logits). There is a free slot. */
+static int32_t pick_slot(serve_engine_t *e, const serve_job_t *j, int32_t *reuse) {
+  int32_t best = -1, best_lcp = 0, lru = -1;
+  for (int32_t i = 0; i < e->p.n_slots; i++) {
+    slot_t *s = &e->slots[i];
+    if (s->job) continue;
+    if (lru < 0 || s->last_used < e->slots[lru].last_used) lru = i;
+    int32_t n = j->no_cache ? 0 : AZC_MIN(s->n_kv, j->n_prompt - 1), lcp = 0;
+    while (lcp < n && s->kv_tok[lcp] == j->prompt[lcp]) lcp++;
+    if (lcp > best_lcp && 2 * (int64_t)lcp > s->n_kv) best = i, best_lcp = lcp;
+  }
+  if (best < 0) { /* the least recently used slot, with what prefix it shares */
+    best = lru;
+    slot_t *s = &e->slots[best];
+    int32_t n = j->no_cache ? 0 : AZC_MIN(s->n_kv, j->n_prompt - 1);
+    while (best_lcp < n && s->kv_tok[best_lcp] == j->prompt[best_lcp]) best_lcp++;
+  }
+  *reuse = best_lcp;
+  return best;
+}
+
 /* Takes queued jobs into free slots (e->mu held). */
 static void admit(serve_engine_t *e, serve_job_t **cancelled, int *n_cancelled) {
   bool someone_generating = false;
   for (int32_t i = 0; i < e->p.n_slots; i++)
     if (e->slots[i].job && e->slots[i].generating) someone_generating = true;
-  for (int32_t i = 0; i < e->p.n_slots && e->queue_head; i++) {
-    slot_t *s = &e->slots[i];
-    if (s->job) continue;
+  while (e->queue_head && e->n_active < e->p.n_slots) {
     serve_job_t *j = e->queue_head;
     e->queue_head = j->next;
     if (!e->queue_head) e->queue_tail = NULL;
@@ -173,7 +208,6 @@ static void admit(serve_engine_t *e, serve_job_t **cancelled, int *n_cancelled) 
     atomic_fetch_sub(&e->m->queue_depth, 1);
     if (atomic_load(&j->cancel)) {
       cancelled[(*n_cancelled)++] = j;
-      i--;
       continue;
     }
     azc_sampler_t *sampler = NULL;
@@ -181,19 +215,23 @@ static void admit(serve_engine_t *e, serve_job_t **cancelled, int *n_cancelled) 
     if (st) {
       azc_status_free(st);
       cancelled[(*n_cancelled)++] = j; /* finished with an error below */
-      i--;
       continue;
     }
     for (int32_t k = 0; k < j->n_prompt; k++) azc_sampler_accept(sampler, j->prompt[k]);
+    int32_t reuse = 0;
+    slot_t *s = &e->slots[pick_slot(e, j, &reuse)];
     s->job = j;
     s->sampler = sampler;
-    s->n_past = s->n_prefilled = 0;
+    s->n_past = s->n_prefilled = reuse;
+    s->n_kv = reuse;
+    s->last_used = ++e->n_admitted;
     s->generating = false;
     s->text.len = 0;
     s->emitted = 0;
     s->max_stop = 0;
     for (int k = 0; k < j->n_stop; k++) s->max_stop = AZC_MAX(s->max_stop, strlen(j->stop[k]));
     azc_utf8_stream_init(&s->utf8, sink, j);
+    j->n_cached = reuse;
     j->t_admit_ns = azc_serve_now_ns();
     j->joined = someone_generating;
     if (someone_generating) atomic_fetch_add(&e->m->joins, 1);
@@ -316,6 +354,8 @@ static bool step(serve_engine_t *e) {
     if (!s->job || !s->generating) continue;
     e->bt[n] = s->pending, e->bp[n] = s->n_past, e->bs[n] = i;
     e->bo[n_out] = n, e->bo_slot[n_out++] = i;
+    s->kv_tok[s->n_past] = s->pending;
+    s->n_kv = s->n_past + 1;
     n++;
     n_seqs++;
     in_step[i] = true;
@@ -329,9 +369,11 @@ static bool step(serve_engine_t *e) {
       e->bt[n] = j->prompt[s->n_prefilled + t];
       e->bp[n] = s->n_prefilled + t;
       e->bs[n] = i;
+      s->kv_tok[s->n_prefilled + t] = j->prompt[s->n_prefilled + t];
       n++;
     }
     s->n_prefilled += k;
+    s->n_kv = s->n_prefilled;
     if (s->n_prefilled == j->n_prompt) e->bo[n_out] = n - 1, e->bo_slot[n_out++] = i;
     n_seqs++;
     in_step[i] = true;
@@ -357,8 +399,11 @@ static bool step(serve_engine_t *e) {
     char msg[512];
     snprintf(msg, sizeof(msg), "forward failed: %s", azc_status_message(st));
     azc_status_free(st);
-    for (int32_t i = 0; i < e->p.n_slots; i++)
-      if (in_step[i] && e->slots[i].job) slot_free(e, &e->slots[i], "error", msg);
+    for (int32_t i = 0; i < e->p.n_slots; i++) {
+      if (!in_step[i]) continue;
+      e->slots[i].n_kv = 0; /* what the failed step wrote is unknown */
+      if (e->slots[i].job) slot_free(e, &e->slots[i], "error", msg);
+    }
     return true;
   }
   for (int32_t o = 0; o < n_out; o++) {
@@ -367,6 +412,7 @@ static bool step(serve_engine_t *e) {
     if (!s->generating) {
       s->n_past = s->job->n_prompt;
       atomic_fetch_add(&e->m->prompt_tokens, s->job->n_prompt);
+      atomic_fetch_add(&e->m->prompt_tokens_reused, s->job->n_cached);
       if (s->job->n_predict == 0) {
         slot_free(e, s, "length", NULL);
         continue;
@@ -423,6 +469,11 @@ azc_status_t azc_serve_engine_create(azc_executor_t *ex, const azc_tokenizer_t *
   pthread_cond_init(&e->cv, NULL);
   size_t nb = (size_t)ex->n_batch;
   e->slots = calloc((size_t)params->n_slots, sizeof(slot_t));
+  for (int32_t i = 0; e->slots && i < params->n_slots; i++)
+    if (!(e->slots[i].kv_tok = malloc((size_t)ex->n_ctx * sizeof(int32_t)))) {
+      azc_serve_engine_destroy(e);
+      return AZC_ERR(AZC_OUT_OF_MEMORY, "serve engine: token lists of %d positions", ex->n_ctx);
+    }
   e->bt = malloc(nb * 5 * sizeof(int32_t));
   e->logits = malloc((size_t)params->n_slots * (size_t)ex->n_vocab * sizeof(float));
   if (!e->slots || !e->bt || !e->logits) {
@@ -451,6 +502,7 @@ void azc_serve_engine_destroy(serve_engine_t *e) {
   for (int32_t i = 0; e->slots && i < e->p.n_slots; i++) {
     if (e->slots[i].job) slot_free(e, &e->slots[i], "error", "the model was unloaded");
     azc_buf_free(&e->slots[i].text);
+    free(e->slots[i].kv_tok);
   }
   while (e->queue_head) {
     serve_job_t *j = e->queue_head;

@@ -33,6 +33,7 @@ typedef struct serve_metrics {
   atomic_llong step_seq_hist[6]; /* sequences per step <= 1, 2, 4, 8, 16, +Inf */
   atomic_llong joins;            /* jobs admitted while another sequence was generating */
   atomic_llong prompt_tokens, generated_tokens;
+  atomic_llong prompt_tokens_reused; /* prompt tokens found in a slot's KV cache, not evaluated */
   atomic_llong jobs_done, jobs_cancelled, rejected_queue_full;
   atomic_llong queue_depth, slots_busy;
   atomic_llong step_ns_sum;
@@ -44,6 +45,7 @@ typedef struct serve_job {
   int32_t n_prompt;
   int32_t n_predict; /* < 0: until end of generation or a full context */
   int32_t n_ctx;     /* the request's context (num_ctx), at most the executor's; 0: its */
+  bool no_cache;     /* cache_prompt false: prefill the whole prompt */
   azc_sampler_params_t sampling;
   bool ignore_eos;
   int n_stop;
@@ -57,6 +59,7 @@ typedef struct serve_job {
   const char *done_reason; /* "stop", "length" */
   char *error;             /* an engine failure (finished too) */
   int32_t n_generated;
+  int32_t n_cached; /* prompt tokens reused from the slot's KV cache (set at admission) */
   int64_t t_submit_ns, t_admit_ns, t_first_ns, t_end_ns;
   int64_t prompt_ns, eval_ns; /* wall time of the steps it took part in, per phase */
   bool joined;                /* admitted while another sequence was generating */
