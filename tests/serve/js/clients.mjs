@@ -1,11 +1,14 @@
 // The official JavaScript clients against azc serve: npm's `ollama`
 // (ollama-js) and `openai`, streaming and not. Prints one JSON object of
 // what each call returned; test_serve_js.py checks it.
-// usage: node clients.mjs URL MODEL
+// A multi-turn ollama.chat conversation on CHAT_MODEL (a chat template)
+// re-sends its history each turn, as ollama-js users do; the server
+// reuses the earlier turns from the slot's KV cache.
+// usage: node clients.mjs URL MODEL CHAT_MODEL
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 
-const [url, model] = process.argv.slice(2);
+const [url, model, chatModel] = process.argv.slice(2);
 const out = {};
 const greedy = { temperature: 0, num_predict: 20 };
 
@@ -70,5 +73,21 @@ try {
   out.openai_error = 'no error';
 } catch (e) {
   out.openai_error = { status: e.status, message: e.error ? e.error.message : e.message };
+}
+
+// multi-turn chat, streamed as `ollama run` does, the history re-sent each turn
+const history = [{ role: 'system', content: 'You are brief.' }];
+out.turns = [];
+for (const q of ['Salam dunya', 'Necesen?', 'Sag ol']) {
+  history.push({ role: 'user', content: q });
+  let answer = '', final = null;
+  for await (const part of await ollama.chat({ model: chatModel, messages: history, options: greedy, stream: true })) {
+    answer += part.message.content;
+    if (part.done) final = part;
+  }
+  out.turns.push({ messages: history.map((m) => ({ ...m })), text: answer,
+                   prompt_eval_count: final.prompt_eval_count,
+                   prompt_eval_cached_count: final.prompt_eval_cached_count });
+  history.push({ role: 'assistant', content: answer });
 }
 console.log(JSON.stringify(out));
