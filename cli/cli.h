@@ -48,6 +48,8 @@ azc_status_t cli_int_arg(int argc, char **argv, int *i, long long min, long long
                          long long *out);
 azc_status_t cli_float_arg(int argc, char **argv, int *i, double min, double max, double *out);
 azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out);
+/* --kv-type f32|f16|q8_0 (an azc_kv_type_t); advances *i. */
+azc_status_t cli_kv_type_arg(int argc, char **argv, int *i, int32_t *out);
 
 /* JSON: a string with escapes; always valid UTF-8 (ill-formed parts become
  * \ufffd, as azc_utf8_repair in runtime/base/utf8.h replaces them). */

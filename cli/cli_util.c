@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "runtime/base/utf8.h"
+#include "runtime/kv_cache.h"
 
 bool cli_line_open;
 
@@ -76,6 +77,17 @@ int cli_usage_error(const char *fmt, ...) {
 azc_status_t cli_str_arg(int argc, char **argv, int *i, const char **out) {
   if (*i + 1 >= argc) return AZC_ERR(AZC_INVALID_ARGUMENT, "option %s needs a value", argv[*i]);
   *out = argv[++*i];
+  return NULL;
+}
+
+azc_status_t cli_kv_type_arg(int argc, char **argv, int *i, int32_t *out) {
+  const char *opt = argv[*i], *s = NULL;
+  AZC_RETURN_IF_ERROR(cli_str_arg(argc, argv, i, &s));
+  int t = azc_kv_type_from_name(s);
+  if (t < 0)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "option %s: '%s' is not a KV cache type (f32, f16, q8_0)",
+                   opt, s);
+  *out = t;
   return NULL;
 }
 

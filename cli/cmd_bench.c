@@ -26,6 +26,7 @@
 #include "runtime/base/file.h"
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
+#include "runtime/kv_cache.h"
 #include "runtime/model_bundle.h"
 
 extern char **environ;
@@ -38,6 +39,8 @@ typedef struct stat_s {
 typedef struct bench {
   const char *model;
   int threads, reps, eager_reps;
+  int depth;       /* -d: tg128 after this many positions of context (llama-bench -d) */
+  int32_t kv_type; /* --kv-type, or AZC_KV_TYPE_AUTO */
   bool json, no_eager;
   const char *llama_bench;
   char tmp[256];
@@ -84,13 +87,27 @@ static azc_status_t run_prefill(azc_executor_t *ex, int n, int reps, int32_t n_v
 }
 
 /* tokens/s of n decode steps from an empty context */
-static azc_status_t run_decode(azc_executor_t *ex, int n, int reps, int32_t n_vocab, stat_t *out) {
+/* n decode steps after depth positions of context (filled once, in batches,
+ * before the timed steps) */
+static azc_status_t run_decode(azc_executor_t *ex, int n, int depth, int reps, int32_t n_vocab,
+                               stat_t *out) {
   float *logits = malloc(sizeof(float) * (size_t)n_vocab);
   double tps[64];
   azc_status_t st = logits ? NULL : AZC_ERR(AZC_OUT_OF_MEMORY, "bench");
+  int32_t nb = ex->n_batch, *tok = malloc(sizeof(int32_t) * 2 * (size_t)nb), *pos = tok + nb;
+  int32_t *seq = calloc((size_t)nb, sizeof(int32_t));
+  if (!st && (!tok || !seq)) st = AZC_ERR(AZC_OUT_OF_MEMORY, "bench");
+  for (int32_t p0 = 0; !st && p0 < depth; p0 += nb) {
+    int32_t m = AZC_MIN(nb, depth - p0), last = m - 1;
+    for (int32_t i = 0; i < m; i++) tok[i] = ((p0 + i) * 7919 + 13) % n_vocab, pos[i] = p0 + i;
+    azc_batch_t b = {m, tok, pos, seq, 1, &last};
+    st = azc_executor_forward(ex, &b, logits);
+  }
+  free(tok);
+  free(seq);
   for (int r = 0; !st && r < reps; r++) {
     double t0 = azc_time_ms();
-    for (int32_t p = 0; !st && p < n; p++) {
+    for (int32_t p = depth; !st && p < depth + n; p++) {
       int32_t t = (p * 7919 + 13) % n_vocab, z = 0;
       azc_batch_t b = {1, &t, &p, &z, 1, &z};
       st = azc_executor_forward(ex, &b, logits);
@@ -194,7 +211,7 @@ static azc_status_t compile_to(bench_t *b, const char *bundle, const char *cache
 
 /* Peak RSS (KiB) of `azc run BUNDLE` in its own process, as it reports it
  * (VmHWM: this process's own memory, not what it inherited before exec). */
-static long child_rss(const char *bundle, int threads, const char *tmp) {
+static long child_rss(const char *bundle, int threads, int32_t kv_type, const char *tmp) {
   char exe[4096], out[512];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return -1;
@@ -202,9 +219,13 @@ static long child_rss(const char *bundle, int threads, const char *tmp) {
   snprintf(out, sizeof(out), "%s/run.json", tmp);
   char t[16];
   snprintf(t, sizeof(t), "%d", threads);
-  char *argv[] = {exe,  "run",  (char *)bundle, "-p", "Once upon a time",
-                  "-n", "128",  "-t",           t,    "--ignore-eos",
-                  "-c", "1024", "--json",       NULL};
+  char *argv[] = {
+      exe, "run",          (char *)bundle, "-p",   "Once upon a time", "-n", "128", "-t",
+      t,   "--ignore-eos", "-c",           "1024", "--json",           NULL, NULL,  NULL};
+  if (kv_type != AZC_KV_TYPE_AUTO) {
+    argv[13] = "--kv-type";
+    argv[14] = (char *)azc_kv_type_name(kv_type);
+  }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -232,9 +253,15 @@ static long child_rss(const char *bundle, int threads, const char *tmp) {
 static azc_status_t run_llama_bench(bench_t *b) {
   char cmd[8192], out[512];
   snprintf(out, sizeof(out), "%s/llama-bench.json", b->tmp);
+  char depth[32] = "";
+  if (b->depth) snprintf(depth, sizeof(depth), " -d %d", b->depth);
   snprintf(cmd, sizeof(cmd),
-           "'%s' -m '%s' -t %d -p 128,512 -n 128 -r %d -o json > '%s' 2>/dev/null", b->llama_bench,
-           b->model, b->threads, b->reps, out);
+           "'%s' -m '%s' -t %d -p 128,512 -n 128 -r %d%s%s%s%s%s -o json > '%s' 2>/dev/null",
+           b->llama_bench, b->model, b->threads, b->reps, depth,
+           b->kv_type != AZC_KV_TYPE_AUTO ? " -fa 1 -ctk " : "",
+           b->kv_type != AZC_KV_TYPE_AUTO ? azc_kv_type_name(b->kv_type) : "",
+           b->kv_type != AZC_KV_TYPE_AUTO ? " -ctv " : "",
+           b->kv_type != AZC_KV_TYPE_AUTO ? azc_kv_type_name(b->kv_type) : "", out);
   if (system(cmd) != 0) return AZC_ERR(AZC_IO, "llama-bench failed: %s", cmd);
   char *text;
   size_t len;
@@ -278,7 +305,8 @@ static azc_status_t run_bench(bench_t *b) {
 
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_threads = b->threads;
-  ep.n_ctx = 1024;
+  ep.n_ctx = AZC_MAX(1024, b->depth + 128);
+  ep.kv_type = b->kv_type;
   double t0 = azc_time_ms();
   azc_bundle_model_t *bm;
   AZC_RETURN_IF_ERROR(azc_bundle_model_open(bundle, 0, &bm));
@@ -299,12 +327,14 @@ static azc_status_t run_bench(bench_t *b) {
   fprintf(stderr, "azc: bench: compiled: pp128, pp512, tg128 x %d...\n", b->reps);
   if (!st) st = run_prefill(ex, 128, b->reps, b->n_vocab, &b->pp128[0]);
   if (!st) st = run_prefill(ex, AZC_MIN(512, ex->n_batch), b->reps, b->n_vocab, &b->pp512[0]);
-  if (!st) st = run_decode(ex, 128, b->reps, b->n_vocab, &b->tg128[0]);
+  if (!st) st = run_decode(ex, 128, b->depth, b->reps, b->n_vocab, &b->tg128[0]);
   if (!st) {
     int32_t layers = bm->plan->n_layer;
     double kv = 0;
+    int32_t kvt = b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type;
     for (int32_t l = 0; l < layers; l++)
-      kv += 2.0 * ep.n_ctx * bm->plan->kv_heads[l] * bm->plan->kv_head_dim[l] * sizeof(float);
+      kv += 2.0 * ep.n_ctx *
+            (double)azc_kv_bytes(kvt, (int64_t)bm->plan->kv_heads[l] * bm->plan->kv_head_dim[l]);
     b->kv_bytes = kv;
   }
   azc_executor_destroy(ex);
@@ -321,7 +351,7 @@ static azc_status_t run_bench(bench_t *b) {
     if (!st) {
       st = run_prefill(ex, 128, b->eager_reps, b->n_vocab, &b->pp128[1]);
       if (!st) st = run_prefill(ex, 512, b->eager_reps, b->n_vocab, &b->pp512[1]);
-      if (!st) st = run_decode(ex, 128, b->eager_reps, b->n_vocab, &b->tg128[1]);
+      if (!st) st = run_decode(ex, 128, b->depth, b->eager_reps, b->n_vocab, &b->tg128[1]);
       azc_executor_destroy(ex);
     }
     azc_ir_graph_destroy(g);
@@ -331,7 +361,7 @@ static azc_status_t run_bench(bench_t *b) {
   fprintf(stderr, "azc: bench: memory bandwidth...\n");
   b->bandwidth_gbs = measure_bandwidth(b->threads);
   fprintf(stderr, "azc: bench: peak RSS of azc run...\n");
-  b->peak_rss_kb = child_rss(bundle, b->threads, b->tmp);
+  b->peak_rss_kb = child_rss(bundle, b->threads, b->kv_type, b->tmp);
   if (b->llama_bench) {
     fprintf(stderr, "azc: bench: llama-bench on the same file...\n");
     AZC_RETURN_IF_ERROR(run_llama_bench(b));
@@ -363,15 +393,18 @@ static void print_markdown(const bench_t *b) {
     snprintf(eager, sizeof(eager), "eager not run");
   else
     snprintf(eager, sizeof(eager), "eager %d", b->eager_reps);
-  printf("## azc bench: %s (%s), %d threads, %d repetitions (%s)\n\n", b->model, b->arch,
-         b->threads, b->reps, eager);
+  printf("## azc bench: %s (%s), %d threads, %d repetitions (%s), KV cache %s\n\n", b->model,
+         b->arch, b->threads, b->reps, eager,
+         azc_kv_type_name(b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type));
   printf("| test | compiled t/s (median) | compiled (min) | eager (median) | eager (min) | "
          "compiled/eager |%s\n",
          b->have_llama ? " llama.cpp (median) | azc/llama.cpp |" : "");
   printf("|---|---:|---:|---:|---:|---:|%s\n", b->have_llama ? "---:|---:|" : "");
   print_row("pp128", &b->pp128[0], &b->pp128[1], &b->ll_pp128, b->have_llama);
   print_row("pp512", &b->pp512[0], &b->pp512[1], &b->ll_pp512, b->have_llama);
-  print_row("tg128", &b->tg128[0], &b->tg128[1], &b->ll_tg128, b->have_llama);
+  char tg[32];
+  snprintf(tg, sizeof(tg), b->depth ? "tg128 @ d%d" : "tg128", b->depth);
+  print_row(tg, &b->tg128[0], &b->tg128[1], &b->ll_tg128, b->have_llama);
   double roof = roofline(b);
   printf("\n| figure | value |\n|---|---:|\n");
   printf("| compile, empty cache | %.0f ms (%d kernels built) |\n", b->compile_cold_ms,
@@ -405,7 +438,9 @@ static void print_json_result(const bench_t *b) {
   cli_json_string(stdout, b->model, strlen(b->model));
   printf(", \"arch\": ");
   cli_json_string(stdout, b->arch, strlen(b->arch));
-  printf(", \"threads\": %d, \"compiled\": {", b->threads);
+  printf(", \"threads\": %d, \"depth\": %d, \"kv_type\": \"%s\", \"compiled\": {", b->threads,
+         b->depth,
+         azc_kv_type_name(b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type));
   json_stat("pp128", &b->pp128[0], true);
   json_stat("pp512", &b->pp512[0], true);
   json_stat("tg128", &b->tg128[0], false);
@@ -438,6 +473,7 @@ int azc_cmd_bench(int argc, char **argv) {
   b.threads = azc_cpu_count();
   b.reps = 3;
   b.eager_reps = 1;
+  b.kv_type = AZC_KV_TYPE_AUTO;
   for (int i = 1; i < argc; i++) {
     long long iv;
     azc_status_t st = NULL;
@@ -447,6 +483,10 @@ int azc_cmd_bench(int argc, char **argv) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.reps = (int)iv;
     } else if (!strcmp(argv[i], "--eager-reps")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.eager_reps = (int)iv;
+    } else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--depth")) {
+      if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv))) b.depth = (int)iv;
+    } else if (!strcmp(argv[i], "--kv-type")) {
+      st = cli_kv_type_arg(argc, argv, &i, &b.kv_type);
     } else if (!strcmp(argv[i], "--no-eager"))
       b.no_eager = true;
     else if (!strcmp(argv[i], "--json"))
@@ -455,6 +495,7 @@ int azc_cmd_bench(int argc, char **argv) {
       st = cli_str_arg(argc, argv, &i, &b.llama_bench);
     else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc bench MODEL.gguf [-t N] [-r REPS] [--eager-reps N] [--no-eager] [--json]\n"
+             "                 [-d DEPTH] [--kv-type f32|f16|q8_0]   tg128 after DEPTH positions\n"
              "                 [--vs-llama-bench PATH/llama-bench]\n"
              "       azc bench MODEL --spec [-t N] [-r REPS] [-n TOKENS] [--draft-max N] [--json]\n"
              "                 [--vs-llama-bench PATH/llama-bench]   speculative decoding\n");

@@ -48,6 +48,7 @@ typedef struct chat_state {
 static void chat_usage(FILE *out) {
   fprintf(out, "usage: azc chat MODEL [--verbose] [-c CTX] [-t THREADS] [--temp T] [--top-k K]\n"
                "                [--top-p P] [--seed S] [-n N] [-ngl N|auto] [--eager] [--no-cache]\n"
+               "                [--kv-type f32|f16|q8_0]\n"
                "  MODEL: a name in the model store, a bundle or a GGUF file\n"
                "  each input line is a turn; /? lists the commands\n");
 }
@@ -336,6 +337,8 @@ int azc_cmd_chat(int argc, char **argv) {
         o.exec.n_gpu_layers = (int32_t)iv;
       }
       o.exec.gpu_layers_set = 1;
+    } else if (!strcmp(a, "--kv-type")) {
+      st = cli_kv_type_arg(argc, argv, &i, &o.exec.kv_type);
     } else if (!strcmp(a, "--verbose")) {
       c.verbose = true;
     } else if (!strcmp(a, "--eager")) {

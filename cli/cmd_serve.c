@@ -72,7 +72,7 @@ int azc_cmd_serve(int argc, char **argv) {
     if (i == 0 || argv[i][0] == '-') {
       static const char *with_value[] = {"--host",    "--port",     "--parallel", "-np",
                                          "--queue",   "-c",         "--ctx-size", "-t",
-                                         "--threads", "--max-body", "--store"};
+                                         "--threads", "--max-body", "--store",    "--kv-type"};
       for (size_t k = 0; i > 0 && k < AZC_ARRAY_SIZE(with_value); k++)
         if (!strcmp(argv[i], with_value[k]) && i + 1 < argc) {
           args[i + 1] = argv[i + 1];

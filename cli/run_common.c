@@ -31,6 +31,8 @@ static void run_usage(FILE *out, const char *prog) {
           "  -ngl N|auto          layers on the GPU (--gpu-layers; default: the bundle's, from\n"
           "                       azc compile -ngl or a Modelfile's num_gpu; 99: all; auto: as\n"
           "                       many as fit); needs a bundle compiled with GPU code\n"
+          "  --kv-type T          the KV cache's element type: f32, f16 or q8_0 (default f32;\n"
+          "                       a run-time choice, any bundle takes any type on the CPU)\n"
           "  --eager              run the IR interpreter (GGUF only)\n"
           "  --no-cache           compile a GGUF without the kernel cache\n"
           "  --json               print one JSON object when done\n"
@@ -106,6 +108,8 @@ static azc_status_t parse(int argc, char **argv, run_opts_t *o) {
         o->exec.n_gpu_layers = (int32_t)iv;
       }
       o->exec.gpu_layers_set = 1;
+    } else if (!strcmp(a, "--kv-type")) {
+      AZC_RETURN_IF_ERROR(cli_kv_type_arg(argc, argv, &i, &o->exec.kv_type));
     } else if (!strcmp(a, "--eager")) o->eager = true;
     else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--ignore-eos")) o->gen.ignore_eos = true;

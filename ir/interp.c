@@ -92,8 +92,19 @@ typedef struct attn_job {
   const int32_t *seq;
 } attn_job_t;
 
+/* head kvh of a token's K or V row as f32: in place for an f32 cache, else
+ * converted into buf (AZC_KV_MAX_HEAD_DIM values) */
+static const float *kv_head(const azc_kv_cache_t *kv, int32_t layer, int kind, int32_t seq,
+                            int32_t pos, int64_t kvh, int64_t D, float *buf) {
+  if (kv->type == AZC_KV_F32)
+    return (const float *)(void *)azc_kv_cache_row(kv, layer, kind, seq, pos) + kvh * D;
+  azc_kv_cache_read(kv, layer, kind, seq, pos, kvh * D, buf, D);
+  return buf;
+}
+
 static void attn_worker(void *p, int ith, int nth) {
   const attn_job_t *j = p;
+  float kb[AZC_KV_MAX_HEAD_DIM];
   long r0, r1;
   azc_split_range((long)(j->T * j->H), ith, nth, &r0, &r1);
   int64_t group = j->H / j->Hkv;
@@ -104,16 +115,15 @@ static void attn_worker(void *p, int ith, int nth) {
       const float *q = j->in + (t * j->H + h) * j->D;
       float *o = j->out + (t * j->H + h) * j->L;
       for (int64_t l = 0; l < j->L; l++)
-        o[l] = dot_f32(
-            q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, (int32_t)l) + kvh * j->D, j->D);
+        o[l] =
+            dot_f32(q, kv_head(j->it->kv, j->layer, AZC_KV_K, s, (int32_t)l, kvh, j->D, kb), j->D);
     } else {
       const float *pr = j->in + (t * j->H + h) * j->L;
       float *o = j->out + (t * j->H + h) * j->D;
       memset(o, 0, (size_t)j->D * sizeof(float));
       for (int64_t l = 0; l < j->L; l++) {
         if (pr[l] == 0.0f) continue;
-        const float *v =
-            azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, (int32_t)l) + kvh * j->D;
+        const float *v = kv_head(j->it->kv, j->layer, AZC_KV_V, s, (int32_t)l, kvh, j->D, kb);
         for (int64_t d = 0; d < j->D; d++) o[d] += pr[l] * v[d];
       }
     }
@@ -228,10 +238,8 @@ static azc_status_t run_epilogue(interp_t *it, const azc_ir_node_t *n, const azc
         rope_token(row, H + Hkv, hd, n_rot, mode, pos[m], n->fattr[AZC_MF_FREQ_BASE],
                    n->fattr[AZC_MF_FREQ_SCALE], factors, 1.0f);
       memcpy(out + m * H * hd, row, (size_t)(H * hd) * sizeof(float));
-      memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_K, seq[m], pos[m]), row + H * hd,
-             (size_t)(Hkv * hd) * sizeof(float));
-      memcpy(azc_kv_cache_row(it->kv, layer, AZC_KV_V, seq[m], pos[m]), row + (H + Hkv) * hd,
-             (size_t)(Hkv * hd) * sizeof(float));
+      azc_kv_cache_write(it->kv, layer, AZC_KV_K, seq[m], pos[m], row + H * hd);
+      azc_kv_cache_write(it->kv, layer, AZC_KV_V, seq[m], pos[m], row + (H + Hkv) * hd);
     }
     return NULL;
   }
@@ -312,6 +320,7 @@ typedef struct flash_job {
 
 static void flash_worker(void *p, int ith, int nth) {
   const flash_job_t *j = p;
+  float kb[AZC_KV_MAX_HEAD_DIM], vb[AZC_KV_MAX_HEAD_DIM];
   long r0, r1;
   azc_split_range((long)(j->T * j->H), ith, nth, &r0, &r1);
   int64_t group = j->H / j->Hkv;
@@ -327,10 +336,9 @@ static void flash_worker(void *p, int ith, int nth) {
     /* online softmax: rescale the running sum when the maximum grows */
     for (int32_t l = l0; l < L; l++) {
       float sc =
-          j->scale *
-          dot_f32(q, azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_K, s, l) + kvh * j->D, j->D);
+          j->scale * dot_f32(q, kv_head(j->it->kv, j->layer, AZC_KV_K, s, l, kvh, j->D, kb), j->D);
       if (j->softcap > 0) sc = azk_softcap(sc, j->softcap);
-      const float *v = azc_kv_cache_row(j->it->kv, j->layer, AZC_KV_V, s, l) + kvh * j->D;
+      const float *v = kv_head(j->it->kv, j->layer, AZC_KV_V, s, l, kvh, j->D, vb);
       if (sc > mx) {
         float c = azk_expf(mx - sc);
         for (int64_t d = 0; d < j->D; d++) o[d] *= c;
@@ -460,9 +468,8 @@ static azc_status_t run_node(interp_t *it, const azc_ir_node_t *n) {
     const int32_t *pos = bufs[n->inputs[2]->id], *seq = bufs[n->inputs[3]->id];
     int64_t T = dimv(it, n->inputs[1], 0), row = cache->shape[0].c * cache->shape[1].c;
     for (int64_t t = 0; t < T; t++)
-      memcpy(
-          azc_kv_cache_row(it->kv, (int32_t)cache->iattr[0], (int)cache->iattr[1], seq[t], pos[t]),
-          x + t * row, (size_t)row * sizeof(float));
+      azc_kv_cache_write(it->kv, (int32_t)cache->iattr[0], (int)cache->iattr[1], seq[t], pos[t],
+                         x + t * row);
     break;
   }
   case AZC_OP_ATTN_SCORES:
@@ -634,6 +641,7 @@ azc_status_t azc_ir_interp_create(const azc_ir_graph_t *g, const azc_executor_pa
   azc_executor_params_t p = *params;
   if (p.n_seq <= 0) p.n_seq = 1;
   if (p.n_batch <= 0) p.n_batch = 512;
+  if (p.kv_type == AZC_KV_TYPE_AUTO) p.kv_type = AZC_KV_TYPE_CPU_DEFAULT;
   if (!st && p.n_ctx <= 0) st = AZC_ERR(AZC_INVALID_ARGUMENT, "eager: context size %d", p.n_ctx);
   if (!st) {
     int32_t *hkv = calloc((size_t)(n_layer + 1), sizeof(int32_t));
@@ -645,7 +653,7 @@ azc_status_t azc_ir_interp_create(const azc_ir_graph_t *g, const azc_executor_pa
       hkv[n->iattr[0]] = (int32_t)n->shape[0].c;
       hd[n->iattr[0]] = (int32_t)n->shape[1].c;
     }
-    if (!st) st = azc_kv_cache_create(n_layer, hkv, hd, p.n_seq, p.n_ctx, &it->kv);
+    if (!st) st = azc_kv_cache_create(n_layer, hkv, hd, p.n_seq, p.n_ctx, p.kv_type, &it->kv);
     free(hkv);
     free(hd);
   }

@@ -71,8 +71,8 @@ static void run_steps(cpu_exec_t *e, const azc_batch_t *b, int32_t first, int32_
     if (s->layer >= 0) {
       c->k_cache = e->kv->layers[s->layer].k;
       c->v_cache = e->kv->layers[s->layer].v;
-      c->kv_seq_stride = (int64_t)e->kv->n_ctx * e->kv->layers[s->layer].n_head_kv *
-                         e->kv->layers[s->layer].head_dim;
+      c->kv_seq_stride = (int64_t)e->kv->n_ctx * (int64_t)e->kv->layers[s->layer].row_bytes;
+      c->kv_type = e->kv->type;
     }
     c->shared = e->shared;
     c->scratch = e->scratch;
@@ -122,6 +122,7 @@ static azc_status_t create(const azc_plan_t *plan, const azk_fn_t *kernels,
   *out = NULL;
   azc_executor_params_t prm = *params;
   if (prm.n_seq <= 0) prm.n_seq = 1;
+  if (prm.kv_type == AZC_KV_TYPE_AUTO) prm.kv_type = AZC_KV_TYPE_CPU_DEFAULT;
   if (prm.n_ctx <= 0) return AZC_ERR(AZC_INVALID_ARGUMENT, "context size %d", prm.n_ctx);
   if (plan->learned_positions && prm.n_ctx > plan->n_ctx_train)
     return AZC_ERR(AZC_INVALID_ARGUMENT,
@@ -145,7 +146,7 @@ static azc_status_t create(const azc_plan_t *plan, const azk_fn_t *kernels,
   int nth = azc_threadpool_size(e->pool);
   if (!st)
     st = azc_kv_cache_create(plan->n_layer, plan->kv_heads, plan->kv_head_dim, prm.n_seq, prm.n_ctx,
-                             &e->kv);
+                             prm.kv_type, &e->kv);
   if (!st) {
     e->arena = alloc64(plan->arena_bytes);
     e->shared = alloc64(plan->shared_bytes);

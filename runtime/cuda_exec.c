@@ -12,6 +12,7 @@
 #include "runtime/base/util.h"
 #include "runtime/cpu_exec.h"
 #include "runtime/cuda_code.h"
+#include "runtime/kv_cache.h"
 
 #define MIB(x) ((double)(x) / (1024.0 * 1024.0))
 /* device memory kept free for the driver, the module and the graphs: 256 MiB,
@@ -521,6 +522,16 @@ static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
   *out = NULL;
   azc_executor_params_t prm = *params;
   if (prm.n_seq <= 0) prm.n_seq = 1;
+  if (prm.kv_type == AZC_KV_TYPE_AUTO) prm.kv_type = AZC_KV_F32;
+  if (prm.kv_type != AZC_KV_F32) {
+    if (own_plan) azc_plan_free((azc_plan_t *)plan);
+    if (dev) device_close(dev);
+    if (rel.fn) rel.fn(rel.ctx);
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "--kv-type %s: the CUDA executor keeps its KV cache in f32 only (use --kv-type "
+                   "f32, or -ngl 0 for the CPU)",
+                   azc_kv_type_name(prm.kv_type));
+  }
   cuda_exec_t *e = calloc(1, sizeof(*e));
   if (!e) {
     if (own_plan) azc_plan_free((azc_plan_t *)plan);

@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 azc_executor_params_t azc_executor_params_default(void) {
-  azc_executor_params_t p = {.n_threads = 0, .n_ctx = 0, .n_seq = 1, .n_batch = 512};
+  azc_executor_params_t p = {.n_threads = 0, .n_ctx = 0, .n_seq = 1, .n_batch = 512,
+                             .kv_type = AZC_KV_TYPE_AUTO};
   return p;
 }
 

@@ -33,7 +33,14 @@ typedef struct azc_executor_params {
    * as many as fit; >= the layer count: all) */
   int32_t gpu_layers_set;
   int32_t n_gpu_layers;
+  /* the KV cache's element type, an azc_kv_type_t (runtime/kv_row.h), or
+   * AZC_KV_TYPE_AUTO: AZC_KV_TYPE_CPU_DEFAULT on the CPU, f32 on the GPU (whose
+   * kernels keep f32 rows only) */
+  int32_t kv_type;
 } azc_executor_params_t;
+
+#define AZC_KV_TYPE_AUTO (-1)
+#define AZC_KV_TYPE_CPU_DEFAULT 0 /* AZC_KV_F32 */
 
 #define AZC_GPU_LAYERS_AUTO (-1)
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define AZK_MAX_IN 16
-#define AZK_ABI_VERSION 1
+#define AZK_ABI_VERSION 2
 
 typedef struct azk_call {
   void *out;                   /* the step's result (arena) */
@@ -23,8 +23,9 @@ typedef struct azk_call {
   int64_t T;                   /* tokens in the batch */
   int64_t L;                   /* longest visible key length in the batch (P + T) */
   const int32_t *pos, *seq;    /* per token (T) */
-  float *k_cache, *v_cache;    /* this layer's caches: (n_seq, n_ctx, kv_dim) */
-  int64_t kv_seq_stride;       /* floats from one sequence to the next (n_ctx * kv_dim) */
+  uint8_t *k_cache, *v_cache;  /* this layer's caches: (n_seq, n_ctx, kv_dim) values of kv_type */
+  int64_t kv_seq_stride;       /* bytes from one sequence to the next (n_ctx rows) */
+  int32_t kv_type;             /* azc_kv_type_t (runtime/kv_row.h): f32, f16 or q8_0 */
   uint8_t *shared;             /* scratch shared by all threads of this step */
   uint8_t *scratch;            /* thread ith may use scratch + ith * scratch_stride */
   int64_t scratch_stride;

@@ -108,6 +108,7 @@ static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_c
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_ctx = n_ctx;
   ep.n_seq = m->p.n_slots;
+  ep.kv_type = m->p.kv_type;
   ep.n_batch = AZC_MIN(ep.n_batch, n_ctx);
   ep.n_threads = m->p.n_threads > 0 ? m->p.n_threads : b->defaults.n_threads;
   AZC_RETURN_IF_ERROR_CTX(azc_bundle_model_executor(b, &ep, &x->ex), "%s", x->path);

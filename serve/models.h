@@ -51,6 +51,7 @@ typedef struct serve_models_params {
   int n_paths;
   int32_t n_slots, queue_depth, n_ctx, n_threads; /* n_ctx, n_threads 0: the model's */
   serve_metrics_t *metrics;
+  int32_t kv_type; /* an azc_kv_type_t or AZC_KV_TYPE_AUTO */
 } serve_models_params_t;
 
 typedef struct serve_models serve_models_t;

@@ -16,6 +16,8 @@
 
 #include "runtime/base/log.h"
 #include "runtime/base/util.h"
+#include "runtime/executor.h"
+#include "runtime/kv_cache.h"
 #include "serve/api.h"
 
 azc_serve_params_t azc_serve_params_default(void) {
@@ -25,6 +27,7 @@ azc_serve_params_t azc_serve_params_default(void) {
   p.port = 11434;
   p.parallel = 4;
   p.queue = 64;
+  p.kv_type = AZC_KV_TYPE_AUTO;
   p.max_body = 8u << 20;
   return p;
 }
@@ -40,6 +43,7 @@ void azc_serve_usage(FILE *out, const char *prog) {
           "  --queue N         requests that wait for a slot before 503 (default 64)\n"
           "  -c, --ctx-size N  context per slot (default: the model's, at most 4096)\n"
           "  -t, --threads N   threads per model (default: all cores)\n"
+          "  --kv-type T       KV cache element type: f32, f16 or q8_0 (default f32)\n"
           "  --max-body BYTES  largest request body (default 8388608)\n"
           "  --store DIR       the model store (default $AZC_HOME/models, ...)\n"
           "  --quiet           no request log\n",
@@ -87,6 +91,13 @@ azc_status_t azc_serve_parse_args(int argc, char **argv, azc_serve_params_t *p,
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
       AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 1, 1024, &v));
       p->n_threads = (int32_t)v;
+    } else if (!strcmp(a, "--kv-type")) {
+      if (i + 1 >= argc) return AZC_ERR(AZC_INVALID_ARGUMENT, "serve: --kv-type needs a value");
+      int t = azc_kv_type_from_name(argv[++i]);
+      if (t < 0)
+        return AZC_ERR(AZC_INVALID_ARGUMENT,
+                       "serve: --kv-type '%s' is not a KV cache type (f32, f16, q8_0)", argv[i]);
+      p->kv_type = t;
     } else if (!strcmp(a, "--max-body")) {
       AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 1, 1LL << 32, &v));
       p->max_body = (size_t)v;
@@ -242,8 +253,8 @@ azc_status_t azc_serve_run(const azc_serve_params_t *p, volatile sig_atomic_t *s
   }
   ctx->metrics = metrics;
   ctx->params = p;
-  serve_models_params_t mp = {p->store_dir, p->models, p->n_models,  p->parallel,
-                              p->queue,     p->n_ctx,  p->n_threads, metrics};
+  serve_models_params_t mp = {p->store_dir, p->models,    p->n_models, p->parallel, p->queue,
+                              p->n_ctx,     p->n_threads, metrics,     p->kv_type};
   azc_status_t st = serve_models_create(&mp, &ctx->models);
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof(hints));

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "runtime/base/utf8.h"
+#include "runtime/executor.h"
 #include "serve/api.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -29,7 +30,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   params = azc_serve_params_default();
   params.store_dir = dir;
   params.quiet = true;
-  serve_models_params_t mp = {dir, NULL, 0, params.parallel, params.queue, 0, 0, &metrics};
+  serve_models_params_t mp = {dir, NULL, 0,        params.parallel, params.queue,
+                              0,   0,    &metrics, AZC_KV_TYPE_AUTO};
   azc_status_t st = serve_models_create(&mp, &ctx.models);
   FUZZ_CHECK(!st);
   ctx.metrics = &metrics;

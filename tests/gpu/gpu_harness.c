@@ -132,8 +132,8 @@ static azc_status_t emu_forward(azc_executor_t *ex, const azc_batch_t *b, float 
     a.m_sym = s->m_sym;
     if (s->layer >= 0) {
       const azc_kv_layer_t *l = &e->kv->layers[s->layer];
-      a.k_cache = l->k;
-      a.v_cache = l->v;
+      a.k_cache = (float *)(void *)l->k;
+      a.v_cache = (float *)(void *)l->v;
       a.kv_seq_stride = (int64_t)e->kv->n_ctx * l->n_head_kv * l->head_dim;
     }
     const int64_t M = s->m_sym == 2 ? b->n_out : b->n_tokens;
@@ -202,7 +202,7 @@ azc_status_t gpu_emu_executor(const compiled_model_t *c, const gpu_module_t *m,
     }
   if (!st)
     st = azc_kv_cache_create(p->n_layer, p->kv_heads, p->kv_head_dim, prm->n_seq, prm->n_ctx,
-                             &e->kv);
+                             AZC_KV_F32, &e->kv);
   if (st) {
     emu_destroy(&e->base);
     return st;

@@ -21,6 +21,7 @@
 #include "codegen/kernel_params.h"
 #include "runtime/base/fastmath.h"
 #include "runtime/kernel_abi.h"
+#include "runtime/kv_row.h"
 #include "runtime/quant.h"
 
 /* The reference block decoders (get_rows reads any stored type). */
@@ -63,6 +64,42 @@ AZK_INLINE void rope_head(float *r, const float *cs, int n_rot, int mode) {
     r[a] = x0 * c - x1 * s;
     r[b] = x0 * s + x1 * c;
   }
+}
+
+/* ---- KV cache rows (runtime/kv_row.h; c->kv_type is the run-time choice) ---- */
+/* n half values at src as floats: F16C / NEON fcvtl where the target has them */
+AZK_INLINE void kv_f16_to_f32(const uint8_t *src, float *dst, int64_t n) {
+  int64_t i = 0;
+#if defined(AZK_PATH_X86)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(
+        dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i))));
+#elif defined(AZK_PATH_NEON)
+  for (; i + 4 <= n; i += 4)
+    vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(
+                           vld1_u16((const uint16_t *)(const void *)(src + 2 * i)))));
+#endif
+  for (; i < n; i++) dst[i] = azc_fp16_to_f32(azk_load_u16(src + 2 * i));
+}
+
+/* Where value off of token (seq, pos)'s row of this layer's K (kind 0) or V
+ * cache starts (off a multiple of head_dim, so whole q8_0 blocks). */
+AZK_INLINE uint8_t *kv_at(const azk_call_t *c, int kind, int64_t row_values, int32_t seq,
+                          int32_t pos, int64_t off) {
+  uint8_t *base = kind ? c->v_cache : c->k_cache;
+  return base + (int64_t)seq * c->kv_seq_stride +
+         (int64_t)pos * (int64_t)azc_kv_bytes(c->kv_type, row_values) +
+         (int64_t)azc_kv_bytes(c->kv_type, off);
+}
+
+/* n values at p as f32: p itself for an f32 cache, else converted into buf */
+AZK_INLINE const float *kv_f32(int type, const uint8_t *p, int64_t n, float *buf) {
+  if (type == AZC_KV_F32) return (const float *)(const void *)p;
+  if (type == AZC_KV_F16)
+    kv_f16_to_f32(p, buf, n);
+  else
+    azc_kv_load_ref(type, p, buf, n);
+  return buf;
 }
 
 /* ---- matmul_fused ---- */
@@ -238,15 +275,15 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
         float *row = acc[r];
         if (p->n_rot && col < Hq + Hk)
           rope_head(row, st->cs + t * p->n_rot, p->n_rot, p->rope_mode);
-        float *dst;
-        if (col < Hq)
-          dst = out + t * Hq + col;
-        else if (col < Hq + Hk)
-          dst = c->k_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq);
-        else
-          dst =
-              c->v_cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * Hk + (col - Hq - Hk);
-        for (int j = 0; j < ncols; j++) dst[j] = row[j];
+        if (col < Hq) {
+          float *dst = out + t * Hq + col;
+          for (int j = 0; j < ncols; j++) dst[j] = row[j];
+        } else {
+          int kind = col >= Hq + Hk;
+          azc_kv_store_ref(c->kv_type,
+                           kv_at(c, kind, Hk, c->seq[t], c->pos[t], col - Hq - kind * Hk), row,
+                           ncols);
+        }
       }
       continue;
     }
@@ -331,11 +368,15 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
   const int64_t T = c->T, H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, G = H / Hkv;
   const float *Q = c->in[p->in_q];
   float *out = c->out;
+  const int kt = c->kv_type;
+  const int64_t rb = (int64_t)azc_kv_bytes(kt, Hkv * D); /* bytes from one position to the next */
+  /* K rows as f32 one at a time, V rows FA_DCHUNK values at a time (f32: in place) */
+  float kb[AZC_KV_MAX_HEAD_DIM], vb[FA_BLOCK][FA_DCHUNK];
   for (int64_t u = ith; u < T * Hkv; u += nth) {
     int64_t t = u / Hkv, g = u % Hkv;
     int32_t L = c->pos[t] + 1, first = p->window > 0 && L > p->window ? L - p->window : 0;
-    const float *kbase = c->k_cache + c->seq[t] * c->kv_seq_stride + g * D;
-    const float *vbase = c->v_cache + c->seq[t] * c->kv_seq_stride + g * D;
+    const uint8_t *kbase = kv_at(c, 0, Hkv * D, c->seq[t], 0, g * D);
+    const uint8_t *vbase = kv_at(c, 1, Hkv * D, c->seq[t], 0, g * D);
     float mx[FA_MAX_GROUP], sum[FA_MAX_GROUP], sc[FA_MAX_GROUP][FA_BLOCK];
     for (int64_t h = 0; h < G; h++) {
       mx[h] = -__builtin_inff();
@@ -346,7 +387,7 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
     for (int32_t l0 = first; l0 < L; l0 += FA_BLOCK) {
       int32_t nb = L - l0 < FA_BLOCK ? L - l0 : FA_BLOCK;
       for (int32_t j = 0; j < nb; j++) {
-        const float *k = kbase + (int64_t)(l0 + j) * Hkv * D;
+        const float *k = kv_f32(kt, kbase + (int64_t)(l0 + j) * rb, D, kb);
         for (int64_t h = 0; h < G; h++)
           sc[h][j] = azk_vec_dot_f32(Q + (t * H + g * G + h) * D, k, D) * p->scale;
       }
@@ -370,16 +411,20 @@ AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
         }
         sum[h] += add;
       }
-      /* per head and 32 output values at a time, so the accumulators stay
+      /* 32 output values at a time: the block's V rows' chunk is converted
+       * once for all heads of the group, and per head the accumulators stay
        * in registers over the block's keys (V rows come from L1) */
-      for (int64_t h = 0; h < G; h++) {
-        float *o = out + (t * H + g * G + h) * D;
-        for (int64_t d0 = 0; d0 < D; d0 += FA_DCHUNK) {
-          const int64_t nd = D - d0 < FA_DCHUNK ? D - d0 : FA_DCHUNK;
+      for (int64_t d0 = 0; d0 < D; d0 += FA_DCHUNK) {
+        const int64_t nd = D - d0 < FA_DCHUNK ? D - d0 : FA_DCHUNK;
+        const float *vr[FA_BLOCK];
+        for (int32_t j = 0; j < nb; j++)
+          vr[j] = kv_f32(kt, vbase + (int64_t)(l0 + j) * rb + azc_kv_bytes(kt, d0), nd, vb[j]);
+        for (int64_t h = 0; h < G; h++) {
+          float *o = out + (t * H + g * G + h) * D;
           float a[FA_DCHUNK];
           for (int64_t d = 0; d < nd; d++) a[d] = o[d0 + d];
           for (int32_t j = 0; j < nb; j++) {
-            const float *v = vbase + (int64_t)(l0 + j) * Hkv * D + d0, w = sc[h][j];
+            const float *v = vr[j], w = sc[h][j];
             for (int64_t d = 0; d < nd; d++) a[d] += w * v[d];
           }
           for (int64_t d = 0; d < nd; d++) o[d0 + d] = a[d];
@@ -466,22 +511,23 @@ AZK_INLINE void azk_kv_write_impl(const azk_call_t *c, int ith, int nth,
                                   const azk_kv_write_params_t *p) {
   int64_t r0, r1, W = p->width;
   split_range(c->T, ith, nth, &r0, &r1);
-  float *cache = p->kind ? c->v_cache : c->k_cache;
   for (int64_t t = r0; t < r1; t++)
-    memcpy(cache + c->seq[t] * c->kv_seq_stride + (int64_t)c->pos[t] * W,
-           (const float *)c->in[1] + t * W, (size_t)W * sizeof(float));
+    azc_kv_store_ref(c->kv_type, kv_at(c, p->kind, W, c->seq[t], c->pos[t], 0),
+                     (const float *)c->in[1] + t * W, W);
 }
 
 AZK_INLINE void azk_attn_scores_impl(const azk_call_t *c, int ith, int nth,
                                      const azk_attn_params_t *p) {
   int64_t H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
+  float kb[AZC_KV_MAX_HEAD_DIM];
   for (int64_t u = u0; u < u1; u++) {
     int64_t t = u / H, h = u % H, g = h / (H / Hkv);
     const float *q = (const float *)c->in[0] + u * D;
     float *o = (float *)c->out + u * L;
     for (int64_t l = 0; l < L; l++)
-      o[l] = azk_vec_dot_f32(q, c->k_cache + c->seq[t] * c->kv_seq_stride + (l * Hkv + g) * D, D);
+      o[l] = azk_vec_dot_f32(
+          q, kv_f32(c->kv_type, kv_at(c, 0, Hkv * D, c->seq[t], (int32_t)l, g * D), D, kb), D);
   }
 }
 
@@ -489,6 +535,7 @@ AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth,
                                      const azk_attn_params_t *p) {
   int64_t H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, L = c->L, u0, u1;
   split_range(c->T * H, ith, nth, &u0, &u1);
+  float vb[AZC_KV_MAX_HEAD_DIM];
   for (int64_t u = u0; u < u1; u++) {
     int64_t t = u / H, h = u % H, g = h / (H / Hkv);
     const float *pr = (const float *)c->in[0] + u * L;
@@ -496,7 +543,8 @@ AZK_INLINE void azk_attn_values_impl(const azk_call_t *c, int ith, int nth,
     for (int64_t d = 0; d < D; d++) o[d] = 0;
     for (int64_t l = 0; l < L; l++) {
       if (pr[l] == 0.0f) continue;
-      const float *v = c->v_cache + c->seq[t] * c->kv_seq_stride + (l * Hkv + g) * D;
+      const float *v =
+          kv_f32(c->kv_type, kv_at(c, 1, Hkv * D, c->seq[t], (int32_t)l, g * D), D, vb);
       for (int64_t d = 0; d < D; d++) o[d] += pr[l] * v[d];
     }
   }
