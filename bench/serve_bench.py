@@ -9,7 +9,8 @@ lengths: ignore_eos), it reports the aggregate decode tokens/s (tokens of all
 clients over the longest client's eval_duration, i.e. over the steps they
 shared), the end-to-end tokens/s (all tokens over the wall time from the
 first request sent to the last reply done) and the time to first token
-(request sent -> first streamed token, median and max). Then azc run --batch
+(request sent -> first streamed token, median and max; cache_prompt false,
+so each request prefills its whole prompt). Then azc run --batch
 with 1 and with 8 prompts of the same lengths, and the two speed-ups (8
 clients over 1; 8 prompts over 1).
 
@@ -80,8 +81,10 @@ if port is None:
 
 def client(i, out):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    # cache_prompt false: every round prefills its whole prompt, as the first
+    # did (the rounds repeat the prompts, which the slots would reuse)
     body = json.dumps({"model": "tl", "prompt": prompts[i], "stream": True, "ignore_eos": True, "raw": True,
-                       "options": {"temperature": 0, "num_predict": n}})
+                       "cache_prompt": False, "options": {"temperature": 0, "num_predict": n}})
     t0 = time.time()
     c.request("POST", "/api/generate", body)
     r = c.getresponse()

@@ -8,6 +8,10 @@
  * are batch-invariant (tests/serve/test_batch_invariance), so a sequence's
  * tokens do not depend on what else shares its steps.
  *
+ * A slot keeps its KV cache after its job (prompt reuse): a job goes to the
+ * free slot whose tokens share the longest prefix with its prompt and
+ * prefills only the rest; job->n_cached says how many it reused.
+ *
  * A job's generated text is handed over through the job itself (a mutex, a
  * condition variable and a text buffer the HTTP thread drains), already cut
  * at stop strings and repaired to valid UTF-8. Cancelling a job (its client
