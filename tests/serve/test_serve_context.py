@@ -201,5 +201,15 @@ check(u2.get("prompt_tokens_details", {}).get("cached_tokens") == u2.get("prompt
       % (u2.get("prompt_tokens_details"), u2.get("prompt_tokens")))
 s.stop()
 
+# an f16 KV cache: the reused prefix is still exactly a cold run's
+s = Server(serve_bin, ["--parallel", "2", "--kv-type", "f16", chatml], os.path.join(work, "reuse-f16.log"), env)
+st, w1 = chat(s, turn1)
+st, w2 = chat(s, turn2, n=24, ignore_eos=True)
+st, cold = chat(s, turn2, n=24, ignore_eos=True, cache_prompt=False)
+check(w2.get("prompt_eval_cached_count", 0) >= w1.get("prompt_eval_count", 1) and
+      cold.get("prompt_eval_cached_count") == 0 and w2.get("message") == cold.get("message"),
+      "--kv-type f16: turn 2 reuses %s tokens and answers as cache_prompt false" % w2.get("prompt_eval_cached_count"))
+s.stop()
+
 check(not UTF8_BAD, "every body was valid UTF-8 (%s)" % UTF8_BAD[:2])
 finish()
