@@ -164,6 +164,10 @@ azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int3
     while (x->loading || x->unloading) pthread_cond_wait(&m->cv, &m->mu);
     x->active++;
   }
+  if (!x->engine) { /* another request's reload failed twice and unloaded it */
+    pthread_mutex_unlock(&m->mu);
+    return AZC_ERR(AZC_INTERNAL, "model '%s' was unloaded: reloading it failed", x->name);
+  }
   /* new requests wait (loading); those running finish first */
   x->loading = true;
   while (x->active > 1) pthread_cond_wait(&m->cv, &m->mu);
