@@ -7,7 +7,11 @@
  * separate `azc run` of the bundle. With --vs-llama-bench, llama.cpp's
  * llama-bench runs on the same file and threads in the same run and the
  * table gets ratio columns. All figures come from one run, side by side.
- * With --spec: speculative decoding's figures instead (bench_spec.c). */
+ * With --spec: speculative decoding's figures instead (bench_spec.c).
+ * With -ngl N (and --gpu-arch): the bundle is compiled with GPU code and its
+ * figures are the GPU's (the placement is reported; the CPU's memory
+ * bandwidth and roofline are not measured). An azc built without LLVM has
+ * no CPU code generator and benches only with -ngl. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "codegen/backend.h"
 #include "codegen/cache.h"
 #include "driver/bundle_emit.h"
 #include "driver/compile.h"
@@ -26,6 +31,7 @@
 #include "runtime/base/file.h"
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
+#include "runtime/cuda_exec.h"
 #include "runtime/kv_cache.h"
 #include "runtime/model_bundle.h"
 
@@ -43,10 +49,15 @@ typedef struct bench {
   int32_t kv_type; /* --kv-type, or AZC_KV_TYPE_AUTO */
   bool json, no_eager;
   const char *llama_bench;
+  const char *gpu_arch; /* --gpu-arch */
+  int32_t ngl;          /* -ngl: 0 none, -1 auto */
+  bool gpu;             /* GPU code asked for (-ngl or --gpu-arch) */
   char tmp[256];
   /* results */
   double compile_cold_ms, compile_warm_ms, open_ms, first_token_ms;
-  stat_t pp128[2], pp512[2], tg128[2]; /* [0] compiled, [1] eager */
+  int pp_short, pp_long, tg; /* -p, -n: 128, 512, 128 (pp128, pp512, tg128) */
+  char pps_name[16], ppl_name[16], tgn_name[16];
+  stat_t pp128[2], pp512[2], tg128[2]; /* [0] compiled, [1] eager: pp_short, pp_long, tg */
   stat_t ll_pp128, ll_pp512, ll_tg128;
   bool have_llama;
   double bandwidth_gbs, bytes_per_token, weight_bytes, kv_bytes;
@@ -54,6 +65,8 @@ typedef struct bench {
   int kernels, cold_built, warm_built;
   char arch[32];
   int32_t n_vocab;
+  int32_t gpu_layers, n_layer; /* as the executor placed them */
+  char placement[256];         /* its offload line ("" on the CPU) */
 } bench_t;
 
 static int cmp_double(const void *a, const void *b) {
@@ -192,10 +205,13 @@ static azc_status_t compile_to(bench_t *b, const char *bundle, const char *cache
   azc_compiled_t *c = NULL;
   azc_compile_options_t o = azc_compile_options_default();
   o.cache_dir = cache;
+  o.gpu_arch = b->gpu_arch;
+  o.n_gpu_layers = b->ngl;
   azc_status_t st = azc_model_open(b->model, &m);
   if (!st) st = azc_model_lower(m, &g);
   if (!st) st = azc_compile_graph(g, m->hp.n_vocab, m->hp.n_ctx_train, &o, &c);
   azc_bundle_defaults_t d = azc_bundle_defaults_default();
+  d.n_gpu_layers = b->ngl; /* the child `azc run` places the bundle as this run does */
   if (!st) st = azc_bundle_emit(bundle, m, c, &d, NULL, NULL, NULL);
   *ms = azc_time_ms() - t0;
   if (!st) {
@@ -211,16 +227,18 @@ static azc_status_t compile_to(bench_t *b, const char *bundle, const char *cache
 
 /* Peak RSS (KiB) of `azc run BUNDLE` in its own process, as it reports it
  * (VmHWM: this process's own memory, not what it inherited before exec). */
-static long child_rss(const char *bundle, int threads, int32_t kv_type, const char *tmp) {
+static long child_rss(const char *bundle, int threads, int tokens, int32_t kv_type,
+                      const char *tmp) {
   char exe[4096], out[512];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return -1;
   exe[n] = 0;
   snprintf(out, sizeof(out), "%s/run.json", tmp);
-  char t[16];
+  char t[16], ntok[16];
   snprintf(t, sizeof(t), "%d", threads);
+  snprintf(ntok, sizeof(ntok), "%d", tokens);
   char *argv[] = {
-      exe, "run",          (char *)bundle, "-p",   "Once upon a time", "-n", "128", "-t",
+      exe, "run",          (char *)bundle, "-p",   "Once upon a time", "-n", ntok,  "-t",
       t,   "--ignore-eos", "-c",           "1024", "--json",           NULL, NULL,  NULL};
   if (kv_type != AZC_KV_TYPE_AUTO) {
     argv[13] = "--kv-type";
@@ -256,8 +274,8 @@ static azc_status_t run_llama_bench(bench_t *b) {
   char depth[32] = "";
   if (b->depth) snprintf(depth, sizeof(depth), " -d %d", b->depth);
   snprintf(cmd, sizeof(cmd),
-           "'%s' -m '%s' -t %d -p 128,512 -n 128 -r %d%s%s%s%s%s -o json > '%s' 2>/dev/null",
-           b->llama_bench, b->model, b->threads, b->reps, depth,
+           "'%s' -m '%s' -t %d -p %d,%d -n %d -r %d%s%s%s%s%s -o json > '%s' 2>/dev/null",
+           b->llama_bench, b->model, b->threads, b->pp_short, b->pp_long, b->tg, b->reps, depth,
            b->kv_type != AZC_KV_TYPE_AUTO ? " -fa 1 -ctk " : "",
            b->kv_type != AZC_KV_TYPE_AUTO ? azc_kv_type_name(b->kv_type) : "",
            b->kv_type != AZC_KV_TYPE_AUTO ? " -ctv " : "",
@@ -283,9 +301,9 @@ static azc_status_t run_llama_bench(bench_t *b) {
     cJSON_ArrayForEach(s, samples) if (k < 64) v[k++] = cJSON_GetNumberValue(s);
     if (!k) continue;
     stat_t st = summarize(v, k);
-    if (np == 128 && ng == 0) b->ll_pp128 = st;
-    if (np == 512 && ng == 0) b->ll_pp512 = st;
-    if (np == 0 && ng == 128) b->ll_tg128 = st;
+    if (np == b->pp_short && ng == 0) b->ll_pp128 = st;
+    if (np == b->pp_long && ng == 0) b->ll_pp512 = st;
+    if (np == 0 && ng == b->tg) b->ll_tg128 = st;
   }
   cJSON_Delete(root);
   b->have_llama = true;
@@ -307,6 +325,10 @@ static azc_status_t run_bench(bench_t *b) {
   ep.n_threads = b->threads;
   ep.n_ctx = AZC_MAX(1024, b->depth + 128);
   ep.kv_type = b->kv_type;
+  if (b->gpu) {
+    ep.gpu_layers_set = 1;
+    ep.n_gpu_layers = b->ngl ? b->ngl : 99; /* --gpu-arch alone: all layers */
+  }
   double t0 = azc_time_ms();
   azc_bundle_model_t *bm;
   AZC_RETURN_IF_ERROR(azc_bundle_model_open(bundle, 0, &bm));
@@ -314,6 +336,8 @@ static azc_status_t run_bench(bench_t *b) {
   azc_status_t st = azc_bundle_model_executor(bm, &ep, &ex);
   b->open_ms = azc_time_ms() - t0;
   b->n_vocab = bm->plan->n_vocab;
+  b->n_layer = bm->plan->n_layer;
+  if (!st) b->gpu_layers = azc_cuda_executor_placement(ex, b->placement, sizeof(b->placement));
   b->bytes_per_token = decode_bytes(bm->plan);
   b->weight_bytes = (double)bm->meta.weight_bytes;
   if (!st) {
@@ -324,10 +348,19 @@ static azc_status_t run_bench(bench_t *b) {
     b->first_token_ms = azc_time_ms() - t0;
     free(logits);
   }
-  fprintf(stderr, "azc: bench: compiled: pp128, pp512, tg128 x %d...\n", b->reps);
-  if (!st) st = run_prefill(ex, 128, b->reps, b->n_vocab, &b->pp128[0]);
-  if (!st) st = run_prefill(ex, AZC_MIN(512, ex->n_batch), b->reps, b->n_vocab, &b->pp512[0]);
-  if (!st) st = run_decode(ex, 128, b->depth, b->reps, b->n_vocab, &b->tg128[0]);
+  /* the long prefill runs as one call: at most a batch (its label says what ran) */
+  if (!st && b->pp_long > ex->n_batch) {
+    b->pp_long = ex->n_batch;
+    b->pp_short = AZC_MIN(b->pp_short, AZC_MAX(1, b->pp_long / 2));
+  }
+  snprintf(b->pps_name, sizeof(b->pps_name), "pp%d", b->pp_short);
+  snprintf(b->ppl_name, sizeof(b->ppl_name), "pp%d", b->pp_long);
+  snprintf(b->tgn_name, sizeof(b->tgn_name), "tg%d", b->tg);
+  fprintf(stderr, "azc: bench: compiled: %s, %s, %s x %d...\n", b->pps_name, b->ppl_name,
+          b->tgn_name, b->reps);
+  if (!st) st = run_prefill(ex, b->pp_short, b->reps, b->n_vocab, &b->pp128[0]);
+  if (!st) st = run_prefill(ex, b->pp_long, b->reps, b->n_vocab, &b->pp512[0]);
+  if (!st) st = run_decode(ex, b->tg, b->depth, b->reps, b->n_vocab, &b->tg128[0]);
   if (!st) {
     int32_t layers = bm->plan->n_layer;
     double kv = 0;
@@ -342,26 +375,29 @@ static azc_status_t run_bench(bench_t *b) {
   AZC_RETURN_IF_ERROR(st);
 
   if (!b->no_eager) {
-    fprintf(stderr, "azc: bench: eager: pp128, pp512, tg128 x %d...\n", b->eager_reps);
+    fprintf(stderr, "azc: bench: eager: %s, %s, %s x %d...\n", b->pps_name, b->ppl_name,
+            b->tgn_name, b->eager_reps);
     azc_model_t *m;
     AZC_RETURN_IF_ERROR(azc_model_open(b->model, &m));
     azc_ir_graph_t *g = NULL;
     st = azc_model_lower(m, &g);
     if (!st) st = azc_ir_interp_create(g, &ep, &ex);
     if (!st) {
-      st = run_prefill(ex, 128, b->eager_reps, b->n_vocab, &b->pp128[1]);
-      if (!st) st = run_prefill(ex, 512, b->eager_reps, b->n_vocab, &b->pp512[1]);
-      if (!st) st = run_decode(ex, 128, b->depth, b->eager_reps, b->n_vocab, &b->tg128[1]);
+      st = run_prefill(ex, b->pp_short, b->eager_reps, b->n_vocab, &b->pp128[1]);
+      if (!st) st = run_prefill(ex, b->pp_long, b->eager_reps, b->n_vocab, &b->pp512[1]);
+      if (!st) st = run_decode(ex, b->tg, b->depth, b->eager_reps, b->n_vocab, &b->tg128[1]);
       azc_executor_destroy(ex);
     }
     azc_ir_graph_destroy(g);
     azc_model_close(m);
     AZC_RETURN_IF_ERROR(st);
   }
-  fprintf(stderr, "azc: bench: memory bandwidth...\n");
-  b->bandwidth_gbs = measure_bandwidth(b->threads);
+  if (!b->gpu) { /* the CPU's roofline; a GPU's bandwidth is not measured here */
+    fprintf(stderr, "azc: bench: memory bandwidth...\n");
+    b->bandwidth_gbs = measure_bandwidth(b->threads);
+  }
   fprintf(stderr, "azc: bench: peak RSS of azc run...\n");
-  b->peak_rss_kb = child_rss(bundle, b->threads, b->kv_type, b->tmp);
+  b->peak_rss_kb = child_rss(bundle, b->threads, b->tg, b->kv_type, b->tmp);
   if (b->llama_bench) {
     fprintf(stderr, "azc: bench: llama-bench on the same file...\n");
     AZC_RETURN_IF_ERROR(run_llama_bench(b));
@@ -396,14 +432,16 @@ static void print_markdown(const bench_t *b) {
   printf("## azc bench: %s (%s), %d threads, %d repetitions (%s), KV cache %s\n\n", b->model,
          b->arch, b->threads, b->reps, eager,
          azc_kv_type_name(b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type));
+  if (b->gpu)
+    printf("GPU: -ngl %d: %s\n\n", b->ngl, b->placement[0] ? b->placement : "no CUDA executor");
   printf("| test | compiled t/s (median) | compiled (min) | eager (median) | eager (min) | "
          "compiled/eager |%s\n",
          b->have_llama ? " llama.cpp (median) | azc/llama.cpp |" : "");
   printf("|---|---:|---:|---:|---:|---:|%s\n", b->have_llama ? "---:|---:|" : "");
-  print_row("pp128", &b->pp128[0], &b->pp128[1], &b->ll_pp128, b->have_llama);
-  print_row("pp512", &b->pp512[0], &b->pp512[1], &b->ll_pp512, b->have_llama);
-  char tg[32];
-  snprintf(tg, sizeof(tg), b->depth ? "tg128 @ d%d" : "tg128", b->depth);
+  print_row(b->pps_name, &b->pp128[0], &b->pp128[1], &b->ll_pp128, b->have_llama);
+  print_row(b->ppl_name, &b->pp512[0], &b->pp512[1], &b->ll_pp512, b->have_llama);
+  char tg[48];
+  snprintf(tg, sizeof(tg), b->depth ? "%s @ d%d" : "%s", b->tgn_name, b->depth);
   print_row(tg, &b->tg128[0], &b->tg128[1], &b->ll_tg128, b->have_llama);
   double roof = roofline(b);
   printf("\n| figure | value |\n|---|---:|\n");
@@ -414,15 +452,20 @@ static void print_markdown(const bench_t *b) {
          b->compile_warm_ms > 0 ? b->compile_cold_ms / b->compile_warm_ms : 0);
   printf("| bundle open (mmap, checks, code load) | %.1f ms |\n", b->open_ms);
   printf("| bundle open to first token | %.1f ms |\n", b->first_token_ms);
-  printf("| memory read bandwidth (%d threads) | %.2f GB/s |\n", b->threads, b->bandwidth_gbs);
+  if (b->gpu)
+    printf("| placement | %d/%d layers on the GPU |\n", b->gpu_layers, b->n_layer);
+  else
+    printf("| memory read bandwidth (%d threads) | %.2f GB/s |\n", b->threads, b->bandwidth_gbs);
   printf("| weight bytes read per decode token | %.2f MiB |\n", b->bytes_per_token / (1 << 20));
-  printf("| decode roofline | %.2f t/s |\n", roof);
-  printf("| compiled tg128 / roofline | %.1f%% |\n",
-         roof > 0 ? 100 * b->tg128[0].median / roof : 0);
-  if (b->have_llama)
-    printf("| llama.cpp tg128 / roofline | %.1f%% |\n",
+  if (!b->gpu) {
+    printf("| decode roofline | %.2f t/s |\n", roof);
+    printf("| compiled %s / roofline | %.1f%% |\n", b->tgn_name,
+           roof > 0 ? 100 * b->tg128[0].median / roof : 0);
+  }
+  if (b->have_llama && !b->gpu)
+    printf("| llama.cpp %s / roofline | %.1f%% |\n", b->tgn_name,
            roof > 0 ? 100 * b->ll_tg128.median / roof : 0);
-  printf("| peak RSS of azc run (-c 1024, 128 tokens) | %.1f MiB |\n",
+  printf("| peak RSS of azc run (-c 1024, %d tokens) | %.1f MiB |\n", b->tg,
          (double)b->peak_rss_kb / 1024);
   printf("| weights + KV cache (1024) + 64 MiB | %.1f MiB |\n",
          (b->weight_bytes + b->kv_bytes) / (1 << 20) + 64);
@@ -438,22 +481,26 @@ static void print_json_result(const bench_t *b) {
   cli_json_string(stdout, b->model, strlen(b->model));
   printf(", \"arch\": ");
   cli_json_string(stdout, b->arch, strlen(b->arch));
-  printf(", \"threads\": %d, \"depth\": %d, \"kv_type\": \"%s\", \"compiled\": {", b->threads,
-         b->depth,
-         azc_kv_type_name(b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type));
-  json_stat("pp128", &b->pp128[0], true);
-  json_stat("pp512", &b->pp512[0], true);
-  json_stat("tg128", &b->tg128[0], false);
+  printf(", \"threads\": %d, \"depth\": %d, \"kv_type\": \"%s\", \"gpu_layers\": %d, "
+         "\"n_layer\": %d, \"placement\": ",
+         b->threads, b->depth,
+         azc_kv_type_name(b->kv_type == AZC_KV_TYPE_AUTO ? AZC_KV_TYPE_CPU_DEFAULT : b->kv_type),
+         b->gpu_layers, b->n_layer);
+  cli_json_string(stdout, b->placement, strlen(b->placement));
+  printf(", \"compiled\": {");
+  json_stat(b->pps_name, &b->pp128[0], true);
+  json_stat(b->ppl_name, &b->pp512[0], true);
+  json_stat(b->tgn_name, &b->tg128[0], false);
   printf("}, \"eager\": {");
-  json_stat("pp128", &b->pp128[1], true);
-  json_stat("pp512", &b->pp512[1], true);
-  json_stat("tg128", &b->tg128[1], false);
+  json_stat(b->pps_name, &b->pp128[1], true);
+  json_stat(b->ppl_name, &b->pp512[1], true);
+  json_stat(b->tgn_name, &b->tg128[1], false);
   printf("}");
   if (b->have_llama) {
     printf(", \"llama_cpp\": {");
-    json_stat("pp128", &b->ll_pp128, true);
-    json_stat("pp512", &b->ll_pp512, true);
-    json_stat("tg128", &b->ll_tg128, false);
+    json_stat(b->pps_name, &b->ll_pp128, true);
+    json_stat(b->ppl_name, &b->ll_pp512, true);
+    json_stat(b->tgn_name, &b->ll_tg128, false);
     printf("}");
   }
   printf(", \"compile_cold_ms\": %.1f, \"compile_warm_ms\": %.1f, \"kernels\": %d, "
@@ -473,6 +520,7 @@ int azc_cmd_bench(int argc, char **argv) {
   b.threads = azc_cpu_count();
   b.reps = 3;
   b.eager_reps = 1;
+  b.pp_short = 128, b.pp_long = 512, b.tg = 128;
   b.kv_type = AZC_KV_TYPE_AUTO;
   for (int i = 1; i < argc; i++) {
     long long iv;
@@ -481,6 +529,11 @@ int azc_cmd_bench(int argc, char **argv) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 1024, &iv))) b.threads = (int)iv;
     } else if (!strcmp(argv[i], "-r")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.reps = (int)iv;
+    } else if (!strcmp(argv[i], "-p")) { /* the long prefill; the short: 128, or half */
+      if (!(st = cli_int_arg(argc, argv, &i, 2, 1 << 16, &iv)))
+        b.pp_long = (int)iv, b.pp_short = iv > 128 ? 128 : (int)iv / 2;
+    } else if (!strcmp(argv[i], "-n")) {
+      if (!(st = cli_int_arg(argc, argv, &i, 1, 1 << 16, &iv))) b.tg = (int)iv;
     } else if (!strcmp(argv[i], "--eager-reps")) {
       if (!(st = cli_int_arg(argc, argv, &i, 1, 64, &iv))) b.eager_reps = (int)iv;
     } else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--depth")) {
@@ -493,10 +546,22 @@ int azc_cmd_bench(int argc, char **argv) {
       b.json = true;
     else if (!strcmp(argv[i], "--vs-llama-bench"))
       st = cli_str_arg(argc, argv, &i, &b.llama_bench);
+    else if (!strcmp(argv[i], "--gpu-arch"))
+      st = cli_str_arg(argc, argv, &i, &b.gpu_arch), b.gpu = true;
+    else if (!strcmp(argv[i], "-ngl") || !strcmp(argv[i], "--gpu-layers")) {
+      if (i + 1 < argc && !strcmp(argv[i + 1], "auto"))
+        b.ngl = -1, b.gpu = true, i++;
+      else if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv)))
+        b.ngl = (int32_t)iv, b.gpu = b.gpu || iv != 0;
+    }
     else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc bench MODEL.gguf [-t N] [-r REPS] [--eager-reps N] [--no-eager] [--json]\n"
              "                 [-d DEPTH] [--kv-type f32|f16|q8_0]   tg128 after DEPTH positions\n"
-             "                 [--vs-llama-bench PATH/llama-bench]\n"
+             "                 [--vs-llama-bench PATH/llama-bench] [-ngl N|auto] [--gpu-arch A]\n"
+             "                 [-p PROMPT] [-n TOKENS]\n"
+             "  -ngl N: GPU code (--gpu-arch, default sm_80,sm_90), N layers on the GPU (99: all)\n"
+             "  -p N: prefill lengths N and 128 (N/2 when N <= 128; default 512); -n N: decode tokens\n"
+             "        (default 128)\n"
              "       azc bench MODEL --spec [-t N] [-r REPS] [-n TOKENS] [--draft-max N] [--json]\n"
              "                 [--vs-llama-bench PATH/llama-bench]   speculative decoding\n");
       return 0;
@@ -509,6 +574,10 @@ int azc_cmd_bench(int argc, char **argv) {
     if (st) return cli_fail(st);
   }
   if (!b.model) return cli_usage_error("bench: usage: azc bench MODEL.gguf [options]");
+  if (!b.gpu && !azc_codegen_backend_cpu())
+    return cli_fail(AZC_ERR(AZC_UNSUPPORTED,
+                            "bench: this azc has no CPU code generator (configured with "
+                            "-DAZC_WITH_LLVM=OFF): bench the GPU with -ngl 99"));
   azc_status_t st = run_bench(&b);
   if (st) return cli_fail(st);
   if (b.json)

@@ -4,7 +4,8 @@
  * it and runs its compiled code; the bundle's stored defaults apply unless a
  * flag overrides them) or a GGUF file: then azc compiles it in-process
  * through the kernel cache and runs the compiled code, as torch.compile does
- * on its first call; --eager runs the IR interpreter instead. For a bundle,
+ * on its first call; --eager (or an azc built without LLVM, which has no
+ * CPU code generator) runs the IR interpreter instead. For a bundle,
  * azc hands over to azc-run (the runtime-only command) when it sits next to
  * azc, so the run carries no compiler in memory. Options, streaming, JSON and
  * timings are in run_common.c. */
@@ -14,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/run_common.h"
+#include "codegen/backend.h"
 #include "driver/compile.h"
 #include "frontend/model.h"
 #include "ir/interp.h"
@@ -73,6 +75,12 @@ azc_status_t run_load_gguf(run_opts_t *o, run_model_t *rm) {
     return AZC_ERR(AZC_INVALID_ARGUMENT, "%s: context %d exceeds %lld positions (%s)", o->model,
                    o->exec.n_ctx, (long long)lg->max_ctx, lg->max_ctx_reason);
   o->exec.n_batch = AZC_MIN(o->exec.n_batch, o->exec.n_ctx);
+  if (!o->eager && !azc_codegen_backend_cpu()) {
+    fprintf(stderr, "azc: this azc has no CPU code generator (configured with "
+                    "-DAZC_WITH_LLVM=OFF): running %s on the eager interpreter\n",
+            o->model);
+    o->eager = true;
+  }
   if (o->eager) {
     *mode = "eager";
     return azc_ir_interp_create(s->graph, &o->exec, &rm->exec);

@@ -17,7 +17,9 @@
 #include "runtime/base/hash.h"
 #include "runtime/base/util.h"
 #include "runtime/model_store.h"
+#ifdef AZC_HAVE_SERVE
 #include "serve/serve.h"
+#endif
 
 /* The bundle for GGUF `path` (malloc'd), compiled unless the cache has it. */
 static azc_status_t gguf_bundle(const char *path, char **out) {
@@ -62,6 +64,11 @@ static azc_status_t gguf_bundle(const char *path, char **out) {
 }
 
 int azc_cmd_serve(int argc, char **argv) {
+#ifndef AZC_HAVE_SERVE
+  (void)argc, (void)argv, (void)gguf_bundle;
+  return cli_fail(AZC_ERR(AZC_UNSUPPORTED, "the HTTP server is not built in: this azc was "
+                                           "configured with -DAZC_WITH_SERVE=OFF"));
+#else
   /* GGUF arguments become bundles; everything else goes to the server as it is */
   char **args = calloc((size_t)argc + 1, sizeof(char *));
   char **owned = calloc((size_t)argc + 1, sizeof(char *));
@@ -93,4 +100,5 @@ int azc_cmd_serve(int argc, char **argv) {
   free(owned);
   free(args);
   return rc;
+#endif
 }

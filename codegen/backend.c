@@ -5,7 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef AZC_HAVE_LLVM
 extern const azc_codegen_backend_t azc_codegen_cpu_backend; /* codegen/cpu/backend_cpu.c */
+#else
+/* configured with AZC_WITH_LLVM=OFF: no CPU code generator (GPU-only bundles) */
+const azc_codegen_backend_t *azc_codegen_backend_cpu(void) { return NULL; }
+#endif
 
 #ifdef AZC_HAVE_NVRTC
 extern const azc_codegen_backend_t azc_codegen_cuda_backend; /* codegen/cuda/cuda_backend.c */
@@ -21,10 +26,16 @@ const azc_codegen_backend_t *azc_codegen_backend_cuda(void) { return NULL; }
  * executor the matrix can run (runtime/exec_factory.c): until then each of
  * its cells would cost an NVRTC compile and end as "no executor"; tests/gpu
  * (test_gpu_compile, test_gpu_nvrtc) cover it meanwhile. */
+#ifdef AZC_HAVE_LLVM
 static const azc_codegen_backend_t *const backends[] = {&azc_codegen_cpu_backend};
+#define N_BACKENDS ((int)(sizeof(backends) / sizeof(backends[0])))
+#else
+static const azc_codegen_backend_t *const backends[1] = {NULL};
+#define N_BACKENDS 0
+#endif
 
 static const azc_codegen_backend_t *const *list(int *count) {
-  *count = (int)(sizeof(backends) / sizeof(backends[0]));
+  *count = N_BACKENDS;
   return backends;
 }
 
@@ -48,6 +59,7 @@ const char *azc_codegen_backend_names(void) {
   for (int i = 0; i < n && k < sizeof(buf); i++)
     k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%s", i ? ", " : "", b[i]->name);
   if (azc_codegen_backend_cuda() && k < sizeof(buf))
-    snprintf(buf + k, sizeof(buf) - k, ", %s", azc_codegen_backend_cuda()->name);
+    snprintf(buf + k, sizeof(buf) - k, "%s%s", k ? ", " : "", azc_codegen_backend_cuda()->name);
+  if (!buf[0]) snprintf(buf, sizeof(buf), "none");
   return buf;
 }

@@ -326,12 +326,23 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   for (int32_t i = 0; i < n; i++)
     if (g->nodes[i]->op == AZC_OP_KV_CACHE)
       n_layer = AZC_MAX(n_layer, (int32_t)g->nodes[i]->iattr[0] + 1);
-  const bool gpu = c->backends[AZC_DEVICE_CUDA] && c->primary == AZC_DEVICE_CPU;
-  const int32_t n_gpu = gpu ? gpu_layers(opt, n_layer) : 0;
+  const bool gpu = c->backends[AZC_DEVICE_CUDA] != NULL;
+  /* GPU-only (an azc without a CPU back end): every layer on the GPU */
+  const bool gpu_only = gpu && !c->backends[AZC_DEVICE_CPU];
+  const int32_t n_gpu = gpu_only && opt->n_gpu_layers == 0 ? n_layer
+                        : gpu                              ? gpu_layers(opt, n_layer)
+                                                           : 0;
+  if (gpu_only && n_gpu < n_layer)
+    st = AZC_ERR(AZC_UNSUPPORTED,
+                 "-ngl %d places layers on the CPU, and this azc has no CPU code generator "
+                 "(configured with -DAZC_WITH_LLVM=OFF): its bundles run with all %d layers on "
+                 "the GPU (-ngl 99)",
+                 opt->n_gpu_layers, n_layer);
   int32_t *group = gpu ? node_groups(g, n_layer) : NULL;
   int32_t *step_group = gpu ? malloc(sizeof(int32_t) * (size_t)(n ? n : 1)) : NULL;
-  if (gpu && (!group || !step_group)) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
-  /* with GPU code, every kernel node gets a CPU kernel and a CUDA kernel */
+  if (!st && gpu && (!group || !step_group)) st = AZC_ERR(AZC_OUT_OF_MEMORY, "plan");
+  /* with GPU code, every kernel node gets a CPU kernel (its twin, unless
+   * there is no CPU back end) and a CUDA kernel */
   for (int32_t i = 0; !st && i < n; i++) {
     const azc_ir_node_t *x = g->nodes[i];
     weight_index[i] = kernel_of[i] = -1;
@@ -534,7 +545,14 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   if (!c) return AZC_ERR(AZC_OUT_OF_MEMORY, "compile");
   /* the back end that generates the kernels */
   const azc_codegen_backend_t *be = azc_codegen_backend_find(opt->backend ? opt->backend : "cpu");
-  if (!be) {
+  if (!be && !azc_codegen_backend_cpu() && !wants_gpu(opt)) {
+    free(c);
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "CPU code generation is not built in: this azc was configured with "
+                   "-DAZC_WITH_LLVM=OFF; compile GPU code (-ngl 99, --gpu-arch) or run the GGUF "
+                   "on the eager interpreter (azc run --eager)");
+  }
+  if (!be && !wants_gpu(opt)) {
     free(c);
     return AZC_ERR(AZC_UNSUPPORTED, "no code generator '%s' is built into this azc (built in: %s)",
                    opt->backend, azc_codegen_backend_names());
@@ -549,6 +567,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
                      "NVRTC (the CUDA toolkit was not found; see docs/gpu.md)");
     }
     be = azc_codegen_backend_cpu();
+    if (!be) be = cuda; /* no CPU back end: GPU code only, no CPU twins */
     c->backends[AZC_DEVICE_CUDA] = cuda;
     azc_target_request_t greq = {.gpu_arch = opt->gpu_arch};
     st = cuda->target_resolve(&greq, &c->targets[AZC_DEVICE_CUDA]);
@@ -556,7 +575,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
   c->primary = be->device;
   c->backends[be->device] = be;
   azc_target_request_t req = {.triple = opt->target_triple, .cpu = opt->target_cpu};
-  if (!st) st = be->target_resolve(&req, &c->targets[be->device]);
+  if (!st && !c->targets[be->device]) st = be->target_resolve(&req, &c->targets[be->device]);
   if (!st) {
     azc_ir_op_counts(g, c->stats.ops_before);
     c->stats.nodes_before = g->n_nodes;

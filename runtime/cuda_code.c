@@ -158,8 +158,8 @@ azc_status_t azc_cuda_code_check_plan(const azc_cuda_code_t *cc, const azc_plan_
                      "section 'cuda.code': plan kernel %d (%s) runs on CUDA but has no record "
                      "there",
                      i, p->kernels[i].symbol);
-    int32_t twin = cc->kernels[k].cpu_kernel;
-    if (twin < 0 || twin >= p->n_kernels || p->kernels[twin].device != AZC_DEVICE_CPU)
+    int32_t twin = cc->kernels[k].cpu_kernel; /* -1: none (a GPU-only bundle) */
+    if (twin < -1 || twin >= p->n_kernels || (twin >= 0 && p->kernels[twin].device != AZC_DEVICE_CPU))
       return AZC_ERR(AZC_CORRUPT, "section 'cuda.code': kernel %d names CPU twin %d", k, twin);
     k++;
   }
@@ -216,11 +216,12 @@ azc_status_t azc_cuda_code_place(const azc_plan_t *plan, const azc_cuda_code_t *
   for (int32_t i = 0; !st && i < plan->n_kernels; i++) to_cuda[i] = to_cpu[i] = i;
   for (int32_t i = 0; !st && cc && i < cc->n_kernels; i++) {
     const azc_cuda_code_kernel_t *k = &cc->kernels[i];
-    if (k->plan_kernel < 0 || k->plan_kernel >= plan->n_kernels || k->cpu_kernel < 0 ||
+    if (k->plan_kernel < 0 || k->plan_kernel >= plan->n_kernels || k->cpu_kernel < -1 ||
         k->cpu_kernel >= plan->n_kernels) {
       st = AZC_ERR(AZC_CORRUPT, "section 'cuda.code': kernel %d has no place in the plan", i);
       break;
     }
+    if (k->cpu_kernel < 0) continue; /* no CPU twin: it stays on CUDA or cannot be placed */
     to_cpu[k->plan_kernel] = k->cpu_kernel;
     to_cuda[k->cpu_kernel] = k->plan_kernel;
   }

@@ -65,7 +65,7 @@ _Static_assert(sizeof(azc_cuda_code_image_rec_t) == 24, "cuda.code image record 
 
 typedef struct azc_cuda_code_kernel {
   int32_t plan_kernel; /* index of this kernel in the plan (device CUDA) */
-  int32_t cpu_kernel;  /* index of its twin (same spec, device CPU) */
+  int32_t cpu_kernel;  /* index of its twin (same spec, device CPU); -1: none */
   char symbol[48];     /* functions: symbol + each launch's suffix */
   azc_cuda_kernel_info_t info;
 } azc_cuda_code_kernel_t;
@@ -109,7 +109,8 @@ azc_status_t azc_cuda_code_write(const azc_cuda_code_image_t *images, int n_imag
                                  uint8_t **out, size_t *out_size);
 
 /* Checks the section against its plan: one record per CUDA kernel in plan
- * order, each twin a CPU kernel, one group per kernel step, every step's
+ * order, each twin a CPU kernel or -1 (none: a GPU-only bundle, compiled by
+ * an azc without a CPU back end), one group per kernel step, every step's
  * kernel on the step's device. */
 azc_status_t azc_cuda_code_check_plan(const azc_cuda_code_t *cc, const azc_plan_t *plan);
 

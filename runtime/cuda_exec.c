@@ -190,6 +190,8 @@ typedef struct cuda_exec {
   int32_t n_segments;
   bool graphs, has_cuda;
   int64_t graph_replays;
+  int32_t gpu_layers;   /* layers placed on the GPU */
+  char placement[256];  /* the first offload line, without "offload: " */
 } cuda_exec_t;
 
 static azc_status_t check(cuda_exec_t *e, azc_cu_result_t r, const char *call) {
@@ -484,16 +486,20 @@ static azc_status_t make_segments(cuda_exec_t *e) {
   return NULL;
 }
 
-static void print_placement(const cuda_exec_t *e, const usage_t *u, const azc_cuda_image_ref_t *im,
+static void print_placement(cuda_exec_t *e, const usage_t *u, const azc_cuda_image_ref_t *im,
                             int32_t gpu_layers) {
   const azc_plan_t *p = e->plan;
+  e->gpu_layers = u->n_cuda_steps ? gpu_layers : 0;
   if (!u->n_cuda_steps) {
-    azc_log_info("offload: 0/%d layers on the GPU: everything runs on the CPU", p->n_layer);
+    snprintf(e->placement, sizeof(e->placement),
+             "0/%d layers on the GPU: everything runs on the CPU", p->n_layer);
+    azc_log_info("offload: %s", e->placement);
   } else {
-    azc_log_info("offload: %d/%d layers on cuda0 (%s, sm_%d, %.1f MiB, driver %d.%d; %s sm_%d)",
-                 gpu_layers, p->n_layer, e->d.name, e->d.sm, MIB(e->d.total),
-                 e->d.drv->version / 1000, e->d.drv->version % 1000 / 10,
-                 im->is_ptx ? "PTX JIT from" : "cubin", im->sm);
+    snprintf(e->placement, sizeof(e->placement),
+             "%d/%d layers on cuda0 (%s, sm_%d, %.1f MiB, driver %d.%d; %s sm_%d)", gpu_layers,
+             p->n_layer, e->d.name, e->d.sm, MIB(e->d.total), e->d.drv->version / 1000,
+             e->d.drv->version % 1000 / 10, im->is_ptx ? "PTX JIT from" : "cubin", im->sm);
+    azc_log_info("offload: %s", e->placement);
     azc_log_info("offload: cuda0: weights %.2f MiB, KV cache %.2f MiB, activations %.2f MiB, "
                  "scratch %.2f MiB",
                  MIB(u->weight_bytes), MIB(u->kv_bytes), MIB(p->arena_bytes), MIB(u->scratch));
@@ -584,6 +590,14 @@ static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
   return NULL;
 }
 
+int32_t azc_cuda_executor_placement(const azc_executor_t *ex, char *buf, size_t cap) {
+  if (cap) buf[0] = 0;
+  if (!ex || ex->ops != &exec_ops) return 0;
+  const cuda_exec_t *e = (const cuda_exec_t *)ex;
+  if (cap) snprintf(buf, cap, "%s", e->placement);
+  return e->gpu_layers;
+}
+
 azc_status_t azc_cuda_exec_create(const azc_plan_t *plan, bool own_plan, const void *const *weights,
                                   const azk_fn_t *cpu_kernels, const azc_cuda_program_t *prog,
                                   const azc_executor_params_t *params, azc_executor_t **out) {
@@ -618,6 +632,13 @@ static azc_status_t offload(const azc_cuda_offload_t *o, const azc_executor_para
   if (want > o->n_layer) want = o->n_layer;
   device_t d;
   azc_status_t st = NULL;
+  if (o->gpu_only && want != AZC_GPU_LAYERS_AUTO && want < o->n_layer) {
+    if (rel.fn) rel.fn(rel.ctx);
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "-ngl %d leaves layers on the CPU, and this bundle has GPU code only (compiled "
+                   "by an azc without a CPU back end): it runs with all %d layers on the GPU",
+                   want, o->n_layer);
+  }
   bool on_gpu = want != 0;
   if (on_gpu) {
     st = device_open(&d);
@@ -628,6 +649,11 @@ static azc_status_t offload(const azc_cuda_offload_t *o, const azc_executor_para
       device_close(&d);
     } else if (!st && (st = check_driver_version(&d, &o->prog, im))) {
       device_close(&d);
+    }
+    if (st && o->gpu_only) {
+      if (rel.fn) rel.fn(rel.ctx);
+      return azc_status_wrap(st, "this bundle has GPU code only (compiled by an azc without a "
+                                 "CPU back end) and cannot fall back to the CPU");
     }
     if (st) {
       say_fallback_once(azc_status_message(st));
@@ -649,12 +675,14 @@ static azc_status_t offload(const azc_cuda_offload_t *o, const azc_executor_para
   int64_t avail = (int64_t)d.free_bytes - reserve_bytes(d.total);
   int32_t n = want == AZC_GPU_LAYERS_AUTO ? o->n_layer : want;
   int64_t need_all = -1;
+  bool short_of_memory = false;
   for (; n >= 0; n--) {
     st = o->place(o->place_ctx, n, &placed);
     if (st) break;
     int64_t need = azc_cuda_plan_device_bytes(placed, &o->prog, params);
     if (need_all < 0) need_all = need;
-    if (need <= avail || n == 0) break;
+    short_of_memory = need > avail;
+    if (need <= avail || n == 0 || o->gpu_only) break; /* GPU-only: all layers or none */
     azc_plan_free(placed);
     placed = NULL;
   }
@@ -664,6 +692,15 @@ static azc_status_t offload(const azc_cuda_offload_t *o, const azc_executor_para
     return st;
   }
   int32_t asked = want == AZC_GPU_LAYERS_AUTO ? o->n_layer : want;
+  if (o->gpu_only && short_of_memory) {
+    azc_plan_free(placed);
+    device_close(&d);
+    if (rel.fn) rel.fn(rel.ctx);
+    return AZC_ERR(AZC_OUT_OF_MEMORY,
+                   "GPU memory is short: %d layers need %.1f MiB, %.1f MiB is free on %s, and "
+                   "this bundle has GPU code only (no CPU code for the other layers)",
+                   o->n_layer, MIB(need_all), MIB(avail > 0 ? avail : 0), d.name);
+  }
   if (n < asked && want != AZC_GPU_LAYERS_AUTO)
     azc_log_warn("GPU memory is short: %d layers need %.1f MiB, %.1f MiB is free on %s: placing "
                  "%d of %d layers on the GPU",
@@ -740,6 +777,9 @@ azc_status_t azc_cuda_executor_create_for_section(const azc_plan_t *plan,
   o.plan = plan;
   o.n_layer = (int32_t)c->cc->n_layer;
   o.default_layers = azc_cuda_code_gpu_layers(plan, c->cc);
+  o.gpu_only = true;
+  for (int32_t k = 0; k < c->cc->n_kernels; k++)
+    if (c->cc->kernels[k].cpu_kernel >= 0) o.gpu_only = false;
   o.place = section_place;
   o.place_ctx = c;
   o.weights = weights;

@@ -80,6 +80,9 @@ typedef struct azc_cuda_offload {
   void *place_ctx;
   const void *const *weights;
   const azk_fn_t *cpu_kernels; /* every kernel's CPU twin is loaded */
+  /* no kernel has a CPU twin (a bundle of an azc without a CPU back end):
+   * all layers on the GPU or an error, never the CPU */
+  bool gpu_only;
   azc_cuda_program_t prog;     /* copied; its arrays are borrowed */
   /* called with release_ctx when the executor is destroyed (or creation
    * fails): frees what place_ctx and prog point into; may be NULL */
@@ -90,6 +93,11 @@ typedef struct azc_cuda_offload {
 azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
                                               const azc_executor_params_t *params,
                                               azc_executor_t **out);
+
+/* The placement a CUDA executor runs (azc bench reports it): the layers on
+ * the GPU, and the offload line it printed ("22/22 layers on cuda0 (NVIDIA
+ * H200, sm_90, ...)"); 0 and "" for any other executor. */
+int32_t azc_cuda_executor_placement(const azc_executor_t *ex, char *buf, size_t cap);
 
 /* The same for a bundle: its plan (kernels for both devices, the compiled
  * default placement), the CPU kernels, weights, and the "cuda.code" section

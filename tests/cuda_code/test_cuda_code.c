@@ -283,10 +283,70 @@ static void test_place(void) {
   free(d);
 }
 
+/* A GPU-only plan (an azc without a CPU back end): CUDA kernels 0-3 whose
+ * records name no CPU twin (-1), every step on CUDA. It passes the check and
+ * places with every layer on the GPU; any layer on the CPU is refused, and a
+ * -1 twin is never taken for a kernel index. */
+static void test_gpu_only(void) {
+  azc_plan_t *p = two_layers(), *q = NULL;
+  ASSERT(p);
+  p->n_kernels = 4;
+  for (int i = 0; i < 4; i++) {
+    p->kernels[i].device = AZC_DEVICE_CUDA;
+    p->steps[i].device = p->steps[i].from_device = AZC_DEVICE_CUDA;
+  }
+  ASSERT_OK(azc_plan_insert_copies(p));
+  azc_cuda_code_image_t img[2] = {{90, 0, cubin90, sizeof(cubin90)},
+                                  {90, 1, (const uint8_t *)ptx, sizeof(ptx)}};
+  azc_cuda_code_kernel_t k[4];
+  memset(k, 0, sizeof(k));
+  for (int i = 0; i < 4; i++) {
+    k[i].plan_kernel = i;
+    k[i].cpu_kernel = -1;
+    snprintf(k[i].symbol, sizeof(k[i].symbol), "azk_%d", i);
+    k[i].info.n_launch = 1;
+    k[i].info.launch[0] = (azc_cuda_launch_t){"_mv", AZC_CUDA_WHEN_ALWAYS, 128, 4, 1, 0};
+  }
+  const int32_t groups[4] = {0, 0, 1, 1};
+  const uint8_t key[16] = {4};
+  uint8_t *d;
+  size_t size;
+  ASSERT_OK(azc_cuda_code_write(img, 2, k, 4, groups, 4, 2, source, strlen(source), key, "13.0",
+                                &d, &size));
+  azc_cuda_code_t *cc;
+  ASSERT_OK(azc_cuda_code_read(d, size, &cc));
+  ASSERT_OK(azc_cuda_code_check_plan(cc, p));
+  const int K = AZC_STEP_KERNEL, C = AZC_STEP_COPY, G = AZC_DEVICE_CUDA, H = AZC_DEVICE_CPU;
+  ASSERT_OK(azc_cuda_code_place(p, cc, 99, &q));
+  expect_placement(q, (const int32_t[]){K, K, K, K, C}, (const int32_t[]){G, G, G, G, H}, 5);
+  ASSERT_EQ_INT(q->steps[3].kernel, 3);
+  ASSERT_EQ_INT(azc_cuda_code_gpu_layers(q, cc), 2);
+  azc_plan_free(q);
+  for (int n = 0; n < 2; n++) {
+    q = NULL;
+    azc_status_t st = azc_cuda_code_place(p, cc, n, &q);
+    ASSERT_MSG(st && strstr(azc_status_message(st), "on the CPU: the bundle has no CPU code"),
+               "-ngl %d of a GPU-only plan: %s", n, st ? azc_status_message(st) : "placed");
+    ASSERT(!q);
+    azc_status_free(st);
+  }
+  cc->kernels[2].cpu_kernel = -2; /* below -1: corrupt */
+  azc_status_t st = azc_cuda_code_check_plan(cc, p);
+  ASSERT(st && strstr(azc_status_message(st), "CPU twin -2"));
+  azc_status_free(st);
+  st = azc_cuda_code_place(p, cc, 99, &q);
+  ASSERT(st && strstr(azc_status_message(st), "no place in the plan"));
+  azc_status_free(st);
+  azc_cuda_code_free(cc);
+  azc_plan_free(p);
+  free(d);
+}
+
 int main(void) {
   RUN(test_round_trip);
   RUN(test_malformed);
   RUN(test_check_plan);
   RUN(test_place);
+  RUN(test_gpu_only);
   return test_summary();
 }
