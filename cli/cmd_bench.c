@@ -323,7 +323,7 @@ static azc_status_t run_bench(bench_t *b) {
 
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_threads = b->threads;
-  ep.n_ctx = AZC_MAX(1024, b->depth + 128);
+  ep.n_ctx = AZC_MAX(1024, b->depth + b->tg);
   ep.kv_type = b->kv_type;
   if (b->gpu) {
     ep.gpu_layers_set = 1;
