@@ -5,7 +5,8 @@
  * defines the device helpers the kernel library keeps behind names
  * (azk_tid, azk_sync, azk_shfl_xor, azk_dp4a, azk_h2f, ...), so the very
  * text NVRTC compiles runs here:
- *   - every thread of a block is a fiber (ucontext) on its own stack;
+ *   - every thread of a block is a fiber on its own stack (a register and
+ *     stack-pointer switch on x86-64, ucontext elsewhere);
  *   - azk_sync (__syncthreads) is a barrier over the block's fibers;
  *   - a warp shuffle is a barrier over the warp's 32 fibers: each lane
  *     deposits its value, and when all 32 have arrived every lane gets the
@@ -42,6 +43,7 @@
 #endif
 #endif
 #ifdef AZK_EMU_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -60,8 +62,42 @@ enum { OP_XOR, OP_IDX };
 /* small stacks: ASan clears a stack's shadow at every swapcontext into it */
 enum { STACK_BYTES = 48 * 1024, MAX_THREADS = 1024 };
 
+/* A fiber switch. On x86-64 a few instructions save the callee-saved
+ * registers and swap stack pointers: no system call (swapcontext and
+ * getcontext each make one, rt_sigprocmask) and no ASan interceptor (which
+ * clears the shadow of the whole target stack at every swapcontext); the
+ * stack is unpoisoned once when a fiber starts instead. Elsewhere, ucontext. */
+#if defined(__x86_64__)
+#define AZK_EMU_FAST_SWITCH 1
+extern "C" void azk_emu_switch(void **save_sp, void *load_sp);
+asm(".text\n"
+    ".p2align 4\n"
+    ".type azk_emu_switch,@function\n"
+    "azk_emu_switch:\n"
+    "  pushq %rbp\n"
+    "  pushq %rbx\n"
+    "  pushq %r12\n"
+    "  pushq %r13\n"
+    "  pushq %r14\n"
+    "  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    ".size azk_emu_switch, .-azk_emu_switch\n");
+#endif
+
 struct fiber {
+#ifdef AZK_EMU_FAST_SWITCH
+  void *sp;
+#else
   ucontext_t ctx;
+#endif
   char *stack;
   int state, tid, op, arg;
   float val, res;
@@ -71,7 +107,11 @@ struct fiber {
 struct emu {
   fiber fibers[MAX_THREADS];
   int n_stacks;
+#ifdef AZK_EMU_FAST_SWITCH
+  void *sched_sp;
+#else
   ucontext_t sched;
+#endif
   const void *sched_bottom;
   size_t sched_size;
   fiber *cur;
@@ -99,7 +139,11 @@ static inline void yield_to_scheduler(bool dying) {
 #ifdef AZK_EMU_ASAN
   __sanitizer_start_switch_fiber(dying ? nullptr : &f->fake_stack, g.sched_bottom, g.sched_size);
 #endif
+#ifdef AZK_EMU_FAST_SWITCH
+  azk_emu_switch(&f->sp, g.sched_sp);
+#else
   swapcontext(&f->ctx, &g.sched);
+#endif
 #ifdef AZK_EMU_ASAN
   __sanitizer_finish_switch_fiber(f->fake_stack, &g.sched_bottom, &g.sched_size);
 #endif
@@ -120,7 +164,11 @@ static inline void run_fiber(fiber *f) {
   void *fake = nullptr;
   __sanitizer_start_switch_fiber(&fake, f->stack, STACK_BYTES);
 #endif
+#ifdef AZK_EMU_FAST_SWITCH
+  azk_emu_switch(&g.sched_sp, f->sp);
+#else
   swapcontext(&g.sched, &f->ctx);
+#endif
 #ifdef AZK_EMU_ASAN
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
@@ -166,11 +214,27 @@ static int run_block() {
   const int n = g.block;
   for (int t = 0; t < n; t++) {
     fiber *f = &g.fibers[t];
+#ifdef AZK_EMU_FAST_SWITCH
+    /* a fresh stack: the frames a finished fiber left behind keep their
+     * redzones poisoned, so clear the shadow once, then lay out what
+     * azk_emu_switch pops: six registers, then fiber_main as the return
+     * address, entered with the stack aligned as after a call */
+#ifdef AZK_EMU_ASAN
+    __asan_unpoison_memory_region(f->stack, STACK_BYTES);
+#endif
+    uintptr_t top = ((uintptr_t)f->stack + STACK_BYTES) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = nullptr;                      /* fiber_main's return address: never used */
+    *--sp = (void *)(uintptr_t)&fiber_main;
+    for (int r = 0; r < 6; r++) *--sp = nullptr;
+    f->sp = sp;
+#else
     getcontext(&f->ctx);
     f->ctx.uc_stack.ss_sp = f->stack;
     f->ctx.uc_stack.ss_size = STACK_BYTES;
     f->ctx.uc_link = nullptr;
     makecontext(&f->ctx, fiber_main, 0);
+#endif
     f->state = READY;
     f->tid = t;
   }
