@@ -170,7 +170,7 @@ static azc_status_t engine_open(const char *path, bool eager, int32_t n_seq, int
                                 engine_t *e) {
   memset(e, 0, sizeof(*e));
   azc_executor_params_t ep = azc_executor_params_default();
-  ep.n_ctx = n_ctx, ep.n_seq = n_seq, ep.n_batch = 32, ep.n_threads = 2;
+  ep.n_ctx = n_ctx, ep.n_seq = n_seq, ep.n_batch = 32, ep.n_threads = 1;
   azc_status_t st = azc_model_open(path, &e->model);
   if (!st) st = azc_tokenizer_create(&e->model->tok, &e->tok);
   if (!st && eager) {
