@@ -18,7 +18,13 @@
 # Environment: OUT (results), AZC_CHECK_DIR (work folder, default
 # /tmp/azc-check), AZC_CHECK_ARCH (default sm_90), AZC_CHECK_MIN_COS (0.999),
 # AZC_CHECK_MODELS (standin: mkmodel shapes to run, default tiny-llama:q8_0),
-# CUDA_HOME (default /usr/local/cuda), AZC_CHECK_BUILD (reuse a built tree).
+# CUDA_HOME (default /usr/local/cuda), AZC_CHECK_BUILD (reuse a built tree),
+# AZC_CHECK_FORCE_DEBS / AZC_CHECK_NO_DPKG (the deps path of a bare machine).
+# Shorter device runs (and the device flow over the stand-in, with
+# AZC_CHECK_STANDIN_MODULES=1 and AZC_LIBCUDA set): AZC_CHECK_DEVICE_MODELS
+# (shape:type list), AZC_CHECK_QUANT (llama-160m types, "none"),
+# AZC_CHECK_SHARED=0 (not the carried models), AZC_CHECK_BENCH_SHAPE
+# (tinyllama-1.1b), AZC_CHECK_BENCH_ARGS ("-r 3").
 # Exit status: 0 when every model matched and the bench ran; 1 otherwise.
 set -u
 set -o pipefail
@@ -74,7 +80,7 @@ if [ $mode = prepare ]; then
     [ -f "$v" ] && cp -f "$v" "$CARRY/"
   done
   du -sh "$CARRY"
-  ls -l "$CARRY/debs" "$CARRY/models"
+  ls -l "$CARRY" "$CARRY/debs" "$CARRY/models"
   echo "check.sh: carry .gpucheck (it must stay under 64 MiB with anything else carried)"
   exit 0
 fi
@@ -100,13 +106,15 @@ SYSROOT=$W/sysroot
 have_headers() { printf '#include <xxhash.h>\n#include <cjson/cJSON.h>\nint main(void){return 0;}\n' |
   cc -x c - -o /dev/null -lxxhash -lcjson $1 > /dev/null 2>&1; }
 DEP_ARGS=()
-if have_headers ""; then
+# AZC_CHECK_FORCE_DEBS=1: use the carried .debs even where the system has the
+# libraries; AZC_CHECK_NO_DPKG=1: unpack them as on a machine without dpkg
+if [ "${AZC_CHECK_FORCE_DEBS:-0}" != 1 ] && have_headers ""; then
   echo "xxhash and cJSON: the system's"
 else
   ls "$CARRY"/debs/*.deb > /dev/null 2>&1 || die "no xxhash/cJSON here and no $CARRY/debs (run --prepare where there is apt-get, then carry .gpucheck)"
   mkdir -p "$SYSROOT"
   for d in "$CARRY"/debs/*.deb; do
-    if command -v dpkg > /dev/null; then
+    if command -v dpkg > /dev/null && [ "${AZC_CHECK_NO_DPKG:-0}" != 1 ]; then
       dpkg -x "$d" "$SYSROOT" || die "dpkg -x $d"
     else # not Debian: a .deb is an ar archive holding data.tar.*
       t=$(mktemp -d)
@@ -142,12 +150,16 @@ fi
 AZC=$BUILD/cli/azc
 CHECK=$BUILD/azc_gpu_check
 [ -x "$AZC" ] && [ -x "$CHECK" ] || die "no $AZC or $CHECK"
+STANDIN_MODULES=0
+[ $mode = standin ] || [ "${AZC_CHECK_STANDIN_MODULES:-0}" = 1 ] && STANDIN_MODULES=1
 if [ $mode = standin ]; then
   STANDIN=$BUILD/libazc_cuda_standin.so
   [ -f "$STANDIN" ] || die "no $STANDIN"
+  export AZC_LIBCUDA=$STANDIN
+fi
+if [ $STANDIN_MODULES = 1 ]; then
   CXX=${AZC_EMU_CXX:-$(command -v clang++-19 || command -v clang++)}
   [ -n "$CXX" ] || die "--standin needs clang++ (the stand-in's modules are host builds)"
-  export AZC_LIBCUDA=$STANDIN
 fi
 export AZC_CACHE_DIR=$W/cache
 
@@ -164,35 +176,45 @@ if [ $mode = standin ]; then
     models+=("$f")
   done
 else
+  # the bench model, TinyLlama-1.1B's shape as Q4_K_M, is written while the
+  # small models compile (about half a minute of one core for mkmodel)
+  TLS=${AZC_CHECK_BENCH_SHAPE:-tinyllama-1.1b}
+  TL=$M/$TLS-q4_k_m.gguf
+  vocab=()
+  [ -f "$CARRY/ggml-vocab-llama-spm.gguf" ] && [ "$TLS" = tinyllama-1.1b ] &&
+    vocab=(--vocab-from "$CARRY/ggml-vocab-llama-spm.gguf")
+  ("$AZC" mkmodel --shape "$TLS" --type f16 "${vocab[@]}" -o "$M/$TLS-f16.gguf" > /dev/null 2>&1 &&
+    "$AZC" quantize "$M/$TLS-f16.gguf" "$TL" --type q4_k_m -t "$JOBS" > /dev/null 2>&1 &&
+    rm -f "$M/$TLS-f16.gguf") || echo "$TLS q4_k_m" > "$M/failed.tl" &
+  TL_PID=$!
+  mpids=()
   # llama, gpt2 and other architectures, small; every weight type the kernels decode.
   # Not here: tiny-gemma2/gemma3 (soft-cap / sliding-window attention), tiny-phi3
   # (rope attention factor), tiny-qwen3 (norm per head): no CUDA kernels yet
-  for spec in tiny-llama:f32 tiny-llama:f16 tiny-llama:bf16 tiny-llama:q8_0 tiny-llama:q4_0 \
-    tiny-llama:q4_k tiny-llama:q6_k tiny-gpt2:q8_0 tiny-gpt2:f32 tiny-qwen2:q8_0 \
-    tiny-starcoder2:q8_0 tiny-llama3:q6_k; do
+  for spec in ${AZC_CHECK_DEVICE_MODELS:-tiny-llama:f32 tiny-llama:f16 tiny-llama:bf16 \
+    tiny-llama:q8_0 tiny-llama:q4_0 tiny-llama:q4_k tiny-llama:q6_k tiny-gpt2:q8_0 tiny-gpt2:f32 \
+    tiny-qwen2:q8_0 tiny-starcoder2:q8_0 tiny-llama3:q6_k}; do
     shape=${spec%%:*} type=${spec#*:}
     f=$M/$shape-$type.gguf
     ("$AZC" mkmodel --shape "$shape" --type "$type" -o "$f" > /dev/null 2>&1 || echo "mkmodel $spec" >> "$M/failed") &
+    mpids+=($!)
     models+=("$f")
   done
   # quantized by azc quantize (its K-quant mixes), from f16
-  "$AZC" mkmodel --shape llama-160m --type f16 -o "$M/llama-160m-f16.gguf" > /dev/null 2>&1 &&
-    for q in q4_k_m q5_k_s q5_0 q5_1 q4_1; do
+  QUANT=${AZC_CHECK_QUANT:-q4_k_m q5_k_s q5_0 q5_1 q4_1}
+  [ "$QUANT" = none ] && QUANT=""
+  [ -n "$QUANT" ] && "$AZC" mkmodel --shape llama-160m --type f16 -o "$M/llama-160m-f16.gguf" > /dev/null 2>&1 &&
+    for q in $QUANT; do
       "$AZC" quantize "$M/llama-160m-f16.gguf" "$M/llama-160m-$q.gguf" --type $q -t "$JOBS" > /dev/null 2>&1 ||
         echo "quantize llama-160m $q" >> "$M/failed"
     done &
-  for q in q4_k_m q5_k_s q5_0 q5_1 q4_1; do models+=("$M/llama-160m-$q.gguf"); done
-  for f in "$CARRY"/models/*.gguf; do [ -f "$f" ] && models+=("$f"); done
-  # the bench model: TinyLlama-1.1B's shape, Q4_K_M
-  TL=$M/tinyllama-1.1b-q4_k_m.gguf
-  vocab=()
-  [ -f "$CARRY/ggml-vocab-llama-spm.gguf" ] && vocab=(--vocab-from "$CARRY/ggml-vocab-llama-spm.gguf")
-  ("$AZC" mkmodel --shape tinyllama-1.1b --type f16 "${vocab[@]}" -o "$M/tinyllama-1.1b-f16.gguf" > /dev/null 2>&1 &&
-    "$AZC" quantize "$M/tinyllama-1.1b-f16.gguf" "$TL" --type q4_k_m -t "$JOBS" > /dev/null 2>&1 &&
-    rm -f "$M/tinyllama-1.1b-f16.gguf") || echo "tinyllama-1.1b q4_k_m" >> "$M/failed" &
-  wait
+  mpids+=($!)
+  for q in $QUANT; do models+=("$M/llama-160m-$q.gguf"); done
+  if [ "${AZC_CHECK_SHARED:-1}" = 1 ]; then
+    for f in "$CARRY"/models/*.gguf; do [ -f "$f" ] && models+=("$f"); done
+  fi
+  for p in "${mpids[@]}"; do wait "$p"; done
   [ -f "$M/failed" ] && { while read -r l; do fail "$l"; done < "$M/failed"; rm -f "$M/failed"; }
-  models+=("$TL")
 fi
 ls -l "$M" | tee "$RES/models.txt"
 
@@ -208,19 +230,33 @@ compile_one() {
     echo "FAILED compile $(basename "$f"): $(tail -1 "$out.log")"
   fi
 }
-pids=()
-for f in "${models[@]}"; do
-  [ -f "$f" ] || continue
-  compile_one "$f" > "$B/$(basename "$f" .gguf).summary" &
-  pids+=($!)
-  if [ ${#pids[@]} -ge $((JOBS / 2 > 0 ? JOBS / 2 : 1)) ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
-done
-wait
-cat "$B"/*.summary | tee "$RES/compile.txt"
-grep -h '^FAILED' "$B"/*.summary | while read -r l; do echo "$l"; done > "$B/failed"
-while read -r l; do fail "$l"; done < "$B/failed"
+compile_models() { # half the cores' worth at a time, -j 2 each
+  local pids=() f p
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    compile_one "$f" > "$B/$(basename "$f" .gguf).summary" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge $((JOBS / 2 > 0 ? JOBS / 2 : 1)) ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for f in "$@"; do
+    local sum=$B/$(basename "$f" .gguf).summary
+    [ -f "$sum" ] || continue
+    tee -a "$RES/compile.txt" < "$sum"
+    while read -r l; do fail "$l"; done < <(grep -h '^FAILED' "$sum")
+  done
+}
+compile_models "${models[@]}"
+if [ -n "${TL_PID:-}" ]; then
+  phase tinyllama # its model (written meanwhile), then its bundle
+  wait "$TL_PID"
+  [ -f "$M/failed.tl" ] && fail "$(cat "$M/failed.tl")"
+  ls -l "$TL" | tee -a "$RES/models.txt"
+  models+=("$TL")
+  compile_models "$TL"
+fi
 
-if [ $mode = standin ]; then
+if [ $STANDIN_MODULES = 1 ]; then
   phase modules # the stand-in's host builds of each bundle's CUDA source
   export AZC_STANDIN_MODULES=$W/modules
   for f in "${models[@]}"; do
@@ -235,7 +271,7 @@ for f in "${models[@]}"; do
   b=$B/$(basename "$f" .gguf).bundle
   [ -f "$b" ] || continue
   steps=8 prompt=16
-  case $f in *tinyllama-1.1b*) steps=4 ;; esac
+  [ "$f" = "${TL:-}" ] && steps=4
   if "$CHECK" compare "$f" "$b" --min-cos "$MIN_COS" --prompt $prompt --steps $steps \
     > "$b.compare" 2> "$b.compare.err"; then
     cat "$b.compare" | tee -a "$RES/compare.txt"
@@ -263,7 +299,8 @@ fi
 if [ $mode = device ] || [ "${AZC_CHECK_BENCH:-0}" = 1 ]; then
   phase bench
   if [ $mode = device ]; then
-    bm=$TL bargs=(-r 3)
+    bm=$TL
+    read -r -a bargs <<< "${AZC_CHECK_BENCH_ARGS:--r 3}"
   else
     bm=${models[0]} bargs=(-r 1 -p 8 -n 4)
   fi
