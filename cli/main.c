@@ -20,7 +20,7 @@ static void usage(FILE *out) {
           "  azc tokenize MODEL TEXT [--bos]        token ids of TEXT\n"
           "      run options: -n N  --temp T  --top-k K  --top-p P  --min-p P\n"
           "      --repeat-penalty R  --repeat-last-n N  --seed S  -t THREADS  -c CTX  --eager\n"
-          "      --json  --logits-out FILE  --ignore-eos\n"
+          "      --json  --logits-out FILE  --ignore-eos  --kv-type f32|f16|q8_0\n"
           "  azc mkmodel --shape NAME -o OUT.gguf   a random-weight model (tests, benchmarks)\n"
           "  azc quantize IN.gguf OUT.gguf --type TYPE   q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, ...\n"
           "  azc serve [--host H] [--port P] [--parallel N] [MODEL...]   Ollama/OpenAI HTTP API\n"
