@@ -529,21 +529,21 @@ static azc_status_t create(const azc_plan_t *plan, bool own_plan, device_t *dev,
   azc_executor_params_t prm = *params;
   if (prm.n_seq <= 0) prm.n_seq = 1;
   if (prm.kv_type == AZC_KV_TYPE_AUTO) prm.kv_type = AZC_KV_F32;
-  if (prm.kv_type != AZC_KV_F32) {
+  /* before the executor owns them: the plan, the device and the release */
+  azc_status_t early = NULL;
+  cuda_exec_t *e = NULL;
+  if (prm.kv_type != AZC_KV_F32)
+    early = AZC_ERR(AZC_UNSUPPORTED,
+                    "--kv-type %s: the CUDA executor keeps its KV cache in f32 only (use "
+                    "--kv-type f32, or -ngl 0 for the CPU)",
+                    azc_kv_type_name(prm.kv_type));
+  else if (!(e = calloc(1, sizeof(*e))))
+    early = AZC_ERR(AZC_OUT_OF_MEMORY, "CUDA executor");
+  if (early) {
     if (own_plan) azc_plan_free((azc_plan_t *)plan);
     if (dev) device_close(dev);
     if (rel.fn) rel.fn(rel.ctx);
-    return AZC_ERR(AZC_UNSUPPORTED,
-                   "--kv-type %s: the CUDA executor keeps its KV cache in f32 only (use --kv-type "
-                   "f32, or -ngl 0 for the CPU)",
-                   azc_kv_type_name(prm.kv_type));
-  }
-  cuda_exec_t *e = calloc(1, sizeof(*e));
-  if (!e) {
-    if (own_plan) azc_plan_free((azc_plan_t *)plan);
-    if (dev) device_close(dev);
-    if (rel.fn) rel.fn(rel.ctx);
-    return AZC_ERR(AZC_OUT_OF_MEMORY, "CUDA executor");
+    return early;
   }
   e->plan = plan;
   e->own_plan = own_plan ? (azc_plan_t *)plan : NULL;
