@@ -79,8 +79,10 @@ if port is None:
     sys.exit("azc-serve did not start; see " + log.name)
 
 
-def client(i, out):
+def client(i, out, barrier):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    c.connect()
+    barrier.wait()  # the clients send together
     # cache_prompt false: every round prefills its whole prompt, as the first
     # did (the rounds repeat the prompts, which the slots would reuse)
     body = json.dumps({"model": "tl", "prompt": prompts[i], "stream": True, "ignore_eos": True, "raw": True,
@@ -105,7 +107,8 @@ def client(i, out):
 
 def serve_round(k):
     out = [None] * k
-    th = [threading.Thread(target=client, args=(i, out)) for i in range(k)]
+    barrier = threading.Barrier(k)
+    th = [threading.Thread(target=client, args=(i, out, barrier)) for i in range(k)]
     for t in th:
         t.start()
     for t in th:

@@ -437,6 +437,20 @@ static void *engine_main(void *arg) {
       pthread_mutex_unlock(&e->mu);
       break;
     }
+    if (!e->n_active && e->queue_head && e->p.batch_window_ns > 0) {
+      /* idle until now: gather the requests sent together with this one */
+      int64_t deadline = e->queue_head->t_submit_ns + e->p.batch_window_ns;
+      while (!e->stop && e->n_queued < e->p.n_slots) {
+        int64_t now = azc_serve_now_ns();
+        if (now >= deadline) break;
+        struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+        pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+      }
+      if (e->stop) {
+        pthread_mutex_unlock(&e->mu);
+        break;
+      }
+    }
     admit(e, cancelled, &n_cancelled);
     pthread_mutex_unlock(&e->mu);
     for (int i = 0; i < n_cancelled; i++) {
@@ -466,7 +480,11 @@ azc_status_t azc_serve_engine_create(azc_executor_t *ex, const azc_tokenizer_t *
   e->p = *params;
   e->m = params->metrics;
   pthread_mutex_init(&e->mu, NULL);
-  pthread_cond_init(&e->cv, NULL);
+  pthread_condattr_t ca; /* timed waits count on the clock of azc_serve_now_ns */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&e->cv, &ca);
+  pthread_condattr_destroy(&ca);
   size_t nb = (size_t)ex->n_batch;
   e->slots = calloc((size_t)params->n_slots, sizeof(slot_t));
   for (int32_t i = 0; e->slots && i < params->n_slots; i++)

@@ -15,7 +15,12 @@
  * A job's generated text is handed over through the job itself (a mutex, a
  * condition variable and a text buffer the HTTP thread drains), already cut
  * at stop strings and repaired to valid UTF-8. Cancelling a job (its client
- * went away) frees its slot at the next step. */
+ * went away) frees its slot at the next step.
+ *
+ * Requests that arrive together at an idle engine (a burst of clients) are
+ * gathered for up to params.batch_window_ns before the first step, so they
+ * prefill in one step and then decode in lockstep; without the window the
+ * first one prefills alone and the others' prefill step stalls its decoding. */
 #ifndef AZC_SERVE_ENGINE_H
 #define AZC_SERVE_ENGINE_H
 
@@ -75,6 +80,10 @@ typedef struct serve_job {
 typedef struct serve_engine_params {
   int32_t n_slots, queue_depth;
   serve_metrics_t *metrics;
+  /* When a job reaches an idle engine, the first step waits up to this long
+   * after the job's arrival (or until every slot has a job) so that requests
+   * sent together prefill in one step, as `azc run --batch` does; 0: none. */
+  int64_t batch_window_ns;
 } serve_engine_params_t;
 
 typedef struct serve_engine serve_engine_t;

@@ -113,7 +113,7 @@ static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_c
   ep.n_threads = m->p.n_threads > 0 ? m->p.n_threads : b->defaults.n_threads;
   AZC_RETURN_IF_ERROR_CTX(azc_bundle_model_executor(b, &ep, &x->ex), "%s", x->path);
   x->n_ctx = x->ex->n_ctx;
-  serve_engine_params_t ep2 = {m->p.n_slots, m->p.queue_depth, m->p.metrics};
+  serve_engine_params_t ep2 = {m->p.n_slots, m->p.queue_depth, m->p.metrics, m->p.batch_window_ns};
   return azc_serve_engine_create(x->ex, b->tokenizer, &ep2, &x->engine);
 }
 

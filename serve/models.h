@@ -52,6 +52,7 @@ typedef struct serve_models_params {
   int32_t n_slots, queue_depth, n_ctx, n_threads; /* n_ctx, n_threads 0: the model's */
   serve_metrics_t *metrics;
   int32_t kv_type; /* an azc_kv_type_t or AZC_KV_TYPE_AUTO */
+  int64_t batch_window_ns; /* serve_engine_params_t.batch_window_ns */
 } serve_models_params_t;
 
 typedef struct serve_models serve_models_t;

@@ -29,6 +29,7 @@ azc_serve_params_t azc_serve_params_default(void) {
   p.queue = 64;
   p.kv_type = AZC_KV_TYPE_AUTO;
   p.max_body = 8u << 20;
+  p.batch_window_ms = 5;
   return p;
 }
 
@@ -47,6 +48,8 @@ void azc_serve_usage(FILE *out, const char *prog) {
           "  -t, --threads N   threads per model (default: all cores)\n"
           "  --kv-type T       KV cache element type: f32, f16 or q8_0 (default f32)\n"
           "  --max-body BYTES  largest request body (default 8388608)\n"
+          "  --batch-window MS requests reaching an idle model within MS of the first\n"
+          "                    prefill in one step (default 5; 0: each at once)\n"
           "  --store DIR       the model store (default $AZC_HOME/models, ...)\n"
           "  --quiet           no request log\n",
           prog);
@@ -103,6 +106,9 @@ azc_status_t azc_serve_parse_args(int argc, char **argv, azc_serve_params_t *p,
     } else if (!strcmp(a, "--max-body")) {
       AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 1, 1LL << 32, &v));
       p->max_body = (size_t)v;
+    } else if (!strcmp(a, "--batch-window")) {
+      AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 0, 10000, &v));
+      p->batch_window_ms = (int32_t)v;
     } else if (!strcmp(a, "--quiet")) {
       p->quiet = true;
     } else if (a[0] == '-' && a[1]) {
@@ -256,7 +262,8 @@ azc_status_t azc_serve_run(const azc_serve_params_t *p, volatile sig_atomic_t *s
   ctx->metrics = metrics;
   ctx->params = p;
   serve_models_params_t mp = {p->store_dir, p->models,    p->n_models, p->parallel, p->queue,
-                              p->n_ctx,     p->n_threads, metrics,     p->kv_type};
+                              p->n_ctx,     p->n_threads, metrics,     p->kv_type,
+                              (int64_t)p->batch_window_ms * 1000000};
   azc_status_t st = serve_models_create(&mp, &ctx->models);
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof(hints));

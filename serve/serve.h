@@ -28,6 +28,7 @@ typedef struct azc_serve_params {
   int32_t n_threads;     /* 0: each model's stored count, else all cores */
   int32_t kv_type;       /* --kv-type: an azc_kv_type_t, or AZC_KV_TYPE_AUTO (the default) */
   size_t max_body;       /* largest request body in bytes (8 MiB) */
+  int32_t batch_window_ms; /* gather a burst at an idle model this long (5; 0: off) */
   const char *store_dir; /* NULL: $AZC_HOME/models, ... (runtime/model_store.h) */
   const char **models;   /* bundle paths served by file name */
   int n_models;

@@ -133,4 +133,36 @@ while time.time() < deadline and (q.metrics()["azc_slots_busy"] or q.metrics()["
 st, text, _ = gen(q, prompts[1], lengths[1])
 check(st == 200 and text == seq[1], "after the clients left, the slot serves again (same text)")
 check(q.stop() == 0, "queue server exits 0")
+
+# a burst reaching an idle model prefills in one step (--batch-window): 4
+# clients sent together, each step then carries all 4 sequences, and each
+# still gets its sequential text
+w = Server(serve_bin, ["--parallel", "4", "--batch-window", "400", "-c", "8192", bundle],
+           os.path.join(work, "window.log"), env)
+burst = ["Burst request %d" % i for i in range(4)]
+burst_seq = [gen(w, p, 12)[1] for p in burst]
+b0 = w.metrics()
+out = [None] * 4
+barrier = threading.Barrier(4)
+def burst_client(i):
+    c = w.conn()
+    c.connect()
+    barrier.wait()
+    c.request("POST", "/api/generate", json.dumps({"model": "tiny", "prompt": burst[i], "stream": False,
+                                                   "options": greedy(12)}))
+    out[i] = utf8_json(c.getresponse().read(), "burst").get("response")
+    c.close()
+threads = [threading.Thread(target=burst_client, args=(i,)) for i in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+b1 = w.metrics()
+steps = b1["azc_steps_total"] - b0["azc_steps_total"]
+four = (b1['azc_step_sequences_bucket{le="4"}'] - b1['azc_step_sequences_bucket{le="2"}']) - \
+       (b0['azc_step_sequences_bucket{le="4"}'] - b0['azc_step_sequences_bucket{le="2"}'])
+check(out == burst_seq, "burst of 4: each client got its sequential greedy text")
+check(steps == 12 and four == 12, "burst of 4 at an idle model: %d steps, %d of them with all 4 sequences "
+      "(want 12 and 12: one prefill step of all prompts, then 11 decode steps)" % (steps, four))
+check(w.stop() == 0, "window server exits 0")
 finish()
