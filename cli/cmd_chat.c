@@ -42,13 +42,18 @@ typedef struct chat_state {
   bool verbose, tty;
   int turns;
   int64_t prefilled, reused, generated;
+  int64_t passes, drafted, accepted;
   double prompt_ms, gen_ms;
+  run_draft_t draft;
 } chat_state_t;
 
 static void chat_usage(FILE *out) {
   fprintf(out, "usage: azc chat MODEL [--verbose] [-c CTX] [-t THREADS] [--temp T] [--top-k K]\n"
                "                [--top-p P] [--seed S] [-n N] [-ngl N|auto] [--eager] [--no-cache]\n"
-               "                [--kv-type f32|f16|q8_0]\n"
+               "                [--kv-type f32|f16|q8_0] [--draft lookup|MODEL] [--draft-max N]\n"
+               "                [--no-draft]\n"
+               "  --draft: speculative decoding (prompt lookup, or a draft model with the same\n"
+               "  vocabulary); a Modelfile's DRAFT is used unless --no-draft\n"
                "  MODEL: a name in the model store, a bundle or a GGUF file\n"
                "  each input line is a turn; /? lists the commands\n");
 }
@@ -188,6 +193,13 @@ static azc_status_t turn(chat_state_t *c, const char *text) {
   c->generated += t.n_generated;
   c->prompt_ms += t.prompt_ms;
   c->gen_ms += t.gen_ms;
+  c->passes += t.n_passes;
+  c->drafted += t.n_drafted;
+  c->accepted += t.n_draft_accepted;
+  if (c->verbose && t.n_drafted)
+    fprintf(stderr, "draft:                %d proposed, %d accepted (%.1f%%), %.2f tokens per pass\n",
+            t.n_drafted, t.n_draft_accepted, 100.0 * t.n_draft_accepted / t.n_drafted,
+            t.n_passes ? (double)t.n_generated / t.n_passes : 0);
   if (c->verbose) {
     fprintf(stderr,
             "prompt tokens:        %d (%d from the KV cache, %d prefilled%s)\n"
@@ -341,6 +353,12 @@ int azc_cmd_chat(int argc, char **argv) {
       st = cli_kv_type_arg(argc, argv, &i, &o.exec.kv_type);
     } else if (!strcmp(a, "--verbose")) {
       c.verbose = true;
+    } else if (!strcmp(a, "--draft")) {
+      st = cli_str_arg(argc, argv, &i, &o.draft);
+    } else if (!strcmp(a, "--draft-max")) {
+      if (!(st = cli_int_arg(argc, argv, &i, 0, 256, &iv))) o.gen.draft_max = (int32_t)iv;
+    } else if (!strcmp(a, "--no-draft")) {
+      o.no_draft = true;
     } else if (!strcmp(a, "--eager")) {
       o.eager = true;
     } else if (!strcmp(a, "--no-cache")) {
@@ -364,6 +382,9 @@ int azc_cmd_chat(int argc, char **argv) {
   if (!st) st = azc_chat_info_template(c.m.chat, eos, &c.tmpl);
   if (!st) st = run_chat_options(&c.m, &c.stored);
   if (!st) st = azc_chat_session_create(c.m.exec, c.m.tok, c.m.chat, c.tmpl, 0, &c.s);
+  if (!st && (o.draft = run_default_draft(&o, &c.m, true)))
+    st = run_load_drafter(&o, &c.m, run_load_gguf, &c.draft);
+  if (!st) st = azc_chat_session_set_drafter(c.s, c.draft.drafter, o.gen.draft_max);
   if (!st) {
     azc_options_t use;
     azc_options_resolve(&c.request, &c.stored, &use);
@@ -381,6 +402,7 @@ int azc_cmd_chat(int argc, char **argv) {
       fprintf(stderr, "azc: %s loaded in %.0f ms (%s); /? for help\n", o.model, load_ms, c.m.mode);
     st = session(&c);
     if (!st && c.m.check) st = c.m.check(c.m.owner);
+    if (!st && c.draft.model.check) st = c.draft.model.check(c.draft.model.owner);
     fprintf(stderr,
             "azc: chat: %d turns; %lld prompt tokens prefilled (%lld reused from the KV cache) in "
             "%.2f ms; %lld tokens generated in %.2f ms (%.2f tokens/s); load %.0f ms, total %.0f "
@@ -388,8 +410,16 @@ int azc_cmd_chat(int argc, char **argv) {
             c.turns, (long long)c.prefilled, (long long)c.reused, c.prompt_ms,
             (long long)c.generated, c.gen_ms, c.gen_ms > 0 ? 1e3 * c.generated / c.gen_ms : 0,
             load_ms, azc_time_ms() - t0);
+    if (c.drafted)
+      fprintf(stderr,
+              "azc: chat: drafting (%s): %lld proposed, %lld accepted (%.1f%%), %.2f tokens per "
+              "pass\n",
+              c.draft.drafter->ops->name, (long long)c.drafted, (long long)c.accepted,
+              100.0 * (double)c.accepted / (double)c.drafted,
+              c.passes ? (double)c.generated / (double)c.passes : 0);
   }
   azc_chat_session_destroy(c.s);
+  run_draft_free(&c.draft);
   azc_chat_template_destroy(c.tmpl);
   azc_executor_destroy(c.m.exec);
   if (c.m.free_owner) c.m.free_owner(c.m.owner);

@@ -354,7 +354,8 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
     azc_options_resolve(&req, &stored, &use);
     azc_chat_session_set_options(s, &use);
     if (!o->json) azc_chat_session_set_stream(s, on_chat_text, NULL);
-    st = azc_chat_session_say(s, text, &turn);
+    st = azc_chat_session_set_drafter(s, o->gen.drafter, o->gen.draft_max);
+    if (!st) st = azc_chat_session_say(s, text, &turn);
   }
   if (!st && m->check) st = m->check(m->owner);
   if (!st && o->json) { /* the rendered prompt, for checking templates end to end */
@@ -370,6 +371,9 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
     if (!o->json) printf("\n");
     azc_generate_timings_t tm = {turn.prompt_ms, turn.n_prefilled, turn.gen_ms,
                                  turn.n_generated > 0 ? turn.n_generated - 1 : 0, 0};
+    tm.draft_passes = turn.n_passes;
+    tm.drafted = turn.n_drafted;
+    tm.draft_accepted = turn.n_draft_accepted;
     fprintf(stderr, "\nazc: chat template = %s, stop = %s\n", azc_chat_template_name(t),
             azc_chat_stop_name(turn.stop));
     print_timings(o, m->mode, &tm, load_ms, azc_time_ms() - t0);
@@ -382,9 +386,8 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
 }
 
 typedef struct run_state {
-  run_model_t model, draft_model;
-  azc_drafter_t *drafter;
-  char *draft_path; /* a store name's bundle for the draft model */
+  run_model_t model;
+  run_draft_t draft;
   char *prompt_buf;
   float *logits;
   azc_generate_result_t *results;
@@ -411,30 +414,49 @@ static azc_status_t check_same_vocab(const azc_tokenizer_t *a, const azc_tokeniz
   return NULL;
 }
 
-/* --draft: the lookup drafter, or a draft model loaded as the model was,
- * with the same context, sequences and threads. */
-static azc_status_t load_drafter(run_opts_t *o, run_state_t *s, run_loader_fn_t load_other) {
+azc_status_t run_load_drafter(run_opts_t *o, const run_model_t *m, run_loader_fn_t load_other,
+                              run_draft_t *out) {
   if (!strcmp(o->draft, "lookup"))
-    return azc_drafter_lookup_create(&(azc_lookup_params_t){3, 2}, &s->drafter);
+    return azc_drafter_lookup_create(&(azc_lookup_params_t){3, 2}, &out->drafter);
   run_opts_t d = *o;
   d.model = o->draft;
   d.draft = NULL;
   d.logits_out = NULL;
   d.set |= RUN_SET_CTX | RUN_SET_THREADS;
-  AZC_RETURN_IF_ERROR_CTX(run_resolve_model(&d, &s->draft_path), "--draft %s", o->draft);
+  AZC_RETURN_IF_ERROR_CTX(run_resolve_model(&d, &out->path), "--draft %s", o->draft);
   bool bundle = run_is_bundle(d.model);
   if (bundle) d.eager = false;
   if (bundle)
-    AZC_RETURN_IF_ERROR_CTX(run_load_bundle(&d, &s->draft_model), "--draft %s", d.model);
+    AZC_RETURN_IF_ERROR_CTX(run_load_bundle(&d, &out->model), "--draft %s", d.model);
   else if (load_other)
-    AZC_RETURN_IF_ERROR_CTX(load_other(&d, &s->draft_model), "--draft %s", d.model);
+    AZC_RETURN_IF_ERROR_CTX(load_other(&d, &out->model), "--draft %s", d.model);
   else
     return AZC_ERR(
         AZC_UNSUPPORTED,
         "--draft %s: not an azc bundle (azc-run runs bundles; use azc run for GGUF files)",
         d.model);
-  AZC_RETURN_IF_ERROR(check_same_vocab(s->model.tok, s->draft_model.tok, d.model));
-  return azc_drafter_model_create(s->draft_model.exec, &s->drafter);
+  AZC_RETURN_IF_ERROR(check_same_vocab(m->tok, out->model.tok, d.model));
+  return azc_drafter_model_create(out->model.exec, &out->drafter);
+}
+
+void run_draft_free(run_draft_t *d) {
+  azc_drafter_destroy(d->drafter);
+  azc_executor_destroy(d->model.exec);
+  if (d->model.free_owner) d->model.free_owner(d->model.owner);
+  free(d->path);
+  memset(d, 0, sizeof(*d));
+}
+
+const char *run_default_draft(const run_opts_t *o, const run_model_t *m, bool can_compile) {
+  if (o->draft || o->no_draft || !m->default_draft) return o->draft;
+  if (!can_compile && !run_is_bundle(m->default_draft)) {
+    fprintf(stderr,
+            "azc-run: the bundle's draft model %s is not a bundle; running without it (azc run "
+            "compiles GGUF drafts)\n",
+            m->default_draft);
+    return NULL;
+  }
+  return m->default_draft;
 }
 
 static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_other) {
@@ -463,18 +485,10 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   const azc_tokenizer_t *tok = s->model.tok;
   mode = s->model.mode;
   int32_t n_vocab = exec->n_vocab;
-  if (!o->chat && !o->draft && !o->no_draft && s->model.default_draft) { /* a Modelfile's DRAFT */
-    if (!load_other && !run_is_bundle(s->model.default_draft))
-      fprintf(stderr,
-              "azc-run: the bundle's draft model %s is not a bundle; running without it (azc run "
-              "compiles GGUF drafts)\n",
-              s->model.default_draft);
-    else
-      o->draft = s->model.default_draft;
-  }
-  if (o->draft && !o->chat) {
-    AZC_RETURN_IF_ERROR(load_drafter(o, s, load_other));
-    o->gen.drafter = s->drafter;
+  o->draft = run_default_draft(o, &s->model, load_other != NULL); /* a Modelfile's DRAFT */
+  if (o->draft) {
+    AZC_RETURN_IF_ERROR(run_load_drafter(o, &s->model, load_other, &s->draft));
+    o->gen.drafter = s->draft.drafter;
   }
   double load_ms = azc_time_ms() - t0;
 
@@ -492,7 +506,7 @@ static azc_status_t run(run_opts_t *o, run_state_t *s, run_loader_fn_t load_othe
   AZC_RETURN_IF_ERROR(azc_generate(exec, tok, prompts, lens, n_prompts, &o->gen, s->results, &tm));
   /* the weights were checked while the model ran; nothing is reported before this */
   if (s->model.check) AZC_RETURN_IF_ERROR(s->model.check(s->model.owner));
-  if (s->draft_model.check) AZC_RETURN_IF_ERROR(s->draft_model.check(s->draft_model.owner));
+  if (s->draft.model.check) AZC_RETURN_IF_ERROR(s->draft.model.check(s->draft.model.owner));
   if (o->logits_out) AZC_RETURN_IF_ERROR(write_logits(o->logits_out, s->logits, n_vocab));
   if (o->json && o->batch) printf("[");
   for (int i = 0; i < n_prompts; i++) {
@@ -526,10 +540,7 @@ int run_main(int argc, char **argv, const char *prog, run_loader_fn_t load_other
   st = run(&o, &s, load_other);
   for (int i = 0; i < s.n_results; i++) azc_generate_result_free(&s.results[i]);
   free(s.results);
-  azc_drafter_destroy(s.drafter);
-  azc_executor_destroy(s.draft_model.exec);
-  if (s.draft_model.free_owner) s.draft_model.free_owner(s.draft_model.owner);
-  free(s.draft_path);
+  run_draft_free(&s.draft);
   azc_executor_destroy(s.model.exec);
   if (s.model.free_owner) s.model.free_owner(s.model.owner);
   free(s.prompt_buf);

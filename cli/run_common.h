@@ -58,6 +58,23 @@ typedef struct run_model {
 
 typedef azc_status_t (*run_loader_fn_t)(run_opts_t *o, run_model_t *m);
 
+/* A drafter for speculative decoding, and the draft model it runs (if any). */
+typedef struct run_draft {
+  azc_drafter_t *drafter;
+  run_model_t model; /* a draft model's executor, or empty for lookup */
+  char *path;        /* a store name's bundle for the draft model */
+} run_draft_t;
+/* o->draft: the lookup drafter ("lookup"), or a draft model loaded as the
+ * model m was (bundles here, other files through load_other), with the same
+ * context, sequences and threads, and checked to have m's vocabulary. */
+azc_status_t run_load_drafter(run_opts_t *o, const run_model_t *m, run_loader_fn_t load_other,
+                              run_draft_t *out);
+void run_draft_free(run_draft_t *d);
+/* The drafter to use: --draft, else the bundle's draft model (a Modelfile's
+ * DRAFT) unless --no-draft; a GGUF draft needs can_compile (azc, not azc-run:
+ * without it a note says it is skipped). */
+const char *run_default_draft(const run_opts_t *o, const run_model_t *m, bool can_compile);
+
 bool run_is_bundle(const char *path);
 /* A MODEL that is not a file is a store name: o->model then points to its
  * bundle, whose path is *path (malloc'd; NULL when MODEL is a file). */

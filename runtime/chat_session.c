@@ -29,7 +29,10 @@ struct azc_chat_session {
   char **role, **content; /* the conversation (owned) */
   size_t n_hist, cap_hist;
   azc_chat_message_t *view; /* history() */
-  float *logits;            /* (n_vocab) */
+  float *logits;            /* (n_vocab * (1 + draft_max)) */
+  azc_drafter_t *drafter;   /* borrowed; NULL: plain decoding */
+  int32_t draft_max, draft_len;
+  int32_t *bo;              /* (n_batch) output rows of a verify pass */
   int32_t *bt, *bp, *bs;    /* (n_batch) */
 };
 
@@ -99,6 +102,7 @@ void azc_chat_session_destroy(azc_chat_session_t *s) {
   free(s->cached);
   free(s->logits);
   free(s->bt);
+  free(s->bo);
   free(s);
 }
 
@@ -219,6 +223,26 @@ static void emit(azc_chat_session_t *s, text_buf_t *t, size_t upto, bool final) 
 
 static bool cancelled(const azc_chat_session_t *s) { return s->cancel && *s->cancel; }
 
+azc_status_t azc_chat_session_set_drafter(azc_chat_session_t *s, azc_drafter_t *d,
+                                          int32_t draft_max) {
+  if (!d || draft_max <= 0) {
+    s->drafter = NULL;
+    return NULL;
+  }
+  draft_max = AZC_MIN(draft_max, s->ex->n_batch - 1);
+  if (draft_max <= 0)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "chat: drafting needs steps of 2 tokens; the executor "
+                                         "takes %d", s->ex->n_batch);
+  float *lg = realloc(s->logits, (size_t)s->ex->n_vocab * (size_t)(1 + draft_max) * sizeof(float));
+  if (!lg) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat: logits of %d draft rows", draft_max);
+  s->logits = lg;
+  if (!s->bo && !(s->bo = malloc((size_t)s->ex->n_batch * sizeof(int32_t))))
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "chat: draft rows");
+  s->drafter = d;
+  s->draft_max = s->draft_len = draft_max;
+  return NULL;
+}
+
 /* Evaluates toks[from..n) at their positions; logits of the last one. */
 static azc_status_t prefill(azc_chat_session_t *s, const int32_t *toks, int32_t from, int32_t n,
                             bool *stopped) {
@@ -244,6 +268,55 @@ static azc_status_t prefill(azc_chat_session_t *s, const int32_t *toks, int32_t 
     s->n_cached = at;
   }
   return NULL;
+}
+
+/* The answer being generated (run_tokens). */
+typedef struct gen_state {
+  azc_chat_session_t *s;
+  text_buf_t *t;
+  const char **stops;
+  size_t n_stops;
+  int64_t n_predict;
+  azc_chat_turn_t *out;
+} gen_state_t;
+
+/* A sampled token, to be placed at s->n_cached: true when the turn ends
+ * with it (out->stop says why; *st set on failure). */
+static bool take_token(gen_state_t *g, azc_sampler_t *sampler, int32_t tok, azc_status_t *st) {
+  azc_chat_session_t *s = g->s;
+  azc_chat_turn_t *out = g->out;
+  out->n_generated++;
+  if (azc_tokenizer_is_eog(s->tok, tok)) {
+    out->stop = AZC_CHAT_STOP_EOG;
+    return true;
+  }
+  azc_sampler_accept(sampler, tok);
+  char piece[256];
+  size_t pn = azc_tokenizer_token_to_piece(s->tok, tok, piece, sizeof(piece));
+  if (pn > sizeof(piece)) pn = 0; /* no token of a real vocabulary is this long */
+  if ((*st = text_append(g->t, piece, pn))) return true;
+  bool hit;
+  size_t safe = azc_chat_stop_scan(g->stops, g->n_stops, g->t->p, g->t->len, &hit);
+  if (hit) {
+    g->t->len = safe;
+    g->t->p[safe] = 0;
+    out->stop = AZC_CHAT_STOP_STRING;
+    return true;
+  }
+  emit(s, g->t, safe, false);
+  if (g->n_predict >= 0 && out->n_generated >= g->n_predict) {
+    out->stop = AZC_CHAT_STOP_LENGTH;
+    return true;
+  }
+  if (s->n_cached >= s->ex->n_ctx) {
+    out->stop = AZC_CHAT_STOP_CONTEXT;
+    return true;
+  }
+  if (cancelled(s)) {
+    out->stop = AZC_CHAT_STOP_CANCELLED;
+    return true;
+  }
+  return false;
 }
 
 /* Prefills what is new in toks[0..n), then generates the answer. */
@@ -286,46 +359,60 @@ static azc_status_t run_tokens(azc_chat_session_t *s, const int32_t *toks, int32
   int64_t n_predict = s->opts.v[AZC_OPT_NUM_PREDICT].i;
   double t1 = azc_time_ms();
   out->stop = AZC_CHAT_STOP_EOG;
-  while (!st) {
-    int32_t tok = azc_sampler_sample(sampler, s->logits);
-    out->n_generated++;
-    if (azc_tokenizer_is_eog(s->tok, tok)) {
-      out->stop = AZC_CHAT_STOP_EOG;
-      break;
+  gen_state_t g = {s, &t, stops, n_stops, n_predict, out};
+  int32_t tok = st ? 0 : azc_sampler_sample(sampler, s->logits);
+  while (!st && !take_token(&g, sampler, tok, &st)) {
+    /* tok goes on: evaluate it (at s->n_cached) with the drafts that follow it */
+    int32_t nd = 0, n_ctx_left = n_ctx - 1 - s->n_cached;
+    s->bt[0] = tok;
+    if (s->drafter) {
+      int64_t k = AZC_MIN(s->draft_len, n_ctx_left);
+      if (n_predict >= 0) k = AZC_MIN(k, n_predict - out->n_generated - 1);
+      s->cached[s->n_cached] = tok; /* the drafter reads the context with tok */
+      if (k > 0 && (st = azc_drafter_draft(s->drafter, s->seq, s->cached, s->n_cached + 1,
+                                           (int32_t)k, s->bt + 1, &nd)))
+        break;
+      for (int32_t j = 1; j <= nd; j++)
+        if (s->bt[j] < 0 || s->bt[j] >= s->ex->n_vocab) {
+          st = AZC_ERR(AZC_INTERNAL, "chat: the %s drafter proposed token %d; the vocabulary has %d",
+                       s->drafter->ops->name, s->bt[j], s->ex->n_vocab);
+          break;
+        }
+      if (st) break;
     }
-    azc_sampler_accept(sampler, tok);
-    char piece[256];
-    size_t pn = azc_tokenizer_token_to_piece(s->tok, tok, piece, sizeof(piece));
-    if (pn > sizeof(piece)) pn = 0; /* no token of a real vocabulary is this long */
-    if ((st = text_append(&t, piece, pn))) break;
-    bool hit;
-    size_t safe = azc_chat_stop_scan(stops, n_stops, t.p, t.len, &hit);
-    if (hit) {
-      t.len = safe;
-      t.p[safe] = 0;
-      out->stop = AZC_CHAT_STOP_STRING;
-      break;
+    int32_t n_rows = 1 + nd, row0 = 0;
+    for (int32_t j = 0; j < n_rows; j++) {
+      s->bp[j] = s->n_cached + j;
+      s->bs[j] = s->seq;
+      if (s->bo) s->bo[j] = j;
     }
-    emit(s, &t, safe, false);
-    if (n_predict >= 0 && out->n_generated >= n_predict) {
-      out->stop = AZC_CHAT_STOP_LENGTH;
-      break;
-    }
-    if (s->n_cached >= n_ctx) {
-      out->stop = AZC_CHAT_STOP_CONTEXT;
-      break;
-    }
-    if (cancelled(s)) {
-      out->stop = AZC_CHAT_STOP_CANCELLED;
-      break;
-    }
-    int32_t row = 0, pos = s->n_cached;
-    azc_batch_t b = {1, &tok, &pos, &s->seq, 1, &row};
-    st = azc_executor_forward(s->ex, &b, s->logits);
-    if (st)
+    azc_batch_t b = {n_rows, s->bt, s->bp, s->bs, n_rows, s->bo ? s->bo : &row0};
+    if ((st = azc_executor_forward(s->ex, &b, s->logits))) {
       st = azc_status_wrap(st, "chat: generation");
-    else
-      s->cached[s->n_cached++] = tok;
+      break;
+    }
+    out->n_passes++;
+    out->n_drafted += nd;
+    s->cached[s->n_cached++] = tok;
+    /* row j's logits follow bt[j]: verify draft bt[j + 1], or sample after the last */
+    bool stopped = false;
+    int32_t j = 0;
+    for (; j < nd; j++) {
+      bool accepted = false;
+      const float *lg = s->logits + (size_t)j * (size_t)s->ex->n_vocab;
+      int32_t next = azc_sampler_verify(sampler, lg, s->bt[j + 1], NULL, &accepted);
+      if (!accepted) {
+        tok = next;
+        break;
+      }
+      out->n_draft_accepted++;
+      if ((stopped = take_token(&g, sampler, next, &st))) break;
+      s->cached[s->n_cached++] = next; /* evaluated in this pass */
+    }
+    if (nd > 0) /* +2 after a pass that kept every draft, -1 after a rejection */
+      s->draft_len = j == nd ? AZC_MIN(s->draft_len + 2, s->draft_max) : AZC_MAX(s->draft_len - 1, 1);
+    if (stopped || st) break;
+    if (j == nd) tok = azc_sampler_sample(sampler, s->logits + (size_t)nd * (size_t)s->ex->n_vocab);
   }
   azc_sampler_destroy(sampler);
   out->gen_ms = azc_time_ms() - t1;

@@ -17,6 +17,14 @@
  * (after the system message), as Ollama does; a last message that does not
  * fit alone is an error naming both lengths.
  *
+ * With a drafter (azc_chat_session_set_drafter; runtime/speculative.h: a
+ * Modelfile's DRAFT, `--draft lookup|MODEL`), each decode pass evaluates the
+ * pending token and up to draft_max drafted ones in one forward call and
+ * keeps the drafts the sampler's acceptance rule accepts, as azc_generate
+ * does: greedy answers are byte-identical to plain decoding (the kernels are
+ * batch-invariant), sampled ones keep their distribution. Rejected drafts'
+ * KV rows lie past the cached tokens and are overwritten.
+ *
  * The session borrows the executor, tokenizer and chat info; one session per
  * sequence (the server gives each slot its own). Not thread-safe; `cancel`
  * may be set from a signal handler or another thread. */
@@ -33,6 +41,7 @@
 #include "runtime/chat_template.h"
 #include "runtime/executor.h"
 #include "runtime/model_options.h"
+#include "runtime/speculative.h"
 #include "runtime/tokenizer.h"
 
 typedef enum azc_chat_stop {
@@ -56,6 +65,8 @@ typedef struct azc_chat_turn {
   int32_t n_prefilled; /* evaluated this turn: n_prompt - n_reused */
   int32_t n_generated; /* tokens sampled (the final EOG included) */
   int32_t n_dropped;   /* old messages left out to fit the context */
+  int32_t n_passes;    /* decode forward calls (with a drafter: verify passes) */
+  int32_t n_drafted, n_draft_accepted;
   double prompt_ms, gen_ms;
 } azc_chat_turn_t;
 void azc_chat_turn_free(azc_chat_turn_t *t);
@@ -78,6 +89,11 @@ const azc_options_t *azc_chat_session_options(const azc_chat_session_t *s);
 /* Streaming: text of the answer as it becomes final. */
 typedef void (*azc_chat_text_fn)(void *user, const char *text, size_t len);
 void azc_chat_session_set_stream(azc_chat_session_t *s, azc_chat_text_fn fn, void *user);
+/* Speculative decoding: d (borrowed, may be NULL for none) drafts for this
+ * session's sequence, at most draft_max tokens per pass (bounded by the
+ * executor's batch); the draft length adapts as in azc_generate. */
+azc_status_t azc_chat_session_set_drafter(azc_chat_session_t *s, azc_drafter_t *d,
+                                          int32_t draft_max);
 /* Checked before every forward call; non-zero stops the answer (the text
  * so far is kept). The session does not reset it. */
 void azc_chat_session_set_cancel(azc_chat_session_t *s, volatile sig_atomic_t *cancel);

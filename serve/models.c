@@ -145,6 +145,10 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
   x->loaded_unix = unix_ns() / 1000000000;
   azc_log_info("serve: loaded %s (%s): context %d, %d slots", x->name, x->path, x->n_ctx,
                m->p.n_slots);
+  if (ci && ci->draft) /* azc run and azc chat use it; the batching engine verifies no drafts */
+    azc_log_info("serve: %s: its draft model %s is not used by the server (no speculative "
+                 "decoding in continuous batching yet)",
+                 x->name, ci->draft);
   return NULL;
 }
 

@@ -185,5 +185,25 @@ err = r.stderr.decode()
 check("gemma: a system message is refused as its template refuses it", r.returncode == 1
       and err.count("azc: error:") == 1 and "system" in err.lower(), err[-500:])
 
+# speculative decoding in a chat: a Modelfile's DRAFT (the model as its own
+# draft: every greedy draft accepted) and --draft lookup answer the piped
+# turns exactly as plain decoding (--no-draft) does, in fewer passes
+with open(os.path.join(tmp, "draft.Modelfile"), "w") as f:
+    f.write("FROM ./m.gguf\nDRAFT ./m.gguf\nPARAMETER temperature 0\nPARAMETER num_predict 32\n")
+r = azc_run("create", "tiny-draft", "-f", os.path.join(tmp, "draft.Modelfile"))
+check("create with DRAFT", r.returncode == 0, r.stderr.decode()[-800:])
+piped = b"Salam salam salam\nNecesen? Necesen?\n"
+plain = azc_run("chat", "tiny-draft", "--no-draft", stdin=piped)
+for flags, name in [((), "model"), (("--draft", "lookup"), "lookup")]:
+    d = azc_run("chat", "tiny-draft", "--verbose", *flags, stdin=piped)
+    err = d.stderr.decode()
+    m = re.search(r"drafting \((\w+)\): (\d+) proposed, (\d+) accepted", err)
+    check("azc chat drafting (%s): same answers as --no-draft" % name,
+          plain.returncode == 0 and d.returncode == 0 and d.stdout == plain.stdout and len(plain.stdout) > 20,
+          "%r vs %r" % (d.stdout[-300:], plain.stdout[-300:]))
+    check("azc chat drafting (%s): the summary names the drafter and counts accepted drafts" % name,
+          m is not None and m.group(1) == name and int(m.group(3)) > 0
+          and (name != "model" or m.group(2) == m.group(3)), err[-600:])
+
 print("%d failed" % fails)
 sys.exit(1 if fails else 0)

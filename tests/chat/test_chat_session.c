@@ -7,6 +7,8 @@
  *  - on the eager interpreter over a synthetic llama: a turn answered with
  *    the history in the KV cache (only the new tokens prefilled) is the same
  *    text as a fresh session answering the whole conversation;
+ *  - drafting (lookup, and the model as its own draft): the same greedy
+ *    answers as plain decoding, in fewer passes;
  *  - azc_chat_stop_scan: found stops, held-back partial stops and UTF-8. */
 #include <math.h>
 #include <stdlib.h>
@@ -332,6 +334,65 @@ static void test_cached_history_answers_as_fresh(void) {
   azc_ir_graph_destroy(g);
 }
 
+/* Speculative decoding in a session: with the lookup drafter, and with the
+ * model itself as its draft model (every greedy draft then accepted), three
+ * greedy turns answer byte for byte as plain decoding does, in fewer passes. */
+static void test_drafting_answers_as_plain(void) {
+  azc_ir_graph_t *g;
+  ASSERT_OK(azc_model_lower(model, &g));
+  azc_executor_params_t ep = azc_executor_params_default();
+  ep.n_ctx = 256;
+  ep.n_seq = 1;
+  ep.n_batch = 32;
+  ep.n_threads = 2;
+  azc_executor_t *ex, *dex;
+  ASSERT_OK(azc_ir_interp_create(g, &ep, &ex));
+  ASSERT_OK(azc_ir_interp_create(g, &ep, &dex));
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_template_builtin("chatml", &t));
+  azc_drafter_t *lookup, *self;
+  ASSERT_OK(azc_drafter_lookup_create(&(azc_lookup_params_t){3, 2}, &lookup));
+  ASSERT_OK(azc_drafter_model_create(dex, &self));
+  const char *turns[3] = {"Salam salam salam", "Necesen? Necesen?", "Sag ol"};
+  char *plain[3] = {0};
+  for (int mode = 0; mode < 3; mode++) {
+    azc_chat_session_t *s;
+    ASSERT_OK(azc_chat_session_create(ex, tok, NULL, t, 0, &s));
+    azc_options_t o = greedy(40);
+    azc_chat_session_set_options(s, &o);
+    ASSERT_OK(azc_chat_session_set_drafter(s, mode == 1 ? lookup : mode == 2 ? self : NULL, 6));
+    int generated = 0, passes = 0, drafted = 0, accepted = 0;
+    for (int k = 0; k < 3; k++) {
+      azc_chat_turn_t r;
+      ASSERT_OK(azc_chat_session_say(s, turns[k], &r));
+      if (mode == 0)
+        plain[k] = strdup(r.text);
+      else
+        ASSERT_MSG(!strcmp(r.text, plain[k]), "mode %d turn %d: '%s' vs plain '%s'", mode, k,
+                   r.text, plain[k]);
+      generated += r.n_generated;
+      passes += r.n_passes;
+      drafted += r.n_drafted;
+      accepted += r.n_draft_accepted;
+      azc_chat_turn_free(&r);
+    }
+    fprintf(stderr, "  %s: %d tokens in %d passes, %d drafted, %d accepted\n",
+            mode == 0 ? "plain" : mode == 1 ? "lookup" : "self-draft", generated, passes, drafted,
+            accepted);
+    if (mode == 0) ASSERT_EQ_INT(drafted, 0);
+    if (mode > 0) ASSERT(accepted > 0 && passes < generated);
+    if (mode == 2) ASSERT_EQ_INT(accepted, drafted); /* the same model drafts what it verifies */
+    azc_chat_session_destroy(s);
+  }
+  for (int k = 0; k < 3; k++) free(plain[k]);
+  azc_drafter_destroy(lookup);
+  azc_drafter_destroy(self);
+  azc_chat_template_destroy(t);
+  azc_executor_destroy(dex);
+  azc_executor_destroy(ex);
+  azc_ir_graph_destroy(g);
+}
+
 static void test_stop_scan(void) {
   const char *stops[] = {"<|im_end|>", "###"};
   bool hit;
@@ -356,6 +417,7 @@ int main(void) {
   RUN(test_cancel_stops_the_answer_not_the_session);
   RUN(test_context_overflow);
   RUN(test_cached_history_answers_as_fresh);
+  RUN(test_drafting_answers_as_plain);
   azc_tokenizer_destroy(tok);
   azc_model_close(model);
   return test_summary();
