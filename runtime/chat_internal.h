@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime/base/buf.h"
 #include "runtime/base/status.h"
@@ -28,11 +29,14 @@ typedef struct azc_jinja azc_jinja_t;
  * (trim_blocks, lstrip_blocks). err receives a message on failure. */
 azc_jinja_result_t azc_jinja_parse(const char *src, size_t len, azc_jinja_t **out, char *err,
                                    size_t err_cap);
-/* Renders with messages, add_generation_prompt, bos_token, eos_token and
- * raise_exception defined (as llama.cpp's minja does; tools undefined). */
+/* Renders with messages, add_generation_prompt, bos_token, eos_token,
+ * raise_exception and strftime_now defined (as llama.cpp's minja does; tools
+ * undefined). now: the time strftime_now formats, in Unix seconds read as
+ * UTC (tests fix it), or 0 for the current local time. The tree is only
+ * read, so renders of one template may run in several threads at once. */
 azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message_t *msgs, size_t n,
                                     bool add_generation_prompt, const char *bos, const char *eos,
-                                    azc_buf_t *out, char *err, size_t err_cap);
+                                    int64_t now, azc_buf_t *out, char *err, size_t err_cap);
 void azc_jinja_free(azc_jinja_t *t);
 
 /* ---- Go templates (chat_gotmpl.c) ---- */

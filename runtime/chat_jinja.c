@@ -9,7 +9,9 @@
  * lstrip_blocks, loop controls, raise_exception, strftime_now, tojson with
  * ensure_ascii off). Supported: text, {{ }}, {% %}, {# #} with '-' trimming;
  * if/elif/else, for (tuple targets, loop filters, else, loop.*), set (names,
- * namespace attributes), break/continue, generation; expressions with
+ * namespace attributes; block set ... endset), macro (positional and
+ * keyword arguments, defaults; no varargs/kwargs/caller), filter blocks,
+ * break/continue, generation; expressions with
  * Python's operators and Jinja's precedence (tests and filters bind tightest),
  * literals, lists, tuples, dicts, attribute/subscript/slice access, the
  * common filters, tests, string and dict methods. Values follow Python's
@@ -296,6 +298,7 @@ typedef struct parser {
   size_t err_cap;
   bool failed, unsupported, nomem;
   int depth;
+  int in_macro; /* inside a macro body: its implicit varargs/kwargs/caller are refused */
 } parser_t;
 
 static token_t *cur(parser_t *P) { return &P->t[P->pos]; }
@@ -434,6 +437,9 @@ static node_t *parse_primary(parser_t *P) {
     if (n) {
       n->name = tok_str(P, t);
       n->name_n = t->n;
+      if (P->in_macro && n->name &&
+          (!strcmp(n->name, "varargs") || !strcmp(n->name, "kwargs") || !strcmp(n->name, "caller")))
+        p_fail(P, true, "'%s' in a macro is not supported", n->name);
     }
     P->pos++;
     return n;
@@ -832,6 +838,63 @@ static bool at_stmt(parser_t *P, const char *const *names, const char **which) {
   return false;
 }
 
+/* {% macro name(a, b=default, ...) %} body {% endmacro %}; the parameters
+ * are the node's targets, their defaults its args (NULL: none) */
+static node_t *parse_macro(parser_t *P) {
+  token_t *t = cur(P);
+  if (t->kind != T_NAME) {
+    p_fail(P, false, "expected a macro name");
+    return NULL;
+  }
+  node_t *n = new_node(P, N_MACRO);
+  if (!n) return NULL;
+  n->name = tok_str(P, t);
+  n->name_n = t->n;
+  P->pos++;
+  nodes_t params = {0}, defaults = {0};
+  expect_op(P, "(");
+  while (!P->failed && !is_op(P, ")")) {
+    token_t *pt = cur(P);
+    if (pt->kind != T_NAME) {
+      p_fail(P, false, "expected a parameter name");
+      return NULL;
+    }
+    node_t *pn = new_node(P, N_NAME);
+    if (!pn) return NULL;
+    pn->name = tok_str(P, pt);
+    pn->name_n = pt->n;
+    P->pos++;
+    node_t *dflt = NULL;
+    if (accept_op(P, "="))
+      dflt = parse_expr(P);
+    else if (defaults.n && defaults.v[defaults.n - 1])
+      p_fail(P, false, "non-default argument follows default argument");
+    nodes_push(P, &params, pn);
+    nodes_push(P, &defaults, dflt);
+    if (!accept_op(P, ",")) break;
+  }
+  expect_op(P, ")");
+  expect_end(P);
+  static const char *const stops[] = {"endmacro", NULL};
+  nodes_t body = {0};
+  P->in_macro++;
+  const char *w = parse_body(P, &body, stops);
+  P->in_macro--;
+  if (!w) {
+    p_fail(P, false, "'macro' without 'endmacro'");
+    return NULL;
+  }
+  P->pos += 2;
+  expect_end(P);
+  n->targets = params.v;
+  n->n_targets = params.n;
+  n->args = defaults.v;
+  n->n_args = defaults.n;
+  n->body = body.v;
+  n->n_body = body.n;
+  return n;
+}
+
 static node_t *parse_stmt(parser_t *P) {
   P->pos++; /* {% */
   token_t *t = cur(P);
@@ -940,8 +1003,29 @@ static node_t *parse_stmt(parser_t *P) {
     node_t *n = new_node(P, N_SET);
     nodes_t targets = {0};
     parse_target_list(P, &targets);
+    if (!P->failed && cur(P)->kind == T_END) { /* {% set x %}...{% endset %}: captures */
+      if (targets.n != 1) {
+        p_fail(P, true, "a block 'set' of several names is not supported");
+        return NULL;
+      }
+      P->pos++;
+      static const char *const stops[] = {"endset", NULL};
+      nodes_t body = {0};
+      if (!parse_body(P, &body, stops)) {
+        p_fail(P, false, "'set' without 'endset'");
+        return NULL;
+      }
+      P->pos += 2;
+      expect_end(P);
+      if (!n) return NULL;
+      n->targets = targets.v;
+      n->n_targets = targets.n;
+      n->body = body.v;
+      n->n_body = body.n;
+      return n;
+    }
     if (!accept_op(P, "=")) {
-      p_fail(P, true, "block 'set' (without '=') is not supported");
+      p_fail(P, true, "a block 'set' with a filter is not supported");
       return NULL;
     }
     node_t *e = parse_expr(P);
@@ -958,6 +1042,33 @@ static node_t *parse_stmt(parser_t *P) {
     n->targets = targets.v;
     n->n_targets = targets.n;
     n->a = e;
+    return n;
+  }
+  if (accept_name(P, "macro")) return parse_macro(P);
+  if (accept_name(P, "filter")) { /* {% filter name(args) | ... %} body {% endfilter %} */
+    node_t *n = new_node(P, N_FILTER_BLOCK), *f = new_node(P, N_FILTER);
+    token_t *ft = cur(P);
+    if (ft->kind != T_NAME) {
+      p_fail(P, false, "expected a filter name");
+      return NULL;
+    }
+    if (!n || !f) return NULL;
+    f->name = tok_str(P, ft);
+    f->name_n = ft->n;
+    P->pos++;
+    if (accept_op(P, "(")) parse_args(P, f);
+    n->b = parse_filter_expr(P, f);
+    expect_end(P);
+    static const char *const stops[] = {"endfilter", NULL};
+    nodes_t body = {0};
+    if (!parse_body(P, &body, stops)) {
+      p_fail(P, false, "'filter' without 'endfilter'");
+      return NULL;
+    }
+    P->pos += 2;
+    expect_end(P);
+    n->body = body.v;
+    n->n_body = body.n;
     return n;
   }
   if (accept_name(P, "break") || accept_name(P, "continue")) {

@@ -559,6 +559,71 @@ static value_t call_method(ctx_t *C, value_t self, const char *m, const args_t *
   UNSUP("method %s() of %s (the sandbox forbids changing values)", m, kind_name(self));
 }
 
+/* ---- macros and block sets: statements rendered into a string ---- */
+
+static int exec_body(ctx_t *C, node_t *const *body, size_t n);
+
+static value_t capture_body(ctx_t *C, node_t *const *body, size_t n) {
+  capture_t *cap = alloc(C, sizeof(*cap));
+  memset(cap, 0, sizeof(*cap));
+  cap->next = C->captures;
+  C->captures = cap;
+  azc_buf_t *saved = C->out;
+  C->out = &cap->buf;
+  exec_body(C, body, n);
+  C->out = saved;
+  if (cap->buf.oom) azc_jinja_fail(C, AZC_JINJA_NOMEM, "out of memory");
+  value_t s = mk_str(C, cap->buf.data ? cap->buf.data : "", cap->buf.len);
+  azc_buf_free(&cap->buf);
+  return s;
+}
+
+static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a);
+
+/* The filters of a {% filter %} block applied to its body's text: the
+ * chain's innermost operand (NULL) stands for that text. */
+static value_t filter_chain(ctx_t *C, const node_t *f, value_t body) {
+  if (!f) return body;
+  if (f->kind != N_FILTER) UNSUP("a test in a 'filter' block");
+  value_t v = filter_chain(C, f->a, body);
+  args_t a;
+  eval_args(C, f, 0, &a);
+  return run_filter(C, f->name, v, &a);
+}
+
+/* A call of a macro, as jinja2.runtime.Macro binds it: positional
+ * arguments first, then keywords by parameter name, then defaults
+ * (evaluated in the macro's scope, at the call); a parameter without any
+ * is undefined. The body runs in a scope of its own under the template's
+ * top level (not the caller's), and its output is the call's value. */
+static value_t call_macro(ctx_t *C, const node_t *m, const args_t *a) {
+  if (a->n_pos > m->n_targets)
+    ERROR("macro '%s' takes not more than %zu argument(s)", m->name, m->n_targets);
+  for (size_t k = 0; k < a->n_kw; k++) {
+    bool known = false;
+    for (size_t i = a->n_pos; i < m->n_targets && !known; i++)
+      known = !strcmp(m->targets[i]->name, a->kw[k]);
+    if (!known) ERROR("macro '%s' takes no keyword argument '%s'", m->name, a->kw[k]);
+  }
+  scope_t *caller = C->scope;
+  C->scope = C->top;
+  scope_t s;
+  push_scope(C, &s);
+  for (size_t i = 0; i < m->n_targets; i++) {
+    const char *name = m->targets[i]->name;
+    value_t v = UNDEF;
+    bool given = i < a->n_pos;
+    if (given) v = a->pos[i];
+    for (size_t k = 0; !given && k < a->n_kw; k++)
+      if (!strcmp(a->kw[k], name)) v = a->kwv[k], given = true;
+    if (!given && m->args[i]) v = eval(C, m->args[i]);
+    set_var(C, name, v);
+  }
+  value_t r = capture_body(C, m->body, m->n_body);
+  C->scope = caller;
+  return r;
+}
+
 static value_t call_func(ctx_t *C, value_t f, const args_t *a) {
   switch (f.fn.id) {
   case FN_RANGE: {
@@ -597,14 +662,20 @@ static value_t call_func(ctx_t *C, value_t f, const args_t *a) {
   case FN_STRFTIME: {
     value_t fmt = arg(a, 0, NULL);
     if (fmt.k != V_STR) ERROR("strftime_now() takes a format string");
-    time_t now = time(NULL);
     struct tm tm;
-    localtime_r(&now, &tm);
+    if (C->now) { /* a fixed date (tests): read as UTC */
+      time_t t = (time_t)C->now;
+      gmtime_r(&t, &tm);
+    } else { /* today, as llama.cpp's minja (std::localtime) and Python's datetime.now() */
+      time_t t = time(NULL);
+      localtime_r(&t, &tm);
+    }
     char buf[256];
     size_t n = strftime(buf, sizeof(buf), fmt.s->s, &tm);
     return mk_str(C, buf, n);
   }
   case FN_METHOD: return call_method(C, *f.fn.self, f.fn.method, a);
+  case FN_MACRO: return call_macro(C, f.fn.macro, a);
   }
   UNSUP("call");
 }
@@ -1135,8 +1206,6 @@ static value_t eval(ctx_t *C, const node_t *n) {
 
 enum { FLOW_NEXT = 0, FLOW_BREAK, FLOW_CONTINUE };
 
-static int exec_body(ctx_t *C, node_t *const *body, size_t n);
-
 static void assign(ctx_t *C, node_t *const *targets, size_t n, value_t v) {
   if (n == 1) {
     const node_t *t = targets[0];
@@ -1202,7 +1271,30 @@ static int exec_node(ctx_t *C, const node_t *n) {
     if (truthy(eval(C, n->a))) return exec_body(C, n->body, n->n_body);
     return exec_body(C, n->orelse, n->n_orelse);
   case N_FOR: return exec_for(C, n);
-  case N_SET: assign(C, n->targets, n->n_targets, eval(C, n->a)); break;
+  case N_SET:
+    if (n->a) {
+      assign(C, n->targets, n->n_targets, eval(C, n->a));
+    } else { /* {% set x %}...{% endset %}: the body's own assignments stay inside */
+      scope_t s;
+      push_scope(C, &s);
+      value_t v = capture_body(C, n->body, n->n_body);
+      pop_scope(C);
+      assign(C, n->targets, n->n_targets, v);
+    }
+    break;
+  case N_FILTER_BLOCK: {
+    value_t v = capture_body(C, n->body, n->n_body);
+    put_value(C, C->out, filter_chain(C, n->b, v), false);
+    break;
+  }
+  case N_MACRO: {
+    if (C->scope != C->top) UNSUP("a macro defined inside a loop or a macro");
+    value_t f = {.k = V_FUNC};
+    f.fn.id = FN_MACRO;
+    f.fn.macro = n;
+    set_var(C, n->name, f);
+    break;
+  }
   case N_BREAK: return FLOW_BREAK;
   case N_CONTINUE: return FLOW_CONTINUE;
   case N_BLOCK: return exec_body(C, n->body, n->n_body);
@@ -1236,11 +1328,11 @@ static value_t func(func_id_t id) {
 
 azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message_t *msgs, size_t n,
                                     bool add_generation_prompt, const char *bos, const char *eos,
-                                    azc_buf_t *out, char *err, size_t err_cap) {
+                                    int64_t now, azc_buf_t *out, char *err, size_t err_cap) {
   if (err_cap) err[0] = 0;
   azc_arena_t arena;
   azc_arena_init(&arena, 1 << 16);
-  ctx_t C = {.arena = &arena, .out = out, .err = err, .err_cap = err_cap};
+  ctx_t C = {.arena = &arena, .out = out, .err = err, .err_cap = err_cap, .now = now};
   scope_t globals;
   azc_jinja_result_t r = AZC_JINJA_OK;
   if (setjmp(C.jump)) {
@@ -1265,8 +1357,10 @@ azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message
     set_var(&C, "dict", func(FN_DICT));
     scope_t top; /* the template's own assignments */
     push_scope(&C, &top);
+    C.top = &top;
     exec_body(&C, t->body, t->n_body);
   }
+  for (capture_t *c = C.captures; c; c = c->next) azc_buf_free(&c->buf);
   azc_arena_free(&arena);
   if (out->oom && r == AZC_JINJA_OK) r = AZC_JINJA_NOMEM;
   return r;

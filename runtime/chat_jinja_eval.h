@@ -22,10 +22,20 @@ typedef struct scope {
   value_t *vals;
 } scope_t;
 
+/* the output of a macro call or a block set while it is rendered; every one
+ * is freed when the render ends, even one a failure left behind */
+typedef struct capture {
+  azc_buf_t buf;
+  struct capture *next;
+} capture_t;
+
 typedef struct ctx {
   azc_arena_t *arena;
   azc_buf_t *out;
   scope_t *scope;
+  scope_t *top; /* the template's own assignments: where macros are defined and run */
+  capture_t *captures;
+  int64_t now; /* strftime_now's time (Unix seconds), 0: the current local time */
   char *err;
   size_t err_cap;
   azc_jinja_result_t fail; /* first failure */

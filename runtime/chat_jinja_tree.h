@@ -20,10 +20,12 @@ typedef enum node_kind {
   N_OUTPUT,
   N_IF,
   N_FOR,
-  N_SET,
+  N_SET, /* a = expr; or block set (a NULL, body the captured statements) */
   N_BREAK,
   N_CONTINUE,
   N_BLOCK,
+  N_FILTER_BLOCK, /* {% filter f | g %}: b the filter chain (its innermost a NULL: the body) */
+  N_MACRO,        /* {% macro name(params) %}: targets are the parameters, args their defaults */
   /* expressions */
   N_CONST,
   N_NAME,
@@ -79,7 +81,8 @@ typedef enum func_id {
   FN_RAISE,
   FN_STRFTIME,
   FN_DICT,
-  FN_METHOD
+  FN_METHOD,
+  FN_MACRO
 } func_id_t;
 
 struct value {
@@ -95,6 +98,7 @@ struct value {
       func_id_t id;
       const char *method; /* FN_METHOD: bound method name */
       value_t *self;
+      const node_t *macro; /* FN_MACRO: its N_MACRO node */
     } fn;
   };
 };

@@ -696,7 +696,11 @@ static bool has_system(const probe_t *p) {
 /* Appends `s` to `out` with newlines and quotes escaped, at most `max` bytes. */
 static void quote_into(char *out, size_t cap, const char *s, size_t n, size_t max) {
   size_t at = strlen(out);
-  for (size_t i = 0; i < n && i < max && at + 4 < cap; i++) {
+  if (n > max) { /* end on a character boundary */
+    n = max;
+    while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  }
+  for (size_t i = 0; i < n && at + 4 < cap; i++) {
     char c = s[i];
     if (c == '\n')
       out[at++] = '\\', out[at++] = 'n';
@@ -708,11 +712,24 @@ static void quote_into(char *out, size_t cap, const char *s, size_t n, size_t ma
   out[at] = 0;
 }
 
+/* Drops an incomplete UTF-8 sequence that truncation left at the end. */
+static void trim_partial_utf8(char *s) {
+  size_t n = strlen(s), k = n;
+  while (k && ((unsigned char)s[k - 1] & 0xC0) == 0x80 && n - k < 3) k--;
+  if (!k || (unsigned char)s[k - 1] < 0xC0) return; /* ASCII or nothing to check */
+  unsigned char lead = (unsigned char)s[k - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+  if (n - (k - 1) < need) s[k - 1] = 0;
+}
+
 static void describe_difference(azc_chat_detection_t *d, const probe_t *p, const char *ref,
                                 size_t ref_n, const char *mine, size_t mine_n) {
   size_t k = 0;
   while (k < ref_n && k < mine_n && ref[k] == mine[k]) k++;
   size_t from = k > 12 ? k - 12 : 0;
+  while (from &&
+         (((unsigned char)ref[from] & 0xC0) == 0x80 || ((unsigned char)mine[from] & 0xC0) == 0x80))
+    from--; /* quote whole UTF-8 characters */
   snprintf(d->reason, sizeof(d->reason),
            "the template renders differently from llama.cpp's %s format (conversation of %zu "
            "messages%s%s, byte %zu): template \"",
@@ -723,6 +740,7 @@ static void describe_difference(azc_chat_detection_t *d, const probe_t *p, const
            d->guess);
   quote_into(d->reason, sizeof(d->reason), mine + from, mine_n - from, 40);
   snprintf(d->reason + strlen(d->reason), sizeof(d->reason) - strlen(d->reason), "\"");
+  trim_partial_utf8(d->reason);
 }
 
 /* Renders every probe with the Jinja template and with the builtin; fills
@@ -748,7 +766,7 @@ static azc_status_t verify(const char *src, size_t len, fmt_t f, const char *bos
     const probe_t *p = &probes[i];
     azc_buf_t ref = {0}, mine = {0};
     err[0] = 0;
-    r = azc_jinja_render(j, p->msgs, p->n, p->gen, bos, eos, &ref, err, sizeof(err));
+    r = azc_jinja_render(j, p->msgs, p->n, p->gen, bos, eos, 0, &ref, err, sizeof(err));
     if (r == AZC_JINJA_NOMEM || ref.oom) {
       st = AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
     } else if (r == AZC_JINJA_RAISED && has_system(p)) {

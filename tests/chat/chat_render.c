@@ -37,6 +37,8 @@ int main(void) {
   }
   cJSON *templates = cJSON_GetObjectItem(job, "templates");
   cJSON *convs = cJSON_GetObjectItem(job, "conversations");
+  cJSON *now_item = cJSON_GetObjectItem(job, "now"); /* strftime_now's fixed time */
+  int64_t now = cJSON_IsNumber(now_item) ? (int64_t)now_item->valuedouble : 0;
   int n_conv = cJSON_GetArraySize(convs);
   azc_chat_message_t **msgs = calloc((size_t)n_conv + 1, sizeof(*msgs));
   size_t *n_msgs = calloc((size_t)n_conv + 1, sizeof(*n_msgs));
@@ -105,7 +107,7 @@ int main(void) {
       }
       azc_buf_t b = {0};
       azc_jinja_result_t rr =
-          azc_jinja_render(j, msgs[c], n_msgs[c], gen[c], bos, eos, &b, err, sizeof(err));
+          azc_jinja_render(j, msgs[c], n_msgs[c], gen[c], bos, eos, now, &b, err, sizeof(err));
       cJSON *x = cJSON_CreateObject();
       static const char *const kinds[] = {"ok", "raised", "error", "unsupported", "nomem"};
       cJSON_AddStringToObject(x, "result", kinds[rr]);

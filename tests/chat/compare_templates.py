@@ -120,7 +120,11 @@ env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                     extensions=[Generation, jinja2.ext.loopcontrols])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
-env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+# strftime_now formats today's date in azc as in llama.cpp; both sides here use
+# one fixed date (chat_render gets it as "now"), so that the renderings compare
+NOW = 1721952000  # 2024-07-26 00:00 UTC
+env.globals["strftime_now"] = lambda fmt: datetime.datetime.fromtimestamp(
+    NOW, datetime.timezone.utc).strftime(fmt)
 
 
 def jinja_render(src, c, bos, eos):
@@ -160,7 +164,7 @@ else:
     print("SKIPPED: %s is absent (../shared/templates)" % source)
     sys.exit(77)
 job = {"templates": [{"file": p, "bos": b, "eos": e} for _, p, b, e in templates],
-       "conversations": CONVERSATIONS}
+       "conversations": CONVERSATIONS, "now": NOW}
 res = subprocess.run([chat_render], input=json.dumps(job), capture_output=True, text=True)
 if res.returncode != 0:
     print("FAIL: chat_render exited %d: %s" % (res.returncode, res.stderr))

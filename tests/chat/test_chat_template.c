@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "runtime/chat_info.h"
+#include "runtime/chat_internal.h"
 #include "runtime/chat_template.h"
 #include "tests/test.h"
 
@@ -139,10 +140,11 @@ static void test_detect_refuses(void) {
   ASSERT_MSG(strstr(d.reason, "renders differently") && strstr(d.reason, "You are helpful"), "%s",
              d.reason);
   /* a construct azc's evaluator does not have */
-  static const char macro[] = "{% macro x() %}<|im_start|>{% endmacro %}{{ x() }}";
-  ASSERT_OK(azc_chat_template_detect(macro, strlen(macro), "", "", &d));
+  static const char call[] =
+      "{% macro x() %}{{ caller() }}{% endmacro %}{% call x() %}<|im_start|>{% endcall %}";
+  ASSERT_OK(azc_chat_template_detect(call, strlen(call), "", "", &d));
   ASSERT_STREQ(d.name, "");
-  ASSERT(strstr(d.reason, "cannot evaluate") && strstr(d.reason, "macro"));
+  ASSERT_MSG(strstr(d.reason, "cannot evaluate") && strstr(d.reason, "caller"), "%s", d.reason);
   /* not a format llama.cpp knows */
   ASSERT_OK(azc_chat_template_detect("{{ messages[0].content }}", 25, "", "", &d));
   ASSERT_STREQ(d.name, "");
@@ -412,6 +414,90 @@ static void test_chat_info_template_choice(void) {
   azc_chat_info_destroy(ci);
 }
 
+/* ---- the Jinja evaluator: macros, block set, filter blocks, strftime_now ---- */
+
+/* Renders src with azc's evaluator (messages: a system and a user message,
+ * strftime_now at 2024-07-26 00:00 UTC); the expected texts are what
+ * python3-jinja2 renders in Hugging Face's environment. */
+static azc_jinja_result_t jinja(const char *src, azc_buf_t *out, char *err, size_t cap) {
+  static const azc_chat_message_t msgs[] = {{"system", "S"}, {"user", "Hi"}};
+  azc_jinja_t *j = NULL;
+  azc_jinja_result_t r = azc_jinja_parse(src, strlen(src), &j, err, cap);
+  if (r == AZC_JINJA_OK) r = azc_jinja_render(j, msgs, 2, false, "", "", 1721952000, out, err, cap);
+  azc_jinja_free(j);
+  return r;
+}
+
+static void test_jinja_macros(void) {
+  static const char *const cases[][2] = {
+      /* positional, keyword, defaults (one from an earlier parameter) */
+      {"{% macro greet(name, punct='!', sep=punct ~ ' ') %}Hello {{ name }}{{ sep }}{% endmacro %}"
+       "{{ greet('a') }}|{{ greet('b', '?') }}|{{ greet(name='c', sep='; ') }}|"
+       "{{ greet('d', punct='.') }}",
+       "Hello a! |Hello b? |Hello c; |Hello d. "},
+      /* a macro's set stays inside; it sees the top level, not the caller's loop */
+      {"{% macro m(x) %}{% set y = x * 2 %}[{{ y }}]{% endmacro %}{% set y = 1 %}{{ m(3) }}{{ y }}",
+       "[6]1"},
+      {"{% set top = 'T' %}{% macro m() %}{{ top }}{{ item is defined }}{% endmacro %}"
+       "{% for item in [1] %}{{ m() }}{% endfor %}",
+       "TFalse"},
+      {"{% macro m(a, b) %}<{{ a }}|{{ b }}>{% endmacro %}{{ m(1) }}", "<1|>"},
+      {"{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n }}*{{ fact(n - 1) }}{% endif %}"
+       "{% endmacro %}{{ fact(4) }}",
+       "4*3*2*1"},
+      /* trim_blocks, lstrip_blocks and '-' around macro tags */
+      {"{%- macro line(m) -%}\n  {{ m.role }}: {{ m.content }}\n{%- endmacro -%}\n"
+       "{% for m in messages %}\n{{ line(m) }}\n{% endfor %}",
+       "system: S\nuser: Hi\n"},
+      {"{% macro m() %}x{% endmacro %}{{ m() ~ m() }}{{ m() | length }}{{ m is callable }}",
+       "xx1True"},
+      /* block set: captures, keeps its own assignments inside, sets namespace attributes */
+      {"{% set x %}\n  block {{ messages[1].content }}\n{% endset %}[{{ x }}]{{ x | length }}",
+       "[  block Hi\n]11"},
+      {"{% set ns = namespace(t='') %}{% for m in messages %}{% set ns.t %}{{ ns.t }}"
+       "{{ m.role[0] }}{% endset %}{% endfor %}{{ ns.t }}",
+       "su"},
+      {"{% set x %}{% set inner = 1 %}a{% endset %}{{ inner is defined }}{{ x }}", "Falsea"},
+      {"{%- filter upper -%}\n  hi {{ messages[0].content }}\n{%- endfilter %}|"
+       "{% filter trim | replace('a', 'b') %}  aa  {% endfilter %}",
+       "HI S|bb"},
+      {"{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d') }}", "26 Jul 2024|2024-07-26"},
+  };
+  char err[256];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    azc_buf_t b = {0};
+    azc_jinja_result_t r = jinja(cases[i][0], &b, err, sizeof(err));
+    ASSERT_MSG(r == AZC_JINJA_OK, "case %zu: result %d: %s", i, (int)r, err);
+    ASSERT_MSG(!strcmp(b.data ? b.data : "", cases[i][1]), "case %zu: got '%s', want '%s'", i,
+               b.data ? b.data : "", cases[i][1]);
+    azc_buf_free(&b);
+  }
+  /* calls Jinja rejects, and what azc does not implement */
+  static const char *const errors[][2] = {
+      {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", "takes not more than 1 argument"},
+      {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b=2) }}", "takes no keyword argument 'b'"},
+  };
+  for (size_t i = 0; i < sizeof(errors) / sizeof(*errors); i++) {
+    azc_buf_t b = {0};
+    ASSERT_MSG(jinja(errors[i][0], &b, err, sizeof(err)) == AZC_JINJA_ERROR, "error case %zu", i);
+    ASSERT_MSG(strstr(err, errors[i][1]), "error case %zu: '%s'", i, err);
+    azc_buf_free(&b);
+  }
+  azc_buf_t b = {0};
+  ASSERT(jinja("{% macro m() %}{{ varargs }}{% endmacro %}{{ m(1) }}", &b, err, sizeof(err)) ==
+         AZC_JINJA_UNSUPPORTED);
+  ASSERT_MSG(strstr(err, "'varargs' in a macro"), "%s", err);
+  ASSERT(jinja("{% for i in [1] %}{% macro m() %}{% endmacro %}{% endfor %}", &b, err,
+               sizeof(err)) == AZC_JINJA_UNSUPPORTED);
+  ASSERT(jinja("{% macro m(a=1, b) %}{% endmacro %}", &b, err, sizeof(err)) ==
+         AZC_JINJA_UNSUPPORTED); /* a syntax error in Jinja; azc refuses the template */
+  ASSERT(jinja("{% set x %}never closed", &b, err, sizeof(err)) == AZC_JINJA_UNSUPPORTED);
+  /* a failure inside a macro frees what the macro had rendered (ASan checks) */
+  ASSERT(jinja("{% macro m() %}partial output{{ raise_exception('stop') }}{% endmacro %}{{ m() }}",
+               &b, err, sizeof(err)) == AZC_JINJA_RAISED);
+  azc_buf_free(&b);
+}
+
 int main(void) {
   RUN(test_llama_cpp_vectors);
   RUN(test_builtin_names);
@@ -425,5 +511,6 @@ int main(void) {
   RUN(test_go_errors);
   RUN(test_chat_info_roundtrip);
   RUN(test_chat_info_template_choice);
+  RUN(test_jinja_macros);
   return test_summary();
 }
