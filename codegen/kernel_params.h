@@ -41,7 +41,9 @@ enum {
   AZK_EW_SOFTCAP = 6, /* scale * tanh(x / scale) */
 };
 
-/* matmul_fused: up to 4 weight segments side by side (N = sum N[s]) */
+/* matmul_fused: up to 4 weight segments side by side (N = sum N[s]); SwiGLU and
+ * GeGLU read gate and up from segments 0 and 1, or from the halves of segment 0
+ * (n_seg 1) */
 typedef struct azk_mm_params {
   int32_t K, n_seg;
   int32_t prologue, epilogue;                            /* azc_prologue_t, azc_epilogue_t */
@@ -51,7 +53,11 @@ typedef struct azk_mm_params {
   int32_t wlayout[4]; /* azc_layout_t of each segment's weight */
   /* where each input sits in azk_call_t.in (-1: absent) */
   int32_t in_x, in_norm_w, in_norm_b, in_w[4], in_bias[4], in_residual, in_factors;
-  float eps, freq_base, freq_scale, unused;
+  /* rope/kv: 1 = each q and k head rmsnorm'd (eps qk_eps) times in[in_q_norm] / in[in_k_norm] */
+  int32_t qk_norm, in_q_norm, in_k_norm;
+  float eps, freq_base, freq_scale;
+  float attn_factor; /* rope/kv: multiplies the rotated pairs; 1 when the node has none */
+  float qk_eps;
 } azk_mm_params_t;
 
 /* flash_attn: softmax(softcap(scale q.k) + causal mask) v */

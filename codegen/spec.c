@@ -35,6 +35,8 @@ static void mm_from_fused(const azc_ir_node_t *n, azk_mm_params_t *p) {
   p->in_norm_b = l.norm_b;
   p->in_residual = l.residual;
   p->in_factors = l.factors;
+  p->in_q_norm = l.q_norm;
+  p->in_k_norm = l.k_norm;
   for (int s = 0; s < l.n_seg; s++) {
     const azc_ir_node_t *w = n->inputs[l.w + s];
     p->N[s] = (int32_t)w->shape[0].c;
@@ -53,6 +55,11 @@ static void mm_from_fused(const azc_ir_node_t *n, azk_mm_params_t *p) {
       p->rope_mode = (int32_t)ia[AZC_MF_ROPE_MODE];
       p->freq_base = n->fattr[AZC_MF_FREQ_BASE];
       p->freq_scale = n->fattr[AZC_MF_FREQ_SCALE];
+      p->attn_factor = n->fattr[AZC_MF_ATTN_FACTOR] > 0 ? n->fattr[AZC_MF_ATTN_FACTOR] : 1.0f;
+    }
+    if (ia[AZC_MF_QK_NORM]) {
+      p->qk_norm = 1;
+      p->qk_eps = n->fattr[AZC_MF_QK_EPS];
     }
   }
 }
@@ -77,6 +84,7 @@ azc_status_t azc_kernel_spec_from_node(const azc_ir_node_t *n, azc_kernel_spec_t
     p->in_x = 0;
     p->in_w[0] = 1;
     p->in_norm_w = p->in_norm_b = p->in_residual = p->in_factors = -1;
+    p->in_q_norm = p->in_k_norm = -1;
     for (int k = 1; k < 4; k++) p->in_w[k] = -1;
     for (int k = 0; k < 4; k++) p->in_bias[k] = -1;
     return NULL;
@@ -264,7 +272,9 @@ void azc_kernel_spec_describe(const azc_kernel_spec_t *s, char *buf, size_t cap)
       k += (size_t)snprintf(buf + k, cap - k, "%s%s%s", i ? "," : " ", lower_name(p->wtype[i], t),
                             azc_layout_suffix(p->wlayout[i]));
     if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "%s", p->bias ? " +bias" : "");
-    if (p->epilogue == AZC_EPI_RESIDUAL && k < cap)
+    if (p->epilogue == AZC_EPI_ROPE_KV && p->qk_norm && k < cap)
+      snprintf(buf + k, cap - k, " ->q/k rmsnorm->rope/kv");
+    else if (p->epilogue == AZC_EPI_RESIDUAL && k < cap)
       snprintf(buf + k, cap - k, " ->+residual");
     else if (p->epilogue != AZC_EPI_NONE && k < cap)
       snprintf(buf + k, cap - k, " ->%s", azc_epilogue_name(p->epilogue));

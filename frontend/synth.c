@@ -77,6 +77,13 @@ static const preset_t presets[] = {
      false, false, 512},
     {"phi-3-mini-4l", "phi3", 32064, 131072, 3072, 4, 32, 32, 8192, false, 0, 0, 10000.0f, 0, false,
      true},
+    /* Llama 3.2 1B, Gemma 2 2B and StarCoder2 3B cut to 4 layers */
+    {"llama-3.2-1b-4l", "llama", 128256, 131072, 2048, 4, 32, 8, 8192, true, 64, 0, 500000.0f, 0,
+     true},
+    {"gemma-2-2b-4l", "gemma2", 256000, 8192, 2304, 4, 8, 4, 9216, true, 256, 0, 10000.0f, 0, false,
+     false, 4096, 50.0f, 30.0f},
+    {"starcoder2-3b-4l", "starcoder2", 49152, 16384, 3072, 4, 24, 2, 12288, true, 128, 0,
+     999999.4f},
     {"llama-160m", "llama", 32000, 2048, 768, 12, 12, 12, 3072, false},
     {"tinyllama-1.1b", "llama", 32000, 2048, 2048, 22, 32, 4, 5632, false},
     {"gpt2-124m", "gpt2", 50257, 1024, 768, 12, 12, 12, 3072, true},

@@ -399,6 +399,10 @@ azc_mf_layout_t azc_mf_layout(const int64_t *ia, bool has_factors) {
     l.k_cache = i++;
     l.v_cache = i++;
     if (has_factors) l.factors = i++;
+    if (ia[AZC_MF_QK_NORM]) {
+      l.q_norm = i++;
+      l.k_norm = i++;
+    }
   }
   l.n_inputs = i;
   return l;

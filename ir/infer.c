@@ -111,8 +111,11 @@ static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, az
     break;
   }
   case AZC_EPI_SWIGLU:
-    if (l.n_seg != 2 || n->inputs[l.w]->shape[0].c != n->inputs[l.w + 1]->shape[0].c)
-      FAIL("swiglu needs two segments of equal width");
+  case AZC_EPI_GEGLU: /* gate and up: two segments of one width, or the halves of one */
+    if (l.n_seg > 2 || (l.n_seg == 2 && n->inputs[l.w]->shape[0].c != n->inputs[l.w + 1]->shape[0].c) ||
+        N % 2)
+      FAIL("%s needs two segments of equal width or one of an even width",
+           azc_epilogue_name((int)ia[AZC_MF_EPILOGUE]));
     shape[1] = azc_dim_const(N / 2);
     break;
   case AZC_EPI_ROPE_KV: {
@@ -138,6 +141,16 @@ static azc_status_t infer_matmul_fused(const azc_ir_node_t *n, int32_t *rank, az
       const azc_ir_node_t *f = n->inputs[l.factors];
       if (f->dtype != AZC_DTYPE_F32 || f->rank != 1 || f->shape[0].c != n_rot / 2)
         FAIL("frequency factors must be f32 (n_rot/2)");
+    }
+    if (!(n->fattr[AZC_MF_ATTN_FACTOR] >= 0)) FAIL("attn_factor must be >= 0");
+    if (ia[AZC_MF_QK_NORM] != 0 && ia[AZC_MF_QK_NORM] != 1) FAIL("qk_norm must be 0 or 1");
+    if (ia[AZC_MF_QK_NORM]) {
+      if (!(n->fattr[AZC_MF_QK_EPS] > 0)) FAIL("qk_eps must be > 0");
+      for (int i = l.q_norm; i <= l.k_norm; i++) {
+        const azc_ir_node_t *w = n->inputs[i];
+        if (w->dtype != AZC_DTYPE_F32 || w->rank != 1 || w->shape[0].c != hd)
+          FAIL("q/k norm weights must be f32 (head_dim %lld)", (long long)hd);
+      }
     }
     shape[1] = azc_dim_const(H * hd);
     break;

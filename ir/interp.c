@@ -216,12 +216,13 @@ static azc_status_t run_epilogue(interp_t *it, const azc_ir_node_t *n, const azc
   case AZC_EPI_GELU:
     for (int64_t i = 0; i < M * N; i++) out[i] = azk_gelu(full[i]);
     return NULL;
-  case AZC_EPI_SWIGLU: {
+  case AZC_EPI_SWIGLU:
+  case AZC_EPI_GEGLU: { /* gate columns [0, F), up columns [F, 2F): two segments or halves of one */
     int64_t F = N / 2;
     for (int64_t m = 0; m < M; m++)
       for (int64_t j = 0; j < F; j++) {
         float g = full[m * N + j];
-        out[m * F + j] = azk_silu(g) * full[m * N + F + j];
+        out[m * F + j] = (epi == AZC_EPI_GEGLU ? azk_gelu(g) : azk_silu(g)) * full[m * N + F + j];
       }
     return NULL;
   }
@@ -231,12 +232,23 @@ static azc_status_t run_epilogue(interp_t *it, const azc_ir_node_t *n, const azc
     int64_t n_rot = n->iattr[AZC_MF_NROT], mode = n->iattr[AZC_MF_ROPE_MODE];
     const int32_t *pos = bufs[n->inputs[l.pos]->id], *seq = bufs[n->inputs[l.seq]->id];
     const float *factors = l.factors >= 0 ? bufs[n->inputs[l.factors]->id] : NULL;
+    const float *qn = l.q_norm >= 0 ? bufs[n->inputs[l.q_norm]->id] : NULL;
+    const float *kn = l.k_norm >= 0 ? bufs[n->inputs[l.k_norm]->id] : NULL;
+    const float af = n->fattr[AZC_MF_ATTN_FACTOR] > 0 ? n->fattr[AZC_MF_ATTN_FACTOR] : 1.0f;
     int32_t layer = (int32_t)kc->iattr[0];
     for (int64_t m = 0; m < M; m++) {
       float *row = full + m * N;
+      if (qn) { /* the q and k heads rmsnorm'd, times their weights (as rms_norm then mul) */
+        float tmp[AZC_KV_MAX_HEAD_DIM];
+        for (int64_t h = 0; h < H + Hkv; h++) {
+          float *r = row + h * hd;
+          azk_norm_row(tmp, r, hd, 0, n->fattr[AZC_MF_QK_EPS], NULL, NULL);
+          for (int64_t j = 0; j < hd; j++) r[j] = tmp[j] * (h < H ? qn : kn)[j];
+        }
+      }
       if (n_rot)
         rope_token(row, H + Hkv, hd, n_rot, mode, pos[m], n->fattr[AZC_MF_FREQ_BASE],
-                   n->fattr[AZC_MF_FREQ_SCALE], factors, 1.0f);
+                   n->fattr[AZC_MF_FREQ_SCALE], factors, af);
       memcpy(out + m * H * hd, row, (size_t)(H * hd) * sizeof(float));
       azc_kv_cache_write(it->kv, layer, AZC_KV_K, seq[m], pos[m], row + H * hd);
       azc_kv_cache_write(it->kv, layer, AZC_KV_V, seq[m], pos[m], row + (H + Hkv) * hd);

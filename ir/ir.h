@@ -75,7 +75,7 @@ int64_t azc_dim_eval(azc_dim_t d, const int64_t *syms);
 /* "T", "P+T", "256", "2T+1" */
 void azc_dim_format(azc_dim_t d, char *buf, size_t cap);
 
-enum { AZC_IR_MAX_RANK = 4, AZC_IR_MAX_ATTRS = 8, AZC_IR_MAX_INPUTS = 16 };
+enum { AZC_IR_MAX_RANK = 4, AZC_IR_MAX_ATTRS = 12, AZC_IR_MAX_INPUTS = 16 };
 
 typedef struct azc_ir_node azc_ir_node_t;
 struct azc_ir_node {
@@ -115,12 +115,20 @@ enum {
   AZC_MF_ROPE_MODE = 5,
   AZC_MF_NHEAD = 6,
   AZC_MF_NHEAD_KV = 7,
+  AZC_MF_QK_NORM = 8, /* rope/kv: 1 = RMSNorm of each q and k head (times q_norm, k_norm) first */
 };
-enum { AZC_MF_EPS = 0, AZC_MF_FREQ_BASE = 1, AZC_MF_FREQ_SCALE = 2 };
+/* attn_factor: rope/kv's factor on the rotated pairs (0 or 1: none); qk_eps: the q/k norms' eps */
+enum {
+  AZC_MF_EPS = 0,
+  AZC_MF_FREQ_BASE = 1,
+  AZC_MF_FREQ_SCALE = 2,
+  AZC_MF_ATTN_FACTOR = 3,
+  AZC_MF_QK_EPS = 4,
+};
 
 /* Where each input of a matmul_fused sits (-1 when absent). */
 typedef struct azc_mf_layout {
-  int x, norm_w, norm_b, w, bias, residual, pos, seq, k_cache, v_cache, factors;
+  int x, norm_w, norm_b, w, bias, residual, pos, seq, k_cache, v_cache, factors, q_norm, k_norm;
   int n_seg, n_inputs;
 } azc_mf_layout_t;
 /* From the attributes; n_inputs is what the node must have. */

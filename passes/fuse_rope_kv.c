@@ -1,9 +1,11 @@
 /* RoPE + KV-cache write -> epilogue of the QKV matmul. After the QKV merge
- * (llama) or in the fused QKV projection (gpt2), the output columns are
- * [q | k | v]; when they are sliced, reshaped into heads, rotated (q, k) and
- * k, v written to the caches, the matmul does all of that in its epilogue:
- * it rotates q and k in registers, stores k and v straight into the caches
- * and returns q. The caches' readers (flash_attn) then read the caches
+ * (llama) or in the fused QKV projection (gpt2, phi3), the output columns are
+ * [q | k | v]; when they are sliced, reshaped into heads, normalized per head
+ * (q, k: Qwen3's and Gemma 3's q/k norms, optional), rotated (q, k; with
+ * LongRoPE's attn_factor) and k, v written to the caches, the matmul does all
+ * of that in its epilogue: a work unit is one head, so it normalizes and
+ * rotates q and k in registers, stores k and v straight into the caches and
+ * returns q. The caches' readers (flash_attn) then read the caches
  * directly; they run after this node because they consume its q. */
 #include <string.h>
 
@@ -11,18 +13,28 @@
 #include "passes/passes.h"
 
 typedef struct side {
-  azc_ir_node_t *slice, *reshape, *rope, *end; /* end: last node of the chain */
+  azc_ir_node_t *slice, *reshape, *norm, *norm_w, *rope, *end; /* end: last node of the chain */
 } side_t;
 
-/* slice -> reshape -> [rope] */
+/* slice -> reshape -> [rms_norm -> mul by a (head_dim) weight] -> [rope] */
 static bool follow(const azc_ir_graph_t *g, azc_ir_node_t *slice, side_t *s) {
   memset(s, 0, sizeof(*s));
   s->slice = slice;
   s->reshape = match_single_user(g, slice);
   if (!s->reshape || s->reshape->op != AZC_OP_RESHAPE || s->reshape->rank != 3) return false;
   s->end = s->reshape;
-  azc_ir_node_t *u = match_single_user(g, s->reshape);
-  if (u && u->op == AZC_OP_ROPE && u->inputs[0] == s->reshape) {
+  azc_ir_node_t *u = match_single_user(g, s->end);
+  if (u && u->op == AZC_OP_RMS_NORM) {
+    azc_ir_node_t *w = match_single_user(g, u);
+    if (!w || w->op != AZC_OP_MUL || w->inputs[0] != u || !match_is_vector_weight(w->inputs[1]) ||
+        w->inputs[1]->shape[0].c != s->reshape->shape[2].c)
+      return false;
+    s->norm = u;
+    s->norm_w = w->inputs[1];
+    s->end = w;
+    u = match_single_user(g, s->end);
+  }
+  if (u && u->op == AZC_OP_ROPE && u->inputs[0] == s->end) {
     s->rope = u;
     s->end = u;
   }
@@ -65,8 +77,9 @@ azc_status_t azc_pass_fuse_rope_kv(azc_ir_graph_t *g, const azc_pass_options_t *
       continue;
     side_t q, k, v;
     if (!follow(g, sl[0], &q) || !follow(g, sl[1], &k) || !follow(g, sl[2], &v)) continue;
-    if (v.rope || !same_rope(q.rope, k.rope)) continue;
-    if (q.rope && q.rope->fattr[2] != 1.0f) continue; /* the epilogue has no attn_factor */
+    if (v.rope || v.norm || !same_rope(q.rope, k.rope)) continue;
+    /* q/k norms: on both or neither, with one eps */
+    if (!q.norm != !k.norm || (q.norm && q.norm->fattr[0] != k.norm->fattr[0])) continue;
     azc_ir_node_t *kw = match_single_user(g, k.end), *vw = match_single_user(g, v.end);
     if (!kw || !vw || kw->op != AZC_OP_KV_WRITE || vw->op != AZC_OP_KV_WRITE ||
         kw->inputs[1] != k.end || vw->inputs[1] != v.end || kw->inputs[2] != vw->inputs[2] ||
@@ -90,6 +103,11 @@ azc_status_t azc_pass_fuse_rope_kv(azc_ir_graph_t *g, const azc_pass_options_t *
     p.iattr[AZC_MF_ROPE_MODE] = q.rope ? q.rope->iattr[1] : 0;
     p.fattr[AZC_MF_FREQ_BASE] = q.rope ? q.rope->fattr[0] : 0.0f;
     p.fattr[AZC_MF_FREQ_SCALE] = q.rope ? q.rope->fattr[1] : 0.0f;
+    p.fattr[AZC_MF_ATTN_FACTOR] = q.rope ? q.rope->fattr[2] : 0.0f;
+    p.iattr[AZC_MF_QK_NORM] = q.norm != NULL;
+    p.fattr[AZC_MF_QK_EPS] = q.norm ? q.norm->fattr[0] : 0.0f;
+    p.q_norm = q.norm_w;
+    p.k_norm = k.norm_w;
     p.pos = kw->inputs[2];
     p.seq = kw->inputs[3];
     p.k_cache = kw->inputs[0];

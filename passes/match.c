@@ -38,6 +38,10 @@ void mf_parts_from(const azc_ir_node_t *n, mf_parts_t *p) {
     p->v_cache = in[l.v_cache];
   }
   if (l.factors >= 0) p->factors = in[l.factors];
+  if (l.q_norm >= 0) {
+    p->q_norm = in[l.q_norm];
+    p->k_norm = in[l.k_norm];
+  }
 }
 
 azc_ir_node_t *mf_build(azc_ir_graph_t *g, const mf_parts_t *p, const azc_ir_node_t *like) {
@@ -58,6 +62,10 @@ azc_ir_node_t *mf_build(azc_ir_graph_t *g, const mf_parts_t *p, const azc_ir_nod
     in[l.v_cache] = p->v_cache;
   }
   if (l.factors >= 0) in[l.factors] = p->factors;
+  if (l.q_norm >= 0) {
+    in[l.q_norm] = p->q_norm;
+    in[l.k_norm] = p->k_norm;
+  }
   int32_t saved = g->cur_layer;
   g->cur_layer = like->layer;
   azc_ir_node_t *n = azc_ir_add(g, AZC_OP_MATMUL_FUSED, l.n_inputs, in, p->iattr, p->fattr);

@@ -15,7 +15,7 @@ typedef struct mf_parts {
   int64_t iattr[AZC_IR_MAX_ATTRS];
   float fattr[AZC_IR_MAX_ATTRS];
   azc_ir_node_t *x, *norm_w, *norm_b, *w[4], *bias[4], *residual;
-  azc_ir_node_t *pos, *seq, *k_cache, *v_cache, *factors;
+  azc_ir_node_t *pos, *seq, *k_cache, *v_cache, *factors, *q_norm, *k_norm;
 } mf_parts_t;
 
 void mf_parts_from(const azc_ir_node_t *n, mf_parts_t *p);

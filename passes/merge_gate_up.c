@@ -1,6 +1,7 @@
-/* Gate/up merge: in a SwiGLU block, silu(gate . n) * (up . n) reads n twice
- * through two matmuls; they become one matmul with two segments (gate, up),
- * which the activation pass then turns into a SwiGLU epilogue. */
+/* Gate/up merge: in a gated FFN, act(gate . n) * (up . n) (act: silu for
+ * SwiGLU, gelu for Gemma's GeGLU) reads n twice through two matmuls; they
+ * become one matmul with two segments (gate, up), which the activation pass
+ * then turns into a SwiGLU or GeGLU epilogue. */
 #include "passes/merge.h"
 #include "passes/match.h"
 #include "passes/passes.h"
@@ -11,7 +12,9 @@ azc_status_t azc_pass_merge_gate_up(azc_ir_graph_t *g, const azc_pass_options_t 
   int32_t n = g->n_nodes;
   for (int32_t i = 0; i < n; i++) {
     azc_ir_node_t *mul = g->nodes[i];
-    if (mul->dead || mul->op != AZC_OP_MUL || mul->inputs[0]->op != AZC_OP_SILU) continue;
+    if (mul->dead || mul->op != AZC_OP_MUL ||
+        (mul->inputs[0]->op != AZC_OP_SILU && mul->inputs[0]->op != AZC_OP_GELU))
+      continue;
     azc_ir_node_t *gate = mul->inputs[0]->inputs[0], *up = mul->inputs[1];
     if (!merge_is_plain(gate) || !merge_is_plain(up) || gate->inputs[0] != up->inputs[0] ||
         gate->iattr[AZC_MF_BIAS] != up->iattr[AZC_MF_BIAS] ||

@@ -2,18 +2,21 @@
  * matmul with three segments (q, k, v in that order), so the input is read
  * once and one kernel runs instead of three. A projection's role is read off
  * what consumes it: k and v reach kv_write (K and V cache), q reaches
- * attention. Weights may have different types (Q4_K_M files often store v
+ * attention (through reshapes, q/k norms and rope). Weights may have different types (Q4_K_M files often store v
  * in Q6_K): each segment keeps its own. */
 #include "passes/merge.h"
 #include "passes/match.h"
 #include "passes/passes.h"
 
-/* Follows reshape/rope/slice chains to the first other consumer. */
+/* Follows reshape, rope and per-head norm (rms_norm, then mul by a weight
+ * row: Qwen3's and Gemma 3's q/k norms) chains to the first other consumer. */
 static const azc_ir_node_t *consumer(const azc_ir_graph_t *g, const azc_ir_node_t *n) {
-  for (int hops = 0; hops < 4 && n; hops++) {
+  for (int hops = 0; hops < 6 && n; hops++) {
     azc_ir_node_t *u = match_single_user(g, n);
     if (!u) return NULL;
-    if (u->op != AZC_OP_RESHAPE && u->op != AZC_OP_ROPE) return u;
+    bool norm_weight = u->op == AZC_OP_MUL && u->inputs[0] == n && match_is_vector_weight(u->inputs[1]);
+    if (u->op != AZC_OP_RESHAPE && u->op != AZC_OP_ROPE && u->op != AZC_OP_RMS_NORM && !norm_weight)
+      return u;
     n = u;
   }
   return NULL;

@@ -81,6 +81,20 @@ static azc_status_t gen_matmul(const azk_mm_params_t *p, const char *sym, azc_bu
   int64_t Ntot = 0;
   if (p->n_seg < 1 || p->n_seg > 4)
     return AZC_ERR(AZC_UNSUPPORTED, "matmul with %d weight segments", p->n_seg);
+  /* fusions the CUDA template does not implement (yet): refused by name */
+  if (p->epilogue == AZC_EPI_GEGLU)
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "matmul epilogue geglu (gelu(gate) * up, Gemma's FFN): no CUDA kernel yet");
+  if (p->epilogue == AZC_EPI_SWIGLU && p->n_seg == 1)
+    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue swiglu over the halves of one gate|up weight "
+                                    "(Phi-3's ffn_up): no CUDA kernel yet");
+  if (p->epilogue == AZC_EPI_ROPE_KV && p->qk_norm)
+    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue rope/kv with per-head q/k norms (Qwen3, "
+                                    "Gemma 3): no CUDA kernel yet");
+  if (p->epilogue == AZC_EPI_ROPE_KV && p->n_rot && p->attn_factor != 1.0f)
+    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue rope/kv with an attention factor %g "
+                                    "(LongRoPE): no CUDA kernel yet",
+                   (double)p->attn_factor);
   for (int s = 0; s < p->n_seg; s++) {
     const int t = p->wtype[s];
     if (p->wlayout[s] != AZC_LAYOUT_GGUF)

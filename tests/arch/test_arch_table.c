@@ -1,6 +1,6 @@
 /* The architecture table: the supported list is built from it; refusals
  * name the architecture and what is missing (MLA, mixture-of-experts, an
- * unknown RoPE scaling); each tiny-<arch> shape lowers with its row's ops
+ * unknown RoPE scaling, a value length other than the key length); each tiny-<arch> shape lowers with its row's ops
  * (sliding-window masks on local layers only, soft-caps, q/k norms,
  * attn_factor), and LongRoPE's context limit reaches the graph. */
 #include <stdio.h>
@@ -66,6 +66,10 @@ static void test_refusals(void) {
   ASSERT(write_header("qwen2", "rope.scaling.type", "yarn", 0, path, sizeof(path)));
   ASSERT_ERR(azc_model_open(path, &m), AZC_UNSUPPORTED,
              "qwen2: rope scaling 'yarn' is not supported");
+  /* head dim 64 / 4 = 16 for keys, 8 for values */
+  ASSERT(write_header("gemma3", "attention.value_length", NULL, 8, path, sizeof(path)));
+  ASSERT_ERR(azc_model_open(path, &m), AZC_UNSUPPORTED,
+             "gemma3: value length 8 differs from key length 16");
   ASSERT(m == NULL);
 }
 

@@ -5,10 +5,13 @@
  * GELU kernel and two residual kernels per block); --dump-after prints.
  * Every decoder row (tiny-<arch>) keeps its logits through every pass too,
  * with its attention fused into flash_attn (sliding window and soft-cap as
- * attributes); the 24-token prompt is longer than their 16-position windows. */
+ * attributes) and the same kernels per block (q/k norms and attn_factor in
+ * the rope/kv epilogue, GeGLU and Phi-3's one gate|up tensor as gated-FFN
+ * epilogues); the 24-token prompt is longer than their 16-position windows. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/decoder.h"
 #include "frontend/model.h"
 #include "frontend/synth.h"
 #include "ir/interp.h"
@@ -94,17 +97,29 @@ static void check_model(const char *path, bool llama, bool counts) {
         azc_ir_graph_destroy(g);
         break;
       }
+      /* per block: one rope/kv QKV kernel (q/k norms and LongRoPE's attn_factor inside),
+       * flash attention, one gated-FFN (SwiGLU, GeGLU, also from one gate|up tensor) or
+       * GELU kernel, and the two residual adds in the projections' epilogues, except
+       * where sandwich norms (Gemma) sit between a projection and its residual add */
+      const azc_decoder_variant_t *v = azc_model_find_arch(m->hp.arch)->decoder;
+      const bool sandwich = v && v->sandwich_norms;
+      const int ffn_epi = v ? (v->ffn == AZC_FFN_SWIGLU   ? AZC_EPI_SWIGLU
+                               : v->ffn == AZC_FFN_GEGLU ? AZC_EPI_GEGLU
+                                                         : AZC_EPI_GELU)
+                            : llama ? AZC_EPI_SWIGLU
+                                    : AZC_EPI_GELU;
       ASSERT_EQ_INT(c[AZC_OP_MATMUL], 0);
       ASSERT_EQ_INT(c[AZC_OP_MATMUL_FUSED], 4 * L + 1);
       ASSERT_EQ_INT(c[AZC_OP_FLASH_ATTN], L);
       ASSERT_EQ_INT(c[AZC_OP_ATTN_SCORES] + c[AZC_OP_SOFTMAX] + c[AZC_OP_KV_WRITE] + c[AZC_OP_ROPE], 0);
-      ASSERT_EQ_INT(c[AZC_OP_RMS_NORM] + c[AZC_OP_LAYER_NORM] + c[AZC_OP_SILU] + c[AZC_OP_GELU], 0);
-      int epi[5] = {0};
+      ASSERT_EQ_INT(c[AZC_OP_RMS_NORM] + c[AZC_OP_LAYER_NORM], sandwich ? 2 * L : 0);
+      ASSERT_EQ_INT(c[AZC_OP_SILU] + c[AZC_OP_GELU] + c[AZC_OP_SLICE], 0);
+      int epi[AZC_EPI_COUNT] = {0};
       for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i]->op == AZC_OP_MATMUL_FUSED) epi[g->nodes[i]->iattr[AZC_MF_EPILOGUE]]++;
       ASSERT_EQ_INT(epi[AZC_EPI_ROPE_KV], L);
-      ASSERT_EQ_INT(epi[AZC_EPI_RESIDUAL], 2 * L);
-      ASSERT_EQ_INT(epi[llama ? AZC_EPI_SWIGLU : AZC_EPI_GELU], L);
+      ASSERT_EQ_INT(epi[AZC_EPI_RESIDUAL], sandwich ? 0 : 2 * L);
+      ASSERT_EQ_INT(epi[ffn_epi], L);
       ASSERT(g->arena_bytes > 0);
     }
     azc_ir_graph_destroy(g);
@@ -132,7 +147,7 @@ static void test_arch_pipelines(void) {
   char path[512];
   for (size_t i = 0; i < AZC_ARRAY_SIZE(shapes) && !test_current_failed; i++) {
     ASSERT(fixture(shapes[i], path, sizeof(path)));
-    check_model(path, true, false);
+    check_model(path, true, true);
   }
 }
 

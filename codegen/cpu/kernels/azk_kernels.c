@@ -109,6 +109,15 @@ enum { MM_COLS = 32, MM_ROWS = 4, MM_ROW_BLOCK = 64, MAX_HEAD_DIM = 512 };
  * the others read x quantized into their llama.cpp vec_dot format. */
 AZK_INLINE int act_format(int wtype) { return (int)azc_vec_dot_type((azc_dtype_t)wtype); }
 
+/* SwiGLU or GeGLU: gate (segment 0, or its first half) times up (segment 1, or
+ * segment 0's second half); the result has glu_width columns */
+AZK_INLINE int is_glu(const azk_mm_params_t *p) {
+  return p->epilogue == AZC_EPI_SWIGLU || p->epilogue == AZC_EPI_GEGLU;
+}
+AZK_INLINE int64_t glu_width(const azk_mm_params_t *p) {
+  return p->n_seg == 2 ? p->N[0] : p->N[0] / 2;
+}
+
 typedef struct mm_state {
   const azk_call_t *c;
   const azk_mm_params_t *p;
@@ -180,9 +189,12 @@ AZK_INLINE void mm_prepare(mm_state_t *st, int ith, int nth) {
         azk_quantize_x(p->wtype[s], x, dst, K);
       }
     }
-    if (cs)
+    if (cs) {
       rope_table(cs + m * p->n_rot, p->n_rot, c->pos[m], p->freq_base, p->freq_scale,
                  p->in_factors >= 0 ? c->in[p->in_factors] : NULL);
+      if (p->attn_factor != 1.0f) /* LongRoPE's magnitude, as the rope kernel applies it */
+        for (int i = 0; i < p->n_rot; i++) cs[m * p->n_rot + i] *= p->attn_factor;
+    }
   }
   barrier(c);
 }
@@ -256,14 +268,19 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
   float *out = c->out;
   for (int64_t m = m_begin; m < M; m += MM_ROWS) {
     int R = M - m >= MM_ROWS ? MM_ROWS : (int)(M - m);
-    if (p->epilogue == AZC_EPI_SWIGLU) { /* gate (segment 0) and up (segment 1) */
+    if (is_glu(p)) { /* gate (segment 0 or its first half) and up (segment 1 or the second) */
       float up[MM_ROWS][MAX_HEAD_DIM > MM_COLS ? MAX_HEAD_DIM : MM_COLS];
+      const int64_t F = glu_width(p);
       mm_tile(st, 0, col0, ncols, m, R, acc);
-      mm_tile(st, 1, col0, ncols, m, R, up);
-      int64_t F = p->N[0];
+      if (p->n_seg == 2)
+        mm_tile(st, 1, col0, ncols, m, R, up);
+      else
+        mm_tile(st, 0, F + col0, ncols, m, R, up);
       for (int r = 0; r < R; r++)
         for (int j = 0; j < ncols; j++)
-          out[(m + r) * F + col0 + j] = azk_silu(acc[r][j]) * up[r][j];
+          out[(m + r) * F + col0 + j] =
+              (p->epilogue == AZC_EPI_GEGLU ? azk_gelu(acc[r][j]) : azk_silu(acc[r][j])) *
+              up[r][j];
       continue;
     }
     mm_tile(st, s, col0, ncols, m, R, acc);
@@ -273,6 +290,12 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
       for (int r = 0; r < R; r++) {
         int64_t t = m + r;
         float *row = acc[r];
+        if (p->qk_norm && col < Hq + Hk) { /* per-head RMSNorm of q and k, as rms_norm, mul */
+          float normed[MAX_HEAD_DIM];
+          const float *w = c->in[col < Hq ? p->in_q_norm : p->in_k_norm];
+          azk_norm_row(normed, row, ncols, 0, p->qk_eps, NULL, NULL);
+          for (int j = 0; j < ncols; j++) row[j] = normed[j] * w[j];
+        }
         if (p->n_rot && col < Hq + Hk)
           rope_head(row, st->cs + t * p->n_rot, p->n_rot, p->rope_mode);
         if (col < Hq) {
@@ -306,9 +329,14 @@ AZK_INLINE int64_t seg_unit_width(const azk_mm_params_t *p) {
   return p->epilogue == AZC_EPI_ROPE_KV ? p->head_dim : MM_COLS;
 }
 
+/* the columns segment s's units cover: the gate's for SwiGLU/GeGLU */
+AZK_INLINE int64_t seg_cols(const azk_mm_params_t *p, int s) {
+  return is_glu(p) ? glu_width(p) : p->N[s];
+}
+
 AZK_INLINE int64_t seg_units(const azk_mm_params_t *p, int s) {
   int64_t w = seg_unit_width(p);
-  return (p->N[s] + w - 1) / w;
+  return (seg_cols(p, s) + w - 1) / w;
 }
 
 AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, int64_t *ubase,
@@ -317,8 +345,8 @@ AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, 
   if (s >= p->n_seg) return;
   int64_t n = seg_units(p, s), w = seg_unit_width(p);
   for (int64_t u = u0 > *ubase ? u0 : *ubase; u < u1 && u < *ubase + n; u++) {
-    int64_t col0 = (u - *ubase) * w;
-    int ncols = (int)(p->N[s] - col0 < w ? p->N[s] - col0 : w);
+    int64_t col0 = (u - *ubase) * w, cols = seg_cols(p, s);
+    int ncols = (int)(cols - col0 < w ? cols - col0 : w);
     mm_unit(st, s, col0, ncols, *ocol, m0, m1);
   }
   *ubase += n;
@@ -328,8 +356,8 @@ AZK_INLINE void mm_segment(const mm_state_t *st, int s, int64_t u0, int64_t u1, 
 AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk_mm_params_t *p) {
   mm_state_t st = {c, p, {0}, {0}, NULL};
   mm_prepare(&st, ith, nth);
-  int64_t total = p->epilogue == AZC_EPI_SWIGLU ? seg_units(p, 0) : 0;
-  if (p->epilogue != AZC_EPI_SWIGLU)
+  int64_t total = is_glu(p) ? seg_units(p, 0) : 0;
+  if (!is_glu(p))
     for (int s = 0; s < p->n_seg; s++) total += seg_units(p, s);
   int64_t u0, u1;
   split_range(total, ith, nth, &u0, &u1);
@@ -340,7 +368,7 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
   for (int64_t m0 = 0; m0 < c->M; m0 += MM_ROW_BLOCK) {
     int64_t m1 = c->M - m0 < MM_ROW_BLOCK ? c->M : m0 + MM_ROW_BLOCK;
     int64_t ub = 0, oc = 0;
-    if (p->epilogue == AZC_EPI_SWIGLU) {
+    if (is_glu(p)) {
       mm_segment(&st, 0, u0, u1, &ub, &oc, m0, m1);
       continue;
     }
