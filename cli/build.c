@@ -70,8 +70,13 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
   if (!st && tok)
     st = azc_chat_info_set_gguf_template(chat, m->chat_template.data, m->chat_template.size, tok);
   if (!st && chat->template_name)
-    fprintf(stderr, "azc: compile: chat template: %s (the GGUF's, verified)\n",
+    fprintf(stderr, "azc: compile: chat template: builtin %s (the GGUF's, verified)\n",
             chat->template_name);
+  else if (!st && chat->template_jinja)
+    fprintf(stderr,
+            "azc: compile: chat template: jinja (the GGUF's, evaluated by azc; not a "
+            "builtin: %s)\n",
+            chat->template_jinja);
   else if (!st && chat->template_refusal)
     fprintf(stderr, "azc: compile: chat template refused: %s\n", chat->template_refusal);
   double t_front = azc_time_ms();

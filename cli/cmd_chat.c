@@ -96,7 +96,10 @@ static void show_info(const chat_state_t *c) {
   printf("    %-20s%d\n", "context length", ex->n_ctx);
   printf("    %-20s%d\n", "vocabulary", ex->n_vocab);
   printf("    %-20s%s%s\n", "template", azc_chat_template_name(c->tmpl),
-         ci && ci->template_name && !ci->template_src ? " (the GGUF's, verified)" : "");
+         !ci || ci->template_src ? ""
+         : ci->template_name     ? " (the GGUF's, verified)"
+         : ci->template_jinja    ? " (the GGUF's, evaluated by azc)"
+                                 : "");
   const char *const *stops;
   size_t n = azc_chat_template_stops(c->tmpl, &stops);
   printf("    %-20s", "stop strings");
@@ -377,9 +380,7 @@ int azc_cmd_chat(int argc, char **argv) {
   char *store_path = NULL;
   st = run_resolve_model(&o, &store_path);
   if (!st) st = run_is_bundle(o.model) ? run_load_bundle(&o, &c.m) : run_load_gguf(&o, &c.m);
-  char eos[256];
-  if (!st) azc_chat_token_text(c.m.tok, azc_tokenizer_eos(c.m.tok), eos, sizeof(eos));
-  if (!st) st = azc_chat_info_template(c.m.chat, eos, &c.tmpl);
+  if (!st) st = azc_chat_info_template(c.m.chat, c.m.tok, &c.tmpl);
   if (!st) st = run_chat_options(&c.m, &c.stored);
   if (!st) st = azc_chat_session_create(c.m.exec, c.m.tok, c.m.chat, c.tmpl, 0, &c.s);
   if (!st && (o.draft = run_default_draft(&o, &c.m, true)))

@@ -62,17 +62,22 @@ static void print_chat(const azc_chat_info_t *ci) {
     printf("chat template: Modelfile TEMPLATE (Go template, %zu bytes)%s\n",
            strlen(ci->template_src), ci->template_name ? "; the GGUF's was verified too" : "");
   else if (ci->template_name)
-    printf("chat template: %s (the GGUF's tokenizer.chat_template, %zu bytes, verified to render "
-           "as llama.cpp's builtin)%s\n",
+    printf("chat template: builtin %s (the GGUF's tokenizer.chat_template, %zu bytes, verified to "
+           "render as llama.cpp's builtin)%s\n",
            ci->template_name, ci->gguf_template ? strlen(ci->gguf_template) : 0,
            ci->no_system ? "; the template rejects system messages" : "");
+  else if (ci->template_jinja && ci->gguf_template)
+    printf("chat template: jinja (evaluated by azc: the GGUF's tokenizer.chat_template, %zu "
+           "bytes)%s\n  not a builtin: %s\n",
+           strlen(ci->gguf_template), ci->no_system ? "; the template rejects system messages" : "",
+           ci->template_jinja);
   else if (ci->gguf_template)
     printf("chat template: refused (the GGUF's, %zu bytes): %s\n", strlen(ci->gguf_template),
            ci->template_refusal ? ci->template_refusal : "not recognised");
   else
     printf("chat template: none (Ollama's default {{ .Prompt }})\n");
   azc_chat_template_t *t = NULL;
-  azc_status_t st = azc_chat_info_template(ci, "", &t);
+  azc_status_t st = azc_chat_info_template(ci, NULL, &t);
   if (!st) {
     const char *const *stops;
     size_t n = azc_chat_template_stops(t, &stops);

@@ -212,13 +212,19 @@ static void print_info(const shown_t *s) {
   printf("    %-20s%.1f MiB\n", "weights", (double)m->weight_bytes / (1 << 20));
   const azc_chat_info_t *ci = s->ci;
   printf("    %-20s%s%s%s\n", "template",
-         ci->template_src    ? "Modelfile TEMPLATE"
-         : ci->template_name ? ci->template_name
-         : ci->gguf_template ? "refused"
-                             : "none ({{ .Prompt }})",
-         ci->template_name && !ci->template_src ? " (the GGUF's, verified)" : "",
+         ci->template_src                          ? "Modelfile TEMPLATE"
+         : ci->template_name                       ? ci->template_name
+         : ci->template_jinja && ci->gguf_template ? "jinja"
+         : ci->gguf_template                       ? "refused"
+                                                   : "none ({{ .Prompt }})",
+         ci->template_src                          ? ""
+         : ci->template_name                       ? " (the GGUF's, verified)"
+         : ci->template_jinja && ci->gguf_template ? " (the GGUF's, evaluated by azc)"
+                                                   : "",
          ci->no_system && !ci->template_src ? ", no system messages" : "");
-  if (ci->gguf_template && !ci->template_name && ci->template_refusal)
+  if (ci->gguf_template && !ci->template_name && ci->template_jinja && !ci->template_src)
+    printf("    %-20s%s\n", "not a builtin", ci->template_jinja);
+  else if (ci->gguf_template && !ci->template_name && ci->template_refusal)
     printf("    %-20s%s\n", "template refused", ci->template_refusal);
   printf("\n");
   if (ci->n_params) {

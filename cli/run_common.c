@@ -335,8 +335,6 @@ static void on_chat_text(void *user, const char *text, size_t len) {
  * MESSAGEs, stop strings, end-of-generation tokens). */
 static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, size_t len,
                              double load_ms, double t0) {
-  char eos[256];
-  azc_chat_token_text(m->tok, azc_tokenizer_eos(m->tok), eos, sizeof(eos));
   azc_chat_template_t *t = NULL;
   azc_chat_session_t *s = NULL;
   char *text = malloc(len + 1);
@@ -346,7 +344,7 @@ static azc_status_t run_chat(run_opts_t *o, run_model_t *m, const char *prompt, 
   azc_options_t stored, req, use;
   azc_chat_turn_t turn;
   memset(&turn, 0, sizeof(turn));
-  azc_status_t st = azc_chat_info_template(m->chat, eos, &t);
+  azc_status_t st = azc_chat_info_template(m->chat, m->tok, &t);
   if (!st) st = run_chat_options(m, &stored);
   if (!st) st = azc_chat_session_create(m->exec, m->tok, m->chat, t, 0, &s);
   if (!st) {

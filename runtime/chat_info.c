@@ -24,6 +24,7 @@ void azc_chat_info_destroy(azc_chat_info_t *ci) {
   free(ci->gguf_template);
   free(ci->template_name);
   free(ci->template_refusal);
+  free(ci->template_jinja);
   free(ci->system);
   free_list(ci->msg_role, ci->n_messages);
   free_list(ci->msg_content, ci->n_messages);
@@ -43,6 +44,7 @@ static char **single(azc_chat_info_t *ci, int tag) {
   case AZC_CHAT_GGUF_TEMPLATE: return &ci->gguf_template;
   case AZC_CHAT_TEMPLATE_NAME: return &ci->template_name;
   case AZC_CHAT_TEMPLATE_REFUSAL: return &ci->template_refusal;
+  case AZC_CHAT_TEMPLATE_JINJA: return &ci->template_jinja;
   case AZC_CHAT_SYSTEM: return &ci->system;
   case AZC_CHAT_DRAFT: return &ci->draft;
   case AZC_CHAT_REQUIRES: return &ci->requires ;
@@ -167,10 +169,16 @@ azc_status_t azc_chat_info_serialize(const azc_chat_info_t *ci, uint8_t **out, s
   writer_t w = {0};
   uint8_t head[HEADER] = {0};
   put_bytes(&w, head, sizeof(head));
-  static const int singles[] = {
-      AZC_CHAT_FROM,          AZC_CHAT_TEMPLATE,         AZC_CHAT_GGUF_TEMPLATE,
-      AZC_CHAT_TEMPLATE_NAME, AZC_CHAT_TEMPLATE_REFUSAL, AZC_CHAT_SYSTEM,
-      AZC_CHAT_DRAFT,         AZC_CHAT_REQUIRES,         AZC_CHAT_MODELFILE};
+  static const int singles[] = {AZC_CHAT_FROM,
+                                AZC_CHAT_TEMPLATE,
+                                AZC_CHAT_GGUF_TEMPLATE,
+                                AZC_CHAT_TEMPLATE_NAME,
+                                AZC_CHAT_TEMPLATE_REFUSAL,
+                                AZC_CHAT_TEMPLATE_JINJA,
+                                AZC_CHAT_SYSTEM,
+                                AZC_CHAT_DRAFT,
+                                AZC_CHAT_REQUIRES,
+                                AZC_CHAT_MODELFILE};
   azc_chat_info_t *mut = (azc_chat_info_t *)ci; /* single() only reads here */
   for (size_t i = 0; i < AZC_ARRAY_SIZE(singles); i++) {
     const char *s = *single(mut, singles[i]);
@@ -271,6 +279,7 @@ azc_status_t azc_chat_info_set_gguf_template(azc_chat_info_t *ci, const char *ji
   AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_GGUF_TEMPLATE, NULL, 0));
   AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, NULL, 0));
   AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, NULL, 0));
+  AZC_RETURN_IF_ERROR(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_JINJA, NULL, 0));
   ci->no_system = false;
   if (!len) return NULL;
   char bos[256], eos[256];
@@ -283,16 +292,28 @@ azc_status_t azc_chat_info_set_gguf_template(azc_chat_info_t *ci, const char *ji
     ci->no_system = d.system_error;
     return azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, d.name, strlen(d.name));
   }
+  if (d.jinja) {
+    ci->no_system = d.system_error;
+    return azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_JINJA, d.reason, strlen(d.reason));
+  }
   return azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, d.reason, strlen(d.reason));
 }
 
-azc_status_t azc_chat_info_template(const azc_chat_info_t *ci, const char *eos,
+azc_status_t azc_chat_info_template(const azc_chat_info_t *ci, const azc_tokenizer_t *tok,
                                     azc_chat_template_t **out) {
   *out = NULL;
+  char bos[256] = "", eos[256] = "";
+  if (tok) {
+    azc_chat_token_text(tok, azc_tokenizer_bos(tok), bos, sizeof(bos));
+    azc_chat_token_text(tok, azc_tokenizer_eos(tok), eos, sizeof(eos));
+  }
   if (ci && ci->template_src)
     return azc_chat_template_go(ci->template_src, strlen(ci->template_src), out);
   if (ci && ci->template_name)
     return azc_chat_template_for_model(ci->template_name, ci->no_system, eos, out);
+  if (ci && ci->template_jinja && ci->gguf_template)
+    return azc_chat_template_jinja(ci->gguf_template, strlen(ci->gguf_template), bos, eos,
+                                   tok && azc_tokenizer_adds_bos(tok), out);
   if (ci && ci->gguf_template)
     return AZC_ERR(AZC_UNSUPPORTED,
                    "the model's chat template is not one azc can apply exactly (%s); give a "

@@ -2,7 +2,8 @@
  * what a Modelfile said (TEMPLATE, SYSTEM, MESSAGEs, PARAMETERs, LICENSEs,
  * DRAFT, REQUIRES, FROM and its whole text) and what azc found in the GGUF
  * (its tokenizer.chat_template and the builtin format that template was
- * verified to be, or why it was refused). `azc show`, `azc chat` and the
+ * verified to be, or that azc applies it by evaluating it and why it is not
+ * a builtin, or why it was refused). `azc show`, `azc chat` and the
  * server read it; the compiler writes it.
  *
  * Section layout (docs/bundle-format.md, "chat"): magic "AZCCHAT1", u32
@@ -26,14 +27,16 @@ enum azc_chat_tag {
   AZC_CHAT_TEMPLATE_NAME = 3,    /* the builtin that template was verified to be */
   AZC_CHAT_TEMPLATE_REFUSAL = 4, /* why it was refused */
   AZC_CHAT_SYSTEM = 5,
-  AZC_CHAT_MESSAGE = 6,    /* role, NUL, content (repeatable) */
-  AZC_CHAT_PARAMETER = 7,  /* name, NUL, value as written (repeatable) */
-  AZC_CHAT_LICENSE = 8,    /* repeatable */
-  AZC_CHAT_DRAFT = 9,      /* the draft model: a resolved path, or a store name */
-  AZC_CHAT_REQUIRES = 10,  /* the azc version the Modelfile requires */
-  AZC_CHAT_MODELFILE = 11, /* the Modelfile's text */
-  AZC_CHAT_FROM = 12,      /* FROM as written */
-  AZC_CHAT_NO_SYSTEM = 13, /* empty: the verified template rejects system messages */
+  AZC_CHAT_MESSAGE = 6,         /* role, NUL, content (repeatable) */
+  AZC_CHAT_PARAMETER = 7,       /* name, NUL, value as written (repeatable) */
+  AZC_CHAT_LICENSE = 8,         /* repeatable */
+  AZC_CHAT_DRAFT = 9,           /* the draft model: a resolved path, or a store name */
+  AZC_CHAT_REQUIRES = 10,       /* the azc version the Modelfile requires */
+  AZC_CHAT_MODELFILE = 11,      /* the Modelfile's text */
+  AZC_CHAT_FROM = 12,           /* FROM as written */
+  AZC_CHAT_NO_SYSTEM = 13,      /* empty: the verified template rejects system messages */
+  AZC_CHAT_TEMPLATE_JINJA = 14, /* the GGUF template is applied by evaluating it (the jinja
+                                   kind); the text: why it is not a builtin */
 };
 
 typedef struct azc_chat_info {
@@ -41,6 +44,7 @@ typedef struct azc_chat_info {
   char *gguf_template;
   char *template_name;
   char *template_refusal;
+  char *template_jinja; /* the jinja kind: why the GGUF template is not a builtin */
   bool no_system;
   char *system;
   size_t n_messages;
@@ -70,18 +74,21 @@ azc_status_t azc_chat_info_parse(const uint8_t *data, size_t size, azc_chat_info
 
 /* Records a GGUF's tokenizer.chat_template and what detection found for it
  * (azc_chat_template_detect with the model's BOS and EOS texts): the
- * verified builtin's name, or the refusal's reason; no_system when the
- * template rejects system messages. len 0 clears them (no template). */
+ * verified builtin's name, or the jinja kind and why it is not a builtin, or
+ * the refusal's reason; no_system when the template rejects system
+ * messages. len 0 clears them (no template). */
 azc_status_t azc_chat_info_set_gguf_template(azc_chat_info_t *ci, const char *jinja, size_t len,
                                              const azc_tokenizer_t *tok);
 
 /* The template a chat uses: the Modelfile TEMPLATE if there is one, else the
- * verified builtin of the GGUF template, else Ollama's default
- * "{{ .Prompt }}" when the model has no template at all. A GGUF template that
- * was refused and no TEMPLATE is an UNSUPPORTED error that gives the reason
- * and says to add a TEMPLATE to a Modelfile. ci may be NULL (no chat data).
- * eos: the model's EOS text (see azc_chat_template_for_model). */
-azc_status_t azc_chat_info_template(const azc_chat_info_t *ci, const char *eos,
+ * verified builtin of the GGUF template, else the GGUF template itself
+ * evaluated (the jinja kind), else Ollama's default "{{ .Prompt }}" when the
+ * model has no template at all. A GGUF template that was refused and no
+ * TEMPLATE is an UNSUPPORTED error that gives the reason and says to add a
+ * TEMPLATE to a Modelfile. ci may be NULL (no chat data). tok: the model's
+ * tokenizer, for its BOS and EOS texts and whether it adds a BOS (see
+ * azc_chat_template_for_model and azc_chat_template_jinja); NULL: none. */
+azc_status_t azc_chat_info_template(const azc_chat_info_t *ci, const azc_tokenizer_t *tok,
                                     azc_chat_template_t **out);
 
 /* The messages a chat turn renders, as Ollama builds them: the Modelfile's

@@ -1,7 +1,7 @@
 /* Pieces shared by the chat template files (not public): a growable byte
- * buffer, the Jinja evaluator that verifies detected templates
- * (chat_jinja.c) and the Go-template engine for Modelfile TEMPLATEs
- * (chat_gotmpl.c). */
+ * buffer, the Jinja evaluator that verifies detected templates and applies
+ * the others (chat_jinja.c, chat_jinja_eval.c, chat_jinja_check.c) and the
+ * Go-template engine for Modelfile TEMPLATEs (chat_gotmpl.c). */
 #ifndef AZC_RUNTIME_CHAT_INTERNAL_H
 #define AZC_RUNTIME_CHAT_INTERNAL_H
 
@@ -26,18 +26,44 @@ typedef enum azc_jinja_result {
 typedef struct azc_jinja azc_jinja_t;
 
 /* Parses a template as Hugging Face's chat templating configures Jinja
- * (trim_blocks, lstrip_blocks). err receives a message on failure. */
+ * (trim_blocks, lstrip_blocks). err receives a message on failure. The
+ * tree's text nodes point into src: it must outlive the tree. */
 azc_jinja_result_t azc_jinja_parse(const char *src, size_t len, azc_jinja_t **out, char *err,
                                    size_t err_cap);
 /* Renders with messages, add_generation_prompt, bos_token, eos_token,
  * raise_exception and strftime_now defined (as llama.cpp's minja does; tools
- * undefined). now: the time strftime_now formats, in Unix seconds read as
- * UTC (tests fix it), or 0 for the current local time. The tree is only
- * read, so renders of one template may run in several threads at once. */
+ * undefined), and the string variables of `extra` (name, value, ...,
+ * NULL; may be NULL). now: the time strftime_now formats, in Unix seconds
+ * read as UTC (tests fix it), or 0 for the current local time. The tree is
+ * only read, so renders of one template may run in several threads at
+ * once. */
 azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message_t *msgs, size_t n,
                                     bool add_generation_prompt, const char *bos, const char *eos,
-                                    int64_t now, azc_buf_t *out, char *err, size_t err_cap);
+                                    int64_t now, const char *const *extra, azc_buf_t *out,
+                                    char *err, size_t err_cap);
+
+/* The variables llama.cpp's --jinja mode gives a template beyond the ones
+ * above (common/chat.cpp, its handlers without tools): Firefunction v2's
+ * (" functools[" in the template) datetime, now as "%b %d %Y %H:%M:%S GMT",
+ * and functions, "". extra receives name/value pairs and a NULL (at most 5
+ * entries); date holds the date's text; now as for azc_jinja_render.
+ * Returns whether the template gets any. */
+bool azc_chat_jinja_extra(const char *src, int64_t now, char date[64], const char *extra[5]);
 void azc_jinja_free(azc_jinja_t *t);
+
+/* Looks up every filter, test, method and function a parsed template names,
+ * in every branch: UNSUPPORTED with err naming the first the evaluator does
+ * not have ("line 3: the filter 'wordwrap'"), else OK (chat_jinja_check.c). */
+azc_jinja_result_t azc_jinja_check(const azc_jinja_t *t, char *err, size_t err_cap);
+
+enum {
+  AZC_JINJA_KNOWN_FILTERS,
+  AZC_JINJA_KNOWN_TESTS,
+  AZC_JINJA_KNOWN_METHODS,
+  AZC_JINJA_KNOWN_FUNCTIONS
+};
+/* The names azc_jinja_check accepts, of one kind (borrowed). */
+size_t azc_jinja_known(int kind, const char *const **names);
 
 /* ---- Go templates (chat_gotmpl.c) ---- */
 

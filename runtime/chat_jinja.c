@@ -1161,7 +1161,7 @@ azc_jinja_result_t azc_jinja_parse(const char *src, size_t len, azc_jinja_t **ou
       j->n_body = body.n;
     }
   }
-  free(L.toks); /* the tree keeps only arena copies of what it needs */
+  free(L.toks); /* the tree keeps arena copies of names; its text nodes point into src */
   if (r != AZC_JINJA_OK) {
     azc_jinja_free(j);
     return r;

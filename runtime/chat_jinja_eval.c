@@ -905,6 +905,41 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
     return azc_jinja_replace(C, to_str(C, v), a0, arg(a, 1, NULL),
                              a2.k == V_UNDEF ? -1 : want_int(C, a2, "count"));
   }
+  if (!strcmp(name, "indent")) {
+    value_t w = arg(a, 0, "width"), first = arg(a, 1, "first"), blank = arg(a, 2, "blank");
+    if (v.k != V_STR) ERROR("indent of a %s (it takes a string)", kind_name(v));
+    const str_t *ind = w.k == V_STR ? w.s : NULL;
+    if (!ind) { /* a number of spaces (Python's " " * width) */
+      int64_t k = w.k == V_UNDEF ? 4 : want_int(C, w, "indent width");
+      if (k > 256) UNSUP("an indent of %lld spaces", (long long)k);
+      str_t *sp = alloc(C, sizeof(str_t) + (size_t)AZC_MAX(k, 0) + 1);
+      sp->n = (size_t)AZC_MAX(k, 0);
+      memset(sp->s, ' ', sp->n);
+      sp->s[sp->n] = 0;
+      ind = sp;
+    }
+    return azc_jinja_indent(C, v, ind, truthy(first), truthy(blank));
+  }
+  if (!strcmp(name, "unique")) {
+    /* jinja2's do_unique: first occurrences, keyed by the item (or its
+     * attribute), strings compared lower-cased unless case_sensitive */
+    bool case_sensitive = truthy(arg(a, 0, "case_sensitive"));
+    value_t attr = arg(a, 1, "attribute");
+    list_t *src = iter_items(C, v), *l = new_list(C, src->n), *keys = new_list(C, src->n);
+    for (size_t i = 0; i < src->n; i++) {
+      step(C);
+      value_t key = attr.k == V_UNDEF ? src->items[i] : attribute_of(C, src->items[i], attr);
+      if (key.k == V_LIST && !key.l->tuple) ERROR("unhashable type: 'list'");
+      if (key.k == V_DICT) ERROR("unhashable type: 'dict'");
+      if (key.k == V_STR && !case_sensitive) key = azc_jinja_change_case(C, key, 1);
+      bool seen = false;
+      for (size_t k = 0; k < keys->n && !seen; k++) seen = equal(keys->items[k], key);
+      if (seen) continue;
+      list_push(C, keys, key);
+      list_push(C, l, src->items[i]);
+    }
+    return (value_t){.k = V_LIST, .l = l};
+  }
   if (!strcmp(name, "abs")) {
     if (v.k == V_INT) return mk_int(v.i < 0 ? -v.i : v.i);
     if (v.k == V_FLOAT) return (value_t){.k = V_FLOAT, .f = fabs(v.f)};
@@ -1328,7 +1363,8 @@ static value_t func(func_id_t id) {
 
 azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message_t *msgs, size_t n,
                                     bool add_generation_prompt, const char *bos, const char *eos,
-                                    int64_t now, azc_buf_t *out, char *err, size_t err_cap) {
+                                    int64_t now, const char *const *extra, azc_buf_t *out,
+                                    char *err, size_t err_cap) {
   if (err_cap) err[0] = 0;
   azc_arena_t arena;
   azc_arena_init(&arena, 1 << 16);
@@ -1355,6 +1391,8 @@ azc_jinja_result_t azc_jinja_render(const azc_jinja_t *t, const azc_chat_message
     set_var(&C, "range", func(FN_RANGE));
     set_var(&C, "namespace", func(FN_NAMESPACE));
     set_var(&C, "dict", func(FN_DICT));
+    for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+      set_var(&C, extra[i], mk_cstr(&C, extra[i + 1]));
     scope_t top; /* the template's own assignments */
     push_scope(&C, &top);
     C.top = &top;

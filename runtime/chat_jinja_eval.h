@@ -97,6 +97,10 @@ bool azc_jinja_str_ends(const str_t *s, const str_t *p);
 const char *azc_jinja_memmem(const char *h, size_t hn, const char *n, size_t nn);
 value_t azc_jinja_split(ctx_t *C, value_t v, value_t sep, int64_t maxsplit);
 value_t azc_jinja_replace(ctx_t *C, value_t v, value_t old, value_t new_, int64_t count);
+/* jinja2's indent filter on a string: the lines after the first (and the
+ * first too when `first`) start with `indention`; blank lines only when
+ * `blank` */
+value_t azc_jinja_indent(ctx_t *C, value_t v, const str_t *indention, bool first, bool blank);
 /* Python-style index normalization; false when out of range */
 bool azc_jinja_norm_index(int64_t i, size_t n, size_t *out);
 

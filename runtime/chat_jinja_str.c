@@ -180,3 +180,46 @@ bool azc_jinja_norm_index(int64_t i, size_t n, size_t *out) {
   *out = (size_t)i;
   return true;
 }
+
+/* Bytes of a line boundary of Python's str.splitlines at s (\r\n is one), 0 if none. */
+static size_t line_break_len(const unsigned char *s, size_t n) {
+  if (n >= 2 && s[0] == '\r' && s[1] == '\n') return 2;
+  if (n >= 1 && (s[0] == '\n' || s[0] == '\r' || s[0] == '\v' || s[0] == '\f' || s[0] == 0x1c ||
+                 s[0] == 0x1d || s[0] == 0x1e))
+    return 1;
+  if (n >= 2 && s[0] == 0xC2 && s[1] == 0x85) return 2;                         /* U+0085 */
+  if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 && (s[2] == 0xA8 || s[2] == 0xA9)) /* U+2028/9 */
+    return 3;
+  return 0;
+}
+
+value_t azc_jinja_indent(ctx_t *C, value_t v, const str_t *indention, bool first, bool blank) {
+  /* jinja2's do_indent: s + "\n" split as str.splitlines() does (the
+   * boundaries dropped), lines joined by "\n", every line after the first
+   * indented (blank ones too when `blank`), the first too when `first` */
+  const unsigned char *s = (const unsigned char *)v.s->s;
+  size_t n = v.s->n;
+  azc_buf_t b = {0};
+  if (first) azc_buf_put(&b, indention->s, indention->n);
+  size_t at = 0;
+  for (bool first_line = true;; first_line = false) {
+    size_t end = at, k = 0;
+    while (end < n && !(k = line_break_len(s + end, n - end))) end++;
+    /* the line [at, end); the "\n" jinja2 appends ends the last one */
+    if (!first_line) {
+      azc_buf_put(&b, "\n", 1);
+      if (blank || end > at) azc_buf_put(&b, indention->s, indention->n);
+    }
+    azc_buf_put(&b, (const char *)s + at, end - at);
+    if (end >= n) break; /* the appended "\n" ends this line: nothing follows */
+    if (end + 1 == n && s[end] == '\r') break; /* "\r" + the appended "\n": one boundary */
+    at = end + k;
+  }
+  if (b.oom) {
+    azc_buf_free(&b);
+    azc_jinja_fail(C, AZC_JINJA_NOMEM, "out of memory");
+  }
+  value_t r = mk_str(C, b.data ? b.data : "", b.len);
+  azc_buf_free(&b);
+  return r;
+}

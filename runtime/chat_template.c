@@ -1,6 +1,7 @@
 /* Chat templates (see chat_template.h): llama.cpp's builtin formats, its
  * detection heuristics, the verification of a detected GGUF template against
- * azc's own rendering of it, and the Go templates of Modelfiles.
+ * azc's own rendering of it, the GGUF templates azc applies by evaluating
+ * them (the jinja kind), and the Go templates of Modelfiles.
  *
  * The builtins follow llama.cpp's llm_chat_apply_template (src/llama-chat.cpp)
  * case by case, including its quirks (gemma folds the system message into the
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/base/util.h"
 #include "runtime/chat_internal.h"
@@ -60,7 +62,8 @@ typedef enum fmt {
   F_LLAMA4,
   F_SMOLVLM,
   F_COUNT,
-  F_GO = F_COUNT
+  F_GO = F_COUNT, /* a Modelfile TEMPLATE */
+  F_JINJA         /* a GGUF template azc evaluates */
 } fmt_t;
 
 typedef struct builtin {
@@ -116,6 +119,13 @@ struct azc_chat_template {
   bool system_error; /* the template raises for system messages (gemma's official one) */
   char eos[64];      /* the model's EOS text: one trailing copy is cut from renderings */
   azc_gotmpl_t *go;
+  /* F_JINJA */
+  azc_jinja_t *jinja;
+  char *jsrc;        /* the template's text (the tree points into it) */
+  char *jbos, *jeos; /* bos_token, eos_token */
+  bool strip_bos;
+  bool extra; /* llama.cpp gives the template variables of its own (azc_chat_jinja_extra) */
+  int64_t now;
   const char *stops[4];
   size_t n_stops;
 };
@@ -173,12 +183,18 @@ azc_status_t azc_chat_template_go(const char *src, size_t len, azc_chat_template
 void azc_chat_template_destroy(azc_chat_template_t *t) {
   if (!t) return;
   azc_gotmpl_free(t->go);
+  azc_jinja_free(t->jinja);
+  free(t->jsrc);
+  free(t->jbos);
+  free(t->jeos);
   free(t);
 }
 
 const char *azc_chat_template_name(const azc_chat_template_t *t) {
-  return t->fmt == F_GO ? "modelfile" : builtins[t->fmt].name;
+  return t->fmt == F_GO ? "modelfile" : t->fmt == F_JINJA ? "jinja" : builtins[t->fmt].name;
 }
+
+void azc_chat_template_set_time(azc_chat_template_t *t, int64_t now) { t->now = now; }
 
 size_t azc_chat_template_stops(const azc_chat_template_t *t, const char *const **stops) {
   *stops = t->stops;
@@ -555,11 +571,75 @@ static void render_builtin(azc_buf_t *b, fmt_t f, const azc_chat_message_t *m, s
     render_roles(b, m, n, "", "\n\n", "User: ", "<end_of_utterance>\n",
                  "Assistant: ", "<end_of_utterance>\n", false, add_ass, "Assistant:");
     break;
-  case F_COUNT: break;
+  case F_COUNT:        /* F_GO */
+  case F_JINJA: break; /* not builtins: render() does these */
   }
 }
 
 /* ---- rendering ---- */
+
+bool azc_chat_jinja_extra(const char *src, int64_t now, char date[64], const char *extra[5]) {
+  extra[0] = NULL;
+  date[0] = 0;
+  if (!strstr(src, " functools[")) return false;
+  /* common_chat_params_init_firefunction_v2: its template needs both */
+  struct tm tm;
+  time_t t = now ? (time_t)now : time(NULL);
+  if (now)
+    gmtime_r(&t, &tm);
+  else
+    localtime_r(&t, &tm); /* llama.cpp's format_time: std::localtime */
+  strftime(date, 64, "%b %d %Y %H:%M:%S GMT", &tm);
+  extra[0] = "datetime";
+  extra[1] = date;
+  extra[2] = "functions";
+  extra[3] = "";
+  extra[4] = NULL;
+  return true;
+}
+
+/* Removes s from the start (or the end) of b when it is there. */
+static void cut(azc_buf_t *b, const char *s, bool at_end) {
+  size_t k = strlen(s);
+  if (!k || b->len < k) return;
+  if (at_end ? memcmp(b->data + b->len - k, s, k) : memcmp(b->data, s, k)) return;
+  if (!at_end) memmove(b->data, b->data + k, b->len - k);
+  b->data[b->len -= k] = 0;
+}
+
+/* The jinja kind: the template evaluated on the conversation, then
+ * llama.cpp's normalisation (common/chat.cpp: a leading bos_token when the
+ * tokenizer adds one, a trailing eos_token). */
+static azc_status_t render_jinja(const azc_chat_template_t *t, const azc_chat_message_t *m,
+                                 size_t n, bool add_ass, azc_buf_t *b) {
+  char err[256], date[64];
+  const char *extra[5] = {NULL};
+  if (t->extra) azc_chat_jinja_extra(t->jsrc, t->now, date, extra);
+  azc_jinja_result_t r = azc_jinja_render(t->jinja, m, n, add_ass, t->jbos, t->jeos, t->now, extra,
+                                          b, err, sizeof(err));
+  switch (r) {
+  case AZC_JINJA_OK: break;
+  case AZC_JINJA_RAISED:
+    return AZC_ERR(AZC_INVALID_ARGUMENT,
+                   "the model's chat template rejects this conversation: \"%s\" (its "
+                   "raise_exception)",
+                   err);
+  case AZC_JINJA_ERROR:
+    return AZC_ERR(AZC_INVALID_ARGUMENT,
+                   "the model's chat template fails on this conversation (as Jinja would): %s",
+                   err);
+  case AZC_JINJA_UNSUPPORTED:
+    return AZC_ERR(AZC_UNSUPPORTED,
+                   "the model's chat template needs what azc's Jinja evaluator does not have for "
+                   "this conversation: %s",
+                   err);
+  case AZC_JINJA_NOMEM: return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  }
+  if (b->oom) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  if (t->strip_bos) cut(b, t->jbos, false);
+  cut(b, t->jeos, true);
+  return NULL;
+}
 
 static azc_status_t render(const azc_chat_template_t *t, const azc_chat_message_t *m, size_t n,
                            bool add_ass, azc_buf_t *b) {
@@ -567,6 +647,7 @@ static azc_status_t render(const azc_chat_template_t *t, const azc_chat_message_
     if (!m[i].role || !m[i].content)
       return AZC_ERR(AZC_INVALID_ARGUMENT, "chat message %zu has no role or content", i);
   if (t->fmt == F_GO) return azc_gotmpl_execute_chat(t->go, m, n, add_ass, b);
+  if (t->fmt == F_JINJA) return render_jinja(t, m, n, add_ass, b);
   if (t->system_error)
     for (size_t i = 0; i < n; i++)
       if (!strcmp(m[i].role, "system"))
@@ -743,10 +824,17 @@ static void describe_difference(azc_chat_detection_t *d, const probe_t *p, const
   trim_partial_utf8(d->reason);
 }
 
+typedef enum verdict {
+  V_SAME,      /* every probe renders as the builtin: d->name is filled */
+  V_DIFFERENT, /* a probe renders differently (d->reason says where) */
+  V_FAILED     /* azc cannot render the template, or it fails (d->reason says why) */
+} verdict_t;
+
 /* Renders every probe with the Jinja template and with the builtin; fills
  * d->name when all agree. */
 static azc_status_t verify(const char *src, size_t len, fmt_t f, const char *bos, const char *eos,
-                           azc_chat_detection_t *d) {
+                           azc_chat_detection_t *d, verdict_t *verdict) {
+  *verdict = V_FAILED;
   char err[200] = "";
   azc_jinja_t *j = NULL;
   azc_jinja_result_t r = azc_jinja_parse(src, len, &j, err, sizeof(err));
@@ -757,16 +845,20 @@ static azc_status_t verify(const char *src, size_t len, fmt_t f, const char *bos
              d->guess, err);
     return NULL;
   }
+  bool different = false;
   azc_chat_template_t t = {.fmt = f};
   snprintf(t.eos, sizeof(t.eos), "%s", strlen(eos) < sizeof(t.eos) ? eos : "");
   bool system_raises = false, ok = true;
   size_t bos_n = strlen(bos), eos_n = strlen(eos);
   azc_status_t st = NULL;
+  char date[64];
+  const char *extra[5];
+  azc_chat_jinja_extra(src, 0, date, extra);
   for (size_t i = 0; ok && !st && i < AZC_ARRAY_SIZE(probes); i++) {
     const probe_t *p = &probes[i];
     azc_buf_t ref = {0}, mine = {0};
     err[0] = 0;
-    r = azc_jinja_render(j, p->msgs, p->n, p->gen, bos, eos, 0, &ref, err, sizeof(err));
+    r = azc_jinja_render(j, p->msgs, p->n, p->gen, bos, eos, 0, extra, &ref, err, sizeof(err));
     if (r == AZC_JINJA_NOMEM || ref.oom) {
       st = AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
     } else if (r == AZC_JINJA_RAISED && has_system(p)) {
@@ -791,6 +883,7 @@ static azc_status_t verify(const char *src, size_t len, fmt_t f, const char *bos
       if (!st && (mine.len != rn || memcmp(ms, rs, rn))) {
         describe_difference(d, p, rs, rn, ms, mine.len);
         ok = false;
+        different = true;
       }
     }
     azc_buf_free(&ref);
@@ -799,6 +892,143 @@ static azc_status_t verify(const char *src, size_t len, fmt_t f, const char *bos
   azc_jinja_free(j);
   if (!st && ok) {
     snprintf(d->name, sizeof(d->name), "%s", builtins[f].name);
+    d->system_error = system_raises;
+    *verdict = V_SAME;
+  } else if (different) {
+    *verdict = V_DIFFERENT;
+  }
+  return st;
+}
+
+/* ---- the jinja kind ---- */
+
+static azc_status_t jinja_parse(const char *src, size_t len, azc_jinja_t **out, char *err,
+                                size_t err_cap) {
+  *out = NULL;
+  azc_jinja_result_t r = azc_jinja_parse(src, len, out, err, err_cap);
+  if (r == AZC_JINJA_OK) {
+    r = azc_jinja_check(*out, err, err_cap);
+    if (r != AZC_JINJA_OK) {
+      azc_jinja_free(*out);
+      *out = NULL;
+    }
+  }
+  if (r == AZC_JINJA_NOMEM) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  return r == AZC_JINJA_OK ? NULL : AZC_ERR(AZC_UNSUPPORTED, "%s", err);
+}
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s ? s : "");
+  char *d = malloc(n + 1);
+  if (d) memcpy(d, s ? s : "", n + 1);
+  return d;
+}
+
+azc_status_t azc_chat_template_jinja(const char *src, size_t len, const char *bos, const char *eos,
+                                     bool strip_bos, azc_chat_template_t **out) {
+  *out = NULL;
+  char *text = malloc(len + 1);
+  if (!text) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  memcpy(text, src, len);
+  text[len] = 0;
+  azc_jinja_t *j = NULL;
+  char err[256] = "";
+  azc_status_t st =
+      strlen(text) != len ? AZC_ERR(AZC_UNSUPPORTED, "the template holds a NUL byte") : NULL;
+  if (!st) st = jinja_parse(text, len, &j, err, sizeof(err));
+  if (st) {
+    free(text);
+    return azc_status_wrap(st, "the model's chat template cannot be evaluated by azc");
+  }
+  int guess = detect_heuristic(text);
+  azc_chat_template_t *t = NULL;
+  st = make(F_JINJA, &t);
+  if (st) {
+    azc_jinja_free(j);
+    free(text);
+    return st;
+  }
+  t->jinja = j;
+  t->jsrc = text;
+  char date[64];
+  const char *extra[5];
+  t->extra = azc_chat_jinja_extra(text, 0, date, extra);
+  if (!(t->jbos = dup_str(bos)) || !(t->jeos = dup_str(eos))) {
+    azc_chat_template_destroy(t);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  }
+  t->strip_bos = strip_bos;
+  /* the turn markers of the format llama.cpp's heuristic names, if any */
+  for (int i = 0; guess >= 0 && i < 4 && builtins[guess].stops[i]; i++)
+    t->stops[t->n_stops++] = builtins[guess].stops[i];
+  *out = t;
+  return NULL;
+}
+
+/* Whether text holds s without its surrounding whitespace. */
+static bool contains_trimmed(const char *text, size_t n, const char *s) {
+  size_t a = 0, b = strlen(s);
+  while (a < b && isspace((unsigned char)s[a])) a++;
+  while (b > a && isspace((unsigned char)s[b - 1])) b--;
+  if (a == b) return true;
+  for (size_t i = 0; i + (b - a) <= n; i++)
+    if (!memcmp(text + i, s + a, b - a)) return true;
+  return false;
+}
+
+/* Whether azc can apply the template by evaluating it: it parses, the
+ * evaluator has everything it names, and every probe conversation renders
+ * and keeps its user messages (a probe with a system message may raise:
+ * the template then rejects system messages). Fills d->jinja, or puts why
+ * not into `why`. */
+static azc_status_t try_jinja(const char *src, size_t len, const char *bos, const char *eos,
+                              azc_chat_detection_t *d, char *why, size_t why_cap) {
+  char err[256] = "";
+  azc_jinja_t *j = NULL;
+  azc_status_t st = jinja_parse(src, len, &j, err, sizeof(err));
+  if (st) {
+    bool nomem = azc_status_code(st) == AZC_OUT_OF_MEMORY;
+    if (!nomem) snprintf(why, why_cap, "azc cannot evaluate the template: %s", err);
+    azc_status_free(st);
+    return nomem ? AZC_ERR(AZC_OUT_OF_MEMORY, "chat template") : NULL;
+  }
+  bool ok = true, system_raises = false;
+  char date[64];
+  const char *extra[5];
+  azc_chat_jinja_extra(src, 0, date, extra);
+  for (size_t i = 0; ok && !st && i < AZC_ARRAY_SIZE(probes); i++) {
+    const probe_t *p = &probes[i];
+    azc_buf_t b = {0};
+    err[0] = 0;
+    azc_jinja_result_t r =
+        azc_jinja_render(j, p->msgs, p->n, p->gen, bos, eos, 0, extra, &b, err, sizeof(err));
+    if (r == AZC_JINJA_NOMEM || b.oom) {
+      st = AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+    } else if (r == AZC_JINJA_RAISED && has_system(p)) {
+      system_raises = true;
+    } else if (r != AZC_JINJA_OK) {
+      snprintf(why, why_cap, "%s: %s",
+               r == AZC_JINJA_UNSUPPORTED ? "azc cannot evaluate the template"
+               : r == AZC_JINJA_RAISED    ? "the template raises an error for a plain conversation"
+                                          : "the template fails on a plain conversation",
+               err);
+      ok = false;
+    } else {
+      for (size_t k = 0; ok && k < p->n; k++)
+        if (!strcmp(p->msgs[k].role, "user") &&
+            !contains_trimmed(b.data ? b.data : "", b.len, p->msgs[k].content)) {
+          snprintf(why, why_cap,
+                   "the template does not write the user's message (\"%s\", conversation of %zu "
+                   "messages)",
+                   p->msgs[k].content, p->n);
+          ok = false;
+        }
+    }
+    azc_buf_free(&b);
+  }
+  azc_jinja_free(j);
+  if (!st && ok) {
+    d->jinja = true;
     d->system_error = system_raises;
   }
   return st;
@@ -820,12 +1050,22 @@ azc_status_t azc_chat_template_detect(const char *jinja, size_t len, const char 
     snprintf(out->reason, sizeof(out->reason), "the template holds a NUL byte");
   } else {
     int f = detect_heuristic(src);
+    verdict_t v = V_DIFFERENT;
     if (f < 0) {
-      snprintf(out->reason, sizeof(out->reason),
-               "not a format llama.cpp recognises (give a TEMPLATE in a Modelfile)");
+      snprintf(out->reason, sizeof(out->reason), "not a format llama.cpp recognises");
     } else {
       snprintf(out->guess, sizeof(out->guess), "%s", builtins[f].name);
-      st = verify(src, len, (fmt_t)f, bos ? bos : "", eos ? eos : "", out);
+      st = verify(src, len, (fmt_t)f, bos ? bos : "", eos ? eos : "", out, &v);
+    }
+    /* not a builtin: applied by evaluating it, if azc can (a template that
+     * failed the verification's renders is refused with that reason) */
+    char why[256] = "";
+    if (!st && v == V_DIFFERENT)
+      st = try_jinja(src, len, bos ? bos : "", eos ? eos : "", out, why, sizeof(why));
+    if (!st && v == V_DIFFERENT && !out->jinja) {
+      size_t k = strlen(out->reason);
+      snprintf(out->reason + k, sizeof(out->reason) - k, ", and %s", why);
+      trim_partial_utf8(out->reason);
     }
   }
   free(src);

@@ -130,9 +130,7 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
   if (n_ctx <= 0) n_ctx = AZC_MIN(b->meta.n_ctx_train, 4096);
   x->default_ctx = n_ctx;
   x->max_ctx = AZC_MAX(n_ctx, b->meta.n_ctx_train);
-  char eos[256];
-  azc_chat_token_text(b->tokenizer, azc_tokenizer_eos(b->tokenizer), eos, sizeof(eos));
-  st = azc_chat_info_template(ci, eos, &x->tmpl);
+  st = azc_chat_info_template(ci, b->tokenizer, &x->tmpl);
   x->template_error[0] = 0;
   if (st) {
     snprintf(x->template_error, sizeof(x->template_error), "%s", azc_status_message(st));

@@ -2,8 +2,10 @@
  * a JSON job on stdin, {"templates": [{"file", "bos", "eos"}],
  * "conversations": [{"messages": [{"role", "content"}], "add_generation_prompt"}]},
  * and writes one JSON object per template: azc's detection (name, guess,
- * reason, system_error), azc's rendering of every conversation with the
- * detected builtin ("renders", null where azc refuses the conversation), and
+ * jinja_kind, reason, system_error), azc's rendering of every conversation through
+ * the public chat-template API with what detection chose, the builtin or
+ * the jinja kind ("renders", null where azc refuses the conversation, with
+ * the error in "errors"), and
  * azc's own Jinja evaluator's rendering of the raw template ("jinja", null
  * where it cannot evaluate it), so that the script can compare both with
  * python3-jinja2. */
@@ -77,19 +79,30 @@ int main(void) {
     }
     cJSON_AddStringToObject(o, "name", d.name);
     cJSON_AddStringToObject(o, "guess", d.guess);
+    cJSON_AddBoolToObject(o, "jinja_kind", d.jinja);
     cJSON_AddStringToObject(o, "reason", d.reason);
     cJSON_AddBoolToObject(o, "system_error", d.system_error);
     cJSON *renders = cJSON_AddArrayToObject(o, "renders");
+    cJSON *errors = cJSON_AddArrayToObject(o, "errors");
     azc_chat_template_t *tm = NULL;
-    if (d.name[0]) {
-      st = azc_chat_template_for_model(d.name, d.system_error, eos, &tm);
-      if (st) return 2;
+    if (d.name[0] || d.jinja) {
+      /* the tokenizers of these models add a BOS: a leading bos_token is cut */
+      st = d.name[0] ? azc_chat_template_for_model(d.name, d.system_error, eos, &tm)
+                     : azc_chat_template_jinja(src, len, bos, eos, true, &tm);
+      if (st) {
+        fprintf(stderr, "chat_render: %s: %s\n", file, azc_status_message(st));
+        return 2;
+      }
+      azc_chat_template_set_time(tm, now);
+      cJSON_AddStringToObject(o, "kind", azc_chat_template_name(tm));
     }
     for (int c = 0; c < n_conv; c++) {
       char *text = NULL;
       azc_status_t rs = tm ? azc_chat_template_apply(tm, msgs[c], n_msgs[c], gen[c], &text, NULL)
                            : AZC_ERR(AZC_UNSUPPORTED, "refused");
       cJSON_AddItemToArray(renders, rs ? cJSON_CreateNull() : cJSON_CreateString(text));
+      cJSON_AddItemToArray(errors,
+                           rs ? cJSON_CreateString(azc_status_message(rs)) : cJSON_CreateNull());
       azc_status_free(rs);
       free(text);
     }
@@ -100,14 +113,17 @@ int main(void) {
     azc_jinja_t *j = NULL;
     azc_jinja_result_t r = azc_jinja_parse(src, len, &j, err, sizeof(err));
     cJSON_AddStringToObject(o, "jinja_parse", r == AZC_JINJA_OK ? "" : err);
+    char date[64];
+    const char *extra[5];
+    azc_chat_jinja_extra(src, now, date, extra); /* what llama.cpp adds, as the product does */
     for (int c = 0; c < n_conv; c++) {
       if (r != AZC_JINJA_OK) {
         cJSON_AddItemToArray(jin, cJSON_CreateNull());
         continue;
       }
       azc_buf_t b = {0};
-      azc_jinja_result_t rr =
-          azc_jinja_render(j, msgs[c], n_msgs[c], gen[c], bos, eos, now, &b, err, sizeof(err));
+      azc_jinja_result_t rr = azc_jinja_render(j, msgs[c], n_msgs[c], gen[c], bos, eos, now, extra,
+                                               &b, err, sizeof(err));
       cJSON *x = cJSON_CreateObject();
       static const char *const kinds[] = {"ok", "raised", "error", "unsupported", "nomem"};
       cJSON_AddStringToObject(x, "result", kinds[rr]);

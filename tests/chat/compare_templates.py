@@ -3,25 +3,32 @@
 
 For each template in TEMPLATES_DIR (../shared/templates: the chat templates of
 19 models, as GGUF files carry them in tokenizer.chat_template), azc either
-detects it as one of llama.cpp's builtin formats or refuses it by name. The
-rule checked here: a detected template is never misapplied, i.e. on every
-conversation below azc's rendering is exactly what python3-jinja2 renders from
+detects it as one of llama.cpp's builtin formats, or applies it by evaluating
+it with its own Jinja evaluator (the "jinja" kind, as llama.cpp's --jinja
+mode), or refuses it by name. The rule checked here: an applied template is
+never misapplied, i.e. on every conversation below azc's rendering, through
+the public chat-template API, is exactly what python3-jinja2 renders from
 the template itself (in Hugging Face's environment: trim_blocks,
-lstrip_blocks, loop controls, raise_exception, strftime_now, tojson), after
+lstrip_blocks, loop controls, raise_exception, strftime_now, tojson, and the
+variables llama.cpp's --jinja mode adds for some templates: Firefunction v2's
+datetime and functions), after
 llama.cpp's normalisation of a Jinja rendering (one leading bos_token and one
 trailing eos_token removed, the tokenizer adds them). Where Jinja raises for a
 conversation (gemma's "System role not supported"), azc must refuse that
-conversation too. bos_token/eos_token are those of each model's vocabulary,
+conversation too (the jinja kind with the template's own message).
+bos_token/eos_token are those of each model's vocabulary,
 which is what llama.cpp passes.
 
 A second check: azc's own Jinja evaluator (which azc uses to verify a
 detection) renders each template exactly as python3-jinja2 does wherever it
 accepts the template.
 
-usage: compare_templates.py CHAT_RENDER (TEMPLATES_DIR | CASES.json)
+usage: compare_templates.py CHAT_RENDER (TEMPLATES_DIR | CASES.json) [--all-applied]
 TEMPLATES_DIR: ../shared/templates. CASES.json: tests/chat/llama_cpp_chat_cases.json,
 the templates of llama.cpp's tests/test-chat-template.cpp (in the project, so
 always run), each with its own bos/eos.
+--all-applied: a refused template is a failure too (every one of the 19 real
+templates is a builtin or jinja).
 Exit 0 when every template passes, 1 on a failure, 77 when TEMPLATES_DIR is
 missing (../shared absent).
 """
@@ -39,13 +46,14 @@ try:
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 except ImportError:
-    print("FAIL: python3-jinja2 is not installed (scripts/deps.sh installs it)")
-    sys.exit(1)
+    print("SKIPPED: python3-jinja2 is not installed (scripts/deps.sh installs it)")
+    sys.exit(77)
 if not jinja2.__file__.startswith("/usr/lib/python3/dist-packages/"):
     print("FAIL: jinja2 does not come from Debian's python3-jinja2:", jinja2.__file__)
     sys.exit(1)
 
 chat_render, source = sys.argv[1], sys.argv[2]
+all_applied = "--all-applied" in sys.argv[3:]
 
 LLAMA3 = ("<|begin_of_text|>", "<|eot_id|>")
 QWEN = ("<|endoftext|>", "<|im_end|>")
@@ -127,12 +135,21 @@ env.globals["strftime_now"] = lambda fmt: datetime.datetime.fromtimestamp(
     NOW, datetime.timezone.utc).strftime(fmt)
 
 
+def llama_cpp_extra(src):
+    """the variables llama.cpp's --jinja mode adds for a template (common/chat.cpp, without
+    tools): Firefunction v2 (" functools[") gets datetime and functions"""
+    if " functools[" not in src:
+        return {}
+    return {"datetime": datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc).strftime(
+        "%b %d %Y %H:%M:%S GMT"), "functions": ""}
+
+
 def jinja_render(src, c, bos, eos):
     """(raw text, or None when the template raises) for conversation c"""
     try:
         t = env.from_string(src)
         return t.render(messages=c["messages"], add_generation_prompt=c["add_generation_prompt"],
-                        bos_token=bos, eos_token=eos), None
+                        bos_token=bos, eos_token=eos, **llama_cpp_extra(src)), None
     except Exception as e:  # TemplateError, UndefinedError, TypeError ...
         return None, "%s: %s" % (type(e).__name__, e)
 
@@ -172,18 +189,27 @@ if res.returncode != 0:
 azc = json.loads(res.stdout)
 
 failures = 0
-detected = refused = 0
+builtin = jinja = refused = 0
 evaluator_checked = 0
 print("%-52s %-16s %s" % ("template", "azc", "llama.cpp heuristic / reason"))
 for (f, path, bos, eos), a in zip(templates, azc):
     src = open(path, encoding="utf-8").read()
     if a["name"]:
-        detected += 1
-        print("%-52s %-16s %s" % (f, "detected " + a["name"],
+        builtin += 1
+        print("%-52s %-16s %s" % (f, "builtin " + a["name"],
                                   "(system messages refused)" if a["system_error"] else ""))
+    elif a["jinja_kind"]:
+        jinja += 1
+        print("%-52s %-16s %s" % (f, "jinja", "not a builtin: " + a["reason"]))
+        if a.get("kind") != "jinja":
+            print("  FAIL: the template applied is %r, not the jinja kind" % a.get("kind"))
+            failures += 1
     else:
         refused += 1
         print("%-52s %-16s %s" % (f, "refused", (a["guess"] + ": " if a["guess"] else "") + a["reason"]))
+        if all_applied:
+            print("  FAIL: refused (every one of these templates must be a builtin or jinja)")
+            failures += 1
     for i, c in enumerate(CONVERSATIONS):
         ref, err = jinja_render(src, c, bos, eos)
         # azc's evaluator must agree with python3-jinja2 wherever it answers
@@ -200,19 +226,25 @@ for (f, path, bos, eos), a in zip(templates, azc):
             elif j["result"] == "ok" and j["text"] != ref:
                 print("  FAIL evaluator: conversation %d:\n    azc    %r\n    jinja2 %r" % (i, j["text"], ref))
                 failures += 1
-        if not a["name"]:
+        if not a["name"] and not a["jinja_kind"]:
             continue
         mine = a["renders"][i]
         if ref is None:
             if mine is not None:
                 print("  FAIL: conversation %d: jinja2 raised (%s) but azc rendered %r" % (i, err, mine))
                 failures += 1
+            elif a["jinja_kind"] and err.startswith("TemplateError: ") and \
+                    err[len("TemplateError: "):] not in a["errors"][i]:
+                print("  FAIL: conversation %d: azc's error does not carry the template's message "
+                      "%r: %s" % (i, err, a["errors"][i]))
+                failures += 1
             continue
         want = llama_cpp_prompt(ref, bos, eos)
         if mine != want:
             print("  FAIL misapplied: conversation %d:\n    azc    %r\n    jinja2 %r" % (i, mine, want))
             failures += 1
-print("%d templates: %d detected, %d refused; %d conversations each; azc's evaluator checked on %d "
-      "renderings; %d failures" % (len(templates), detected, refused, len(CONVERSATIONS),
-                                   evaluator_checked, failures))
+print("%d templates: %d applied (%d builtin, %d jinja), %d refused; %d conversations each; azc's "
+      "evaluator checked on %d renderings; %d failures" %
+      (len(templates), builtin + jinja, builtin, jinja, refused, len(CONVERSATIONS),
+       evaluator_checked, failures))
 sys.exit(1 if failures else 0)

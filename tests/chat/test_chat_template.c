@@ -1,12 +1,15 @@
 /* Chat templates: llama.cpp's builtin formats and detection heuristics
  * against llama.cpp's own test vectors (tests/chat/llama_cpp_chat_cases.json,
  * from its tests/test-chat-template.cpp), the verification that gates a
- * detection (accepted, refused with a reason, system messages refused),
- * Ollama's Go templates (per-turn execution, .Messages, trimming, control
- * flow, functions, errors), and the chat section of a bundle (round trip,
- * damaged bytes, Ollama's message order). The comparison with python3-jinja2
- * on real templates is tests/chat/compare_templates.py. */
+ * detection (accepted, refused with a reason, system messages refused), the
+ * jinja kind (a template azc applies by evaluating it: the renders,
+ * BOS/EOS, raise_exception, strftime_now, a construct azc lacks refused by
+ * name, every name the check accepts really evaluated), Ollama's Go templates (per-turn execution,
+ * .Messages, trimming, control flow, functions, errors), and the chat section of a bundle (round
+ * trip, damaged bytes, Ollama's message order). The comparison with python3-jinja2 on real
+ * templates is tests/chat/compare_templates.py. */
 #include <cjson/cJSON.h>
+#include <time.h>
 
 #include "runtime/chat_info.h"
 #include "runtime/chat_internal.h"
@@ -139,24 +142,32 @@ static void test_detect_refuses(void) {
   ASSERT_STREQ(d.guess, "chatml");
   ASSERT_MSG(strstr(d.reason, "renders differently") && strstr(d.reason, "You are helpful"), "%s",
              d.reason);
+  ASSERT(d.jinja); /* not a builtin: applied by evaluating it (test_jinja_kind) */
   /* a construct azc's evaluator does not have */
   static const char call[] =
       "{% macro x() %}{{ caller() }}{% endmacro %}{% call x() %}<|im_start|>{% endcall %}";
   ASSERT_OK(azc_chat_template_detect(call, strlen(call), "", "", &d));
   ASSERT_STREQ(d.name, "");
+  ASSERT(!d.jinja);
   ASSERT_MSG(strstr(d.reason, "cannot evaluate") && strstr(d.reason, "caller"), "%s", d.reason);
-  /* not a format llama.cpp knows */
+  /* not a format llama.cpp knows, and it drops the user's message when a
+   * system message comes first: not applied either */
   ASSERT_OK(azc_chat_template_detect("{{ messages[0].content }}", 25, "", "", &d));
   ASSERT_STREQ(d.name, "");
   ASSERT_STREQ(d.guess, "");
-  ASSERT(strstr(d.reason, "not a format llama.cpp recognises"));
+  ASSERT(!d.jinja);
+  ASSERT_MSG(strstr(d.reason, "not a format llama.cpp recognises") &&
+                 strstr(d.reason, "does not write the user's message"),
+             "%s", d.reason);
   /* a syntax error */
   ASSERT_OK(azc_chat_template_detect("<|im_start|>{% if %}", 20, "", "", &d));
   ASSERT_STREQ(d.name, "");
+  ASSERT(!d.jinja);
   /* a template that raises on a plain conversation */
   static const char raises[] = "<|im_start|>{{ raise_exception('no') }}";
   ASSERT_OK(azc_chat_template_detect(raises, strlen(raises), "", "", &d));
   ASSERT(strstr(d.reason, "raises an error"));
+  ASSERT(!d.jinja);
 }
 
 static void test_detect_system_error(void) {
@@ -332,6 +343,7 @@ static void test_chat_info_roundtrip(void) {
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_SYSTEM, "Be brief.", 9));
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, "chatml", 6));
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_NO_SYSTEM, "", 0));
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_JINJA, "why not", 7));
   ASSERT_OK(azc_chat_info_add_message(ci, "user", "Hi"));
   ASSERT_OK(azc_chat_info_add_message(ci, "assistant", "Hello"));
   ASSERT_OK(azc_chat_info_add_param(ci, "stop", "<|end|>"));
@@ -346,6 +358,7 @@ static void test_chat_info_roundtrip(void) {
   ASSERT_STREQ(back->template_src, "{{ .Prompt }}");
   ASSERT_STREQ(back->system, "Be brief.");
   ASSERT_STREQ(back->template_name, "chatml");
+  ASSERT_STREQ(back->template_jinja, "why not");
   ASSERT(back->no_system);
   ASSERT_EQ_INT(back->n_messages, 2);
   ASSERT_STREQ(back->msg_content[1], "Hello");
@@ -396,19 +409,28 @@ static void test_chat_info_roundtrip(void) {
 
 static void test_chat_info_template_choice(void) {
   azc_chat_template_t *t;
-  ASSERT_OK(azc_chat_info_template(NULL, "", &t)); /* no chat data: Ollama's {{ .Prompt }} */
+  ASSERT_OK(azc_chat_info_template(NULL, NULL, &t)); /* no chat data: Ollama's {{ .Prompt }} */
   ASSERT_STREQ(azc_chat_template_name(t), "modelfile");
   azc_chat_template_destroy(t);
   azc_chat_info_t *ci = azc_chat_info_create();
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_GGUF_TEMPLATE, "{{ x }}", 7));
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_REFUSAL, "not recognised here", 19));
-  ASSERT_ERR(azc_chat_info_template(ci, "", &t), AZC_UNSUPPORTED, "not recognised here");
-  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, "phi3", 4));
-  ASSERT_OK(azc_chat_info_template(ci, "", &t));
+  ASSERT_ERR(azc_chat_info_template(ci, NULL, &t), AZC_UNSUPPORTED, "not recognised here");
+  /* the jinja kind: the GGUF template itself */
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_JINJA, "not a builtin", 13));
+  ASSERT_OK(azc_chat_info_template(ci, NULL, &t));
+  ASSERT_STREQ(azc_chat_template_name(t), "jinja");
+  azc_chat_message_t m[] = {{"user", "Q"}};
+  char *out = render(t, m, 1, true);
+  ASSERT_STREQ(out, "");
+  free(out);
+  azc_chat_template_destroy(t);
+  ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE_NAME, "phi3", 4)); /* a builtin wins */
+  ASSERT_OK(azc_chat_info_template(ci, NULL, &t));
   ASSERT_STREQ(azc_chat_template_name(t), "phi3");
   azc_chat_template_destroy(t);
   ASSERT_OK(azc_chat_info_set(ci, AZC_CHAT_TEMPLATE, "{{ .Prompt }}", 13)); /* TEMPLATE wins */
-  ASSERT_OK(azc_chat_info_template(ci, "", &t));
+  ASSERT_OK(azc_chat_info_template(ci, NULL, &t));
   ASSERT_STREQ(azc_chat_template_name(t), "modelfile");
   azc_chat_template_destroy(t);
   azc_chat_info_destroy(ci);
@@ -423,7 +445,8 @@ static azc_jinja_result_t jinja(const char *src, azc_buf_t *out, char *err, size
   static const azc_chat_message_t msgs[] = {{"system", "S"}, {"user", "Hi"}};
   azc_jinja_t *j = NULL;
   azc_jinja_result_t r = azc_jinja_parse(src, strlen(src), &j, err, cap);
-  if (r == AZC_JINJA_OK) r = azc_jinja_render(j, msgs, 2, false, "", "", 1721952000, out, err, cap);
+  if (r == AZC_JINJA_OK)
+    r = azc_jinja_render(j, msgs, 2, false, "", "", 1721952000, NULL, out, err, cap);
   azc_jinja_free(j);
   return r;
 }
@@ -462,6 +485,18 @@ static void test_jinja_macros(void) {
        "{% filter trim | replace('a', 'b') %}  aa  {% endfilter %}",
        "HI S|bb"},
       {"{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d') }}", "26 Jul 2024|2024-07-26"},
+      /* indent and unique (command-r-plus's and functionary v3.2's tool branches) */
+      {"{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb' | indent(2, first=true) }}|"
+       "{{ 'x\\n\\ny\\n' | indent(1, blank=true) }}|{{ 'p\\r\\nq\\r' | indent('> ') }}|"
+       "{{ '' | indent(first=true) }}",
+       "a\n    b\n\n    c|  a\n  b|x\n \n y\n |p\n> q|    "},
+      {"{{ ['foo', 'bar', 'foobar', 'FooBar'] | unique | list }}|"
+       "{{ ['a', 'A'] | unique(case_sensitive=true) | list }}|{{ [1, 1.0, True, 2] | unique | list "
+       "}}|"
+       "{{ [{'t': 'x'}, {'t': 'X'}, {'t': 'y'}] | map(attribute='t') | unique | join(',') }}|"
+       "{{ [{'t': 'x', 'i': 1}, {'t': 'x', 'i': 2}] | unique(attribute='t') | map(attribute='i') "
+       "| list }}",
+       "['foo', 'bar', 'foobar']|['a', 'A']|[1, 2]|x,y|[1]"},
   };
   char err[256];
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -498,6 +533,196 @@ static void test_jinja_macros(void) {
   azc_buf_free(&b);
 }
 
+/* ---- the jinja kind: GGUF templates azc applies by evaluating them ---- */
+
+/* chatml with a default system prompt and a date line: llama.cpp's heuristic
+ * says chatml, the renderings differ, so azc evaluates it */
+static const char QWENISH[] =
+    "{{ bos_token }}{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are "
+    "helpful. Today is ' + strftime_now('%d %b %Y') + '.<|im_end|>\\n' }}{% endif %}"
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+    "'<|im_start|>assistant\\n' }}{% endif %}";
+
+static void test_jinja_kind(void) {
+  azc_chat_detection_t d;
+  ASSERT_OK(azc_chat_template_detect(QWENISH, strlen(QWENISH), "<s>", "<|im_end|>", &d));
+  ASSERT_STREQ(d.name, "");
+  ASSERT_MSG(d.jinja, "refused: %s", d.reason);
+  ASSERT_MSG(strstr(d.reason, "renders differently from llama.cpp's chatml format"), "%s",
+             d.reason);
+  ASSERT(!d.system_error);
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_template_jinja(QWENISH, strlen(QWENISH), "<s>", "<|im_end|>", true, &t));
+  ASSERT_STREQ(azc_chat_template_name(t), "jinja");
+  const char *const *stops;
+  ASSERT_EQ_INT(azc_chat_template_stops(t, &stops), 2); /* chatml's, the heuristic's format */
+  ASSERT_STREQ(stops[1], "<|im_end|>");
+  azc_chat_template_set_time(t, 1721952000); /* 2024-07-26 */
+  azc_chat_message_t m[] = {{"user", "Hi"}, {"assistant", "Hello"}};
+  /* the leading bos_token is cut (the tokenizer adds the BOS) */
+  char *out = render(t, m, 1, true);
+  ASSERT_STREQ(out, "<|im_start|>system\nYou are helpful. Today is 26 Jul 2024.<|im_end|>\n"
+                    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  free(out);
+  /* no generation prompt: the conversation ends "<|im_end|>\n", nothing cut */
+  out = render(t, m, 2, false);
+  ASSERT(out && !strncmp(out, "<|im_start|>system", 18) &&
+         strstr(out, "<|im_start|>assistant\nHello<|im_end|>\n"));
+  free(out);
+  azc_chat_template_destroy(t);
+  /* a tokenizer that adds no BOS: the template's own bos_token stays */
+  ASSERT_OK(azc_chat_template_jinja(QWENISH, strlen(QWENISH), "<s>", "<|im_end|>", false, &t));
+  out = render(t, m, 1, true);
+  ASSERT(out && !strncmp(out, "<s><|im_start|>system", 21));
+  free(out);
+  /* strftime_now, not fixed: today's local date */
+  char today[64];
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  strftime(today, sizeof(today), "Today is %d %b %Y.", &tm);
+  out = render(t, m, 1, true);
+  ASSERT_MSG(out && strstr(out, today), "'%s' lacks '%s'", out ? out : "(error)", today);
+  free(out);
+  azc_chat_template_destroy(t);
+  /* one trailing eos_token is cut, as for the builtins */
+  static const char eos_end[] = "{% for m in messages %}[{{ m.role }}] {{ m.content }}"
+                                "{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[a] "
+                                "{% endif %}";
+  ASSERT_OK(azc_chat_template_detect(eos_end, strlen(eos_end), "", "</s>", &d));
+  ASSERT_MSG(d.jinja && strstr(d.reason, "not a format llama.cpp recognises"), "%s", d.reason);
+  ASSERT_OK(azc_chat_template_jinja(eos_end, strlen(eos_end), "", "</s>", true, &t));
+  ASSERT_EQ_INT(azc_chat_template_stops(t, &stops), 0); /* no heuristic format: EOG tokens only */
+  out = render(t, m, 2, false);
+  ASSERT_STREQ(out, "[user] Hi</s>[assistant] Hello");
+  free(out);
+  azc_chat_template_destroy(t);
+}
+
+static void test_jinja_raise(void) {
+  /* a template that rejects system messages (and is no builtin): applying
+   * it to one is an error carrying the template's message, not a crash */
+  static const char nosys[] =
+      "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not "
+      "supported by this model') }}{% endif %}<|user|>{{ m.content }}<|end|>{% endfor %}"
+      "{% if add_generation_prompt %}<|bot|>{% endif %}";
+  azc_chat_detection_t d;
+  ASSERT_OK(azc_chat_template_detect(nosys, strlen(nosys), "", "", &d));
+  ASSERT_MSG(d.jinja, "refused: %s", d.reason);
+  ASSERT(d.system_error);
+  azc_chat_template_t *t;
+  ASSERT_OK(azc_chat_template_jinja(nosys, strlen(nosys), "", "", true, &t));
+  azc_chat_message_t m[] = {{"system", "S"}, {"user", "Hi"}};
+  char *out = NULL;
+  ASSERT_ERR(azc_chat_template_apply(t, m, 2, true, &out, NULL), AZC_INVALID_ARGUMENT,
+             "rejects this conversation: \"System role not supported by this model\"");
+  ASSERT(!out);
+  out = render(t, m + 1, 1, true);
+  ASSERT_STREQ(out, "<|user|>Hi<|end|><|bot|>");
+  free(out);
+  /* a Jinja error on the data (an item of an undefined value) is an error too */
+  static const char bad[] = "{{ messages[0].content }}{{ messages[5].content.x }}";
+  azc_chat_template_destroy(t);
+  ASSERT_OK(azc_chat_template_jinja(bad, strlen(bad), "", "", true, &t));
+  ASSERT_ERR(azc_chat_template_apply(t, m, 2, true, &out, NULL), AZC_INVALID_ARGUMENT,
+             "fails on this conversation");
+  azc_chat_template_destroy(t);
+  /* what the evaluator lacks for this data (non-ASCII upper-casing) names it */
+  static const char up[] = "{% for m in messages %}{{ m.content | upper }}{% endfor %}";
+  ASSERT_OK(azc_chat_template_jinja(up, strlen(up), "", "", true, &t));
+  azc_chat_message_t u[] = {{"user", "Привет"}};
+  ASSERT_ERR(azc_chat_template_apply(t, u, 1, true, &out, NULL), AZC_UNSUPPORTED,
+             "changing the case of non-ASCII text");
+  out = render(t, (azc_chat_message_t[]){{"user", "hi"}}, 1, true);
+  ASSERT_STREQ(out, "HI");
+  free(out);
+  azc_chat_template_destroy(t);
+}
+
+static void test_jinja_refuses(void) {
+  /* a construct azc's evaluator lacks, planted where no conversation
+   * reaches (a tools branch): refused by name, by detection and by the
+   * constructor, never applied */
+#define LOOP                                                                                       \
+  "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+  static const char *const cases[][2] = {
+      {"{% if tools %}{{ tools | wordwrap(40) }}{% endif %}" LOOP, "line 1: the filter 'wordwrap'"},
+      {"{% if tools is iterable_thing %}x{% endif %}" LOOP, "the test 'iterable_thing'"},
+      {LOOP "{% if tools %}{{ tools[0].name.zfill(3) }}{% endif %}", "the method 'zfill'"},
+      {LOOP "{% if tools %}{% set c = cycler('a', 'b') %}{% endif %}", "the function 'cycler'"},
+      {LOOP "{{ messages | map('wordcount') | list }}", "the filter 'wordcount'"},
+      {LOOP "{{ messages | selectattr('role', 'matching', 'x') | list }}", "the test 'matching'"},
+      {LOOP "{% if tools %}{{ tools.append(1) }}{% endif %}", "the method 'append'"},
+      {"{% for m in messages %}{{ m.content }}{% endfor %}{% include 'x' %}", "'include'"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    const char *src = cases[i][0];
+    azc_chat_detection_t d;
+    ASSERT_OK(azc_chat_template_detect(src, strlen(src), "", "", &d));
+    ASSERT_MSG(!d.jinja && !d.name[0], "case %zu applied", i);
+    ASSERT_MSG(strstr(d.reason, "cannot evaluate") && strstr(d.reason, cases[i][1]), "case %zu: %s",
+               i, d.reason);
+    azc_chat_template_t *t = NULL;
+    ASSERT_ERR(azc_chat_template_jinja(src, strlen(src), "", "", true, &t), AZC_UNSUPPORTED,
+               cases[i][1]);
+    ASSERT(!t);
+  }
+#undef LOOP
+  /* a macro the template defines is a function it may call */
+  static const char macro[] = "{% macro turn(m) %}<{{ m.role }}>{{ m.content }}{% endmacro %}"
+                              "{% for m in messages %}{{ turn(m) }}{% endfor %}";
+  azc_chat_detection_t d;
+  ASSERT_OK(azc_chat_template_detect(macro, strlen(macro), "", "", &d));
+  ASSERT_MSG(d.jinja, "%s", d.reason);
+}
+
+/* Whether the evaluator has method `name` on the receiver (a string or a
+ * dict literal): the call may fail on its argument, but not as an unknown
+ * or unimplemented method. */
+static bool has_method(const char *receiver, const char *name) {
+  char src[128], err[256];
+  snprintf(src, sizeof(src), "{{ %s.%s('a') }}", receiver, name);
+  azc_buf_t b = {0};
+  azc_jinja_result_t r = jinja(src, &b, err, sizeof(err));
+  azc_buf_free(&b);
+  return !(r == AZC_JINJA_ERROR && strstr(err, "calling an undefined value")) &&
+         !(r == AZC_JINJA_UNSUPPORTED && strstr(err, "method"));
+}
+
+/* Every name the up-front check accepts is one the evaluator has: its
+ * rendering may fail on these arguments, but not as an unknown name. */
+static void test_jinja_known_names(void) {
+  static const char *const fmt[] = {
+      [AZC_JINJA_KNOWN_FILTERS] = "{{ [1, 2] | %s }}",
+      [AZC_JINJA_KNOWN_TESTS] = "{{ [1, 2] | select('%s', 1) | list }}",
+      [AZC_JINJA_KNOWN_FUNCTIONS] = "{{ %s(1) }}",
+  };
+  static const char *const unknown[] = {"the filter '", "the test '", "", "call"};
+  int checked = 0;
+  for (int k = 0; k < 4; k++) {
+    const char *const *names;
+    size_t n = azc_jinja_known(k, &names);
+    ASSERT(n >= 5);
+    for (size_t i = 0; i < n; i++, checked++) {
+      if (k == AZC_JINJA_KNOWN_METHODS) {
+        ASSERT_MSG(has_method("'a b'", names[i]) || has_method("{'a': 1}", names[i]), "method %s",
+                   names[i]);
+        continue;
+      }
+      char src[256], err[256];
+      snprintf(src, sizeof(src), fmt[k], names[i]);
+      azc_buf_t b = {0};
+      azc_jinja_result_t r = jinja(src, &b, err, sizeof(err));
+      ASSERT_MSG(r != AZC_JINJA_UNSUPPORTED || !strstr(err, unknown[k]), "%s: %s", src, err);
+      azc_buf_free(&b);
+    }
+  }
+  /* and the check itself: names the evaluator lacks are not accepted */
+  ASSERT(!has_method("'a b'", "zfill") && !has_method("{'a': 1}", "update"));
+  fprintf(stderr, "  %d filter, test, method and function names evaluated\n", checked);
+}
+
 int main(void) {
   RUN(test_llama_cpp_vectors);
   RUN(test_builtin_names);
@@ -512,5 +737,9 @@ int main(void) {
   RUN(test_chat_info_roundtrip);
   RUN(test_chat_info_template_choice);
   RUN(test_jinja_macros);
+  RUN(test_jinja_kind);
+  RUN(test_jinja_raise);
+  RUN(test_jinja_refuses);
+  RUN(test_jinja_known_names);
   return test_summary();
 }

@@ -53,7 +53,7 @@ static void warn(void *user, const char *message) {
 
 static void render(const azc_chat_info_t *ci) {
   azc_chat_template_t *t = NULL;
-  azc_status_t st = azc_chat_info_template(ci, "</s>", &t);
+  azc_status_t st = azc_chat_info_template(ci, NULL, &t);
   if (fuzz_failed(st, FUZZ_CODE(AZC_INVALID_ARGUMENT) | FUZZ_CODE(AZC_UNSUPPORTED))) return;
   const azc_chat_message_t conv[] = {
       {"user", "Salam"}, {"assistant", "Salam!"}, {"user", "Necesen?"}};

@@ -4,8 +4,9 @@
 # [--modelfile | --parameters]`, `azc rm`, `azc compile Modelfile -o`, FROM a
 # GGUF relative to the Modelfile, a bundle or a store name; PARAMETERs become
 # the bundle's defaults (num_ctx the context, num_gpu the GPU layers); the
-# GGUF's chat template is detected and `azc inspect` names it (GGUF and
-# bundle); bad Modelfiles are exit 1 with one line naming file, line and word,
+# GGUF's chat template is detected and `azc inspect` names its kind (builtin
+# NAME, jinja with why it is not a builtin, or refused naming the construct;
+# GGUF and bundle); bad Modelfiles are exit 1 with one line naming file, line and word,
 # and write nothing.
 # usage: test_create_cli.sh AZC TEMPLATES_DIR
 set -u
@@ -26,12 +27,20 @@ if [ ! -f "$phi" ]; then echo "SKIP: $templates (../shared) missing"; exit 77; f
 
 check mkmodel "$azc" mkmodel --shape tiny-llama --type q8_0 -o "$dir/mf/m.gguf" --chat-template "$phi"
 cp "$templates/Qwen-Qwen2.5-7B-Instruct.jinja" "$dir/qwen.jinja"
-check "mkmodel (refused template)" "$azc" mkmodel --shape tiny-llama --type q8_0 -o "$dir/mf/q.gguf" --chat-template "$dir/qwen.jinja"
+check "mkmodel (jinja template)" "$azc" mkmodel --shape tiny-llama --type q8_0 -o "$dir/mf/q.gguf" --chat-template "$dir/qwen.jinja"
+# a planted construct azc's evaluator does not have, in a branch no conversation reaches
+printf '%s' "{% if tools %}{{ tools | wordwrap(40) }}{% endif %}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" > "$dir/bad.jinja"
+check "mkmodel (refused template)" "$azc" mkmodel --shape tiny-llama --type q8_0 -o "$dir/mf/r.gguf" --chat-template "$dir/bad.jinja"
 out=$("$azc" inspect "$dir/mf/m.gguf")
-check "inspect GGUF names the detected template" has "chat template: phi3 (the GGUF's" "$out"
+check "inspect GGUF names the detected template" has "chat template: builtin phi3 (the GGUF's" "$out"
 check "inspect GGUF: the template's stop strings" has "stop strings: '<|end|>'" "$out"
 out=$("$azc" inspect "$dir/mf/q.gguf")
-check "inspect GGUF: a refused template says why" has "chat template: refused" "$out"
+check "inspect GGUF: a template azc evaluates" has "chat template: jinja (evaluated by azc" "$out"
+check "inspect GGUF: why it is not a builtin" has "not a builtin: the template renders differently from llama.cpp's chatml format" "$out"
+check "inspect GGUF: the jinja kind keeps its heuristic format's stop strings" has "stop strings: '<|im_start|>' '<|im_end|>'" "$out"
+out=$("$azc" inspect "$dir/mf/r.gguf")
+check "inspect GGUF: a refused template names the construct" has "chat template: refused" "$out"
+check "inspect GGUF: ... the filter wordwrap" has "the filter 'wordwrap'" "$out"
 
 cat > "$dir/mf/Modelfile" <<'MF'
 # comment at the start of a line
@@ -68,7 +77,7 @@ check "show --parameters: stop strings quoted" has 'stop           "User:"' "$pa
 insp=$("$azc" inspect "$dir/home/models/tiny:latest.bundle")
 check "PARAMETERs are the bundle's defaults (num_ctx = ctx, num_gpu = gpu layers)" \
   has "temp 0, top-k 50, top-p 0.9, min-p 0, typical-p 1, repeat-penalty 1 (last 64), presence 0, frequency 0, n 128, ctx 200, threads 2, gpu layers 99, seed fixed" "$insp"
-check "inspect bundle names the template" has "chat template: phi3 (the GGUF's tokenizer.chat_template" "$insp"
+check "inspect bundle names the template" has "chat template: builtin phi3 (the GGUF's tokenizer.chat_template" "$insp"
 "$azc" show tiny --modelfile > "$dir/shown.mf"
 check "show --modelfile: FROM the store's bundle" grep -qF "FROM $dir/home/models/tiny:latest.bundle" "$dir/shown.mf"
 check "show --modelfile: multi-line SYSTEM quoted" grep -qF 'SYSTEM "You are terse.' "$dir/shown.mf"
