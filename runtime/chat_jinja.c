@@ -1,9 +1,9 @@
-/* A small Jinja evaluator, enough to render real chat templates so that a
- * detected template can be checked against the builtin format it claims to
- * be (chat_template.c). It is not used to produce prompts; it answers "does
- * this template render this conversation exactly as llama.cpp's format
- * does?", and anything it cannot evaluate exactly is AZC_JINJA_UNSUPPORTED,
- * never a guess, so the caller refuses the template.
+/* A small Jinja evaluator, enough to render real chat templates: a detected
+ * template is checked against the builtin format it claims to be, and a
+ * template that is no builtin is applied by evaluating it (the jinja kind,
+ * chat_template.c). Anything it cannot evaluate exactly is
+ * AZC_JINJA_UNSUPPORTED, never a guess, so the caller refuses the template
+ * (chat_jinja_check.c looks up every name up front) or the conversation.
  *
  * Environment as Hugging Face's chat templating sets it up (trim_blocks,
  * lstrip_blocks, loop controls, raise_exception, strftime_now, tojson with
@@ -14,10 +14,10 @@
  * break/continue, generation; expressions with
  * Python's operators and Jinja's precedence (tests and filters bind tightest),
  * literals, lists, tuples, dicts, attribute/subscript/slice access, the
- * common filters, tests, string and dict methods. Values follow Python's
- * semantics (truthiness, equality, repr of lists and floats); undefined
- * follows jinja2.Undefined (prints empty, iterates empty, errors on
- * attribute access).
+ * common filters (indent and unique among them), tests, string and dict
+ * methods. Values follow Python's semantics (truthiness, equality, repr of
+ * lists and floats); undefined follows jinja2.Undefined (prints empty,
+ * iterates empty, errors on attribute access).
  *
  * Input is untrusted (a GGUF's metadata): every loop, the output size and
  * the nesting depth are bounded, and all memory comes from one arena freed
