@@ -297,7 +297,7 @@ typedef struct parser {
   char *err;
   size_t err_cap;
   bool failed, unsupported, nomem;
-  int depth;
+  int depth, stmt_depth;
   int in_macro; /* inside a macro body: its implicit varargs/kwargs/caller are refused */
 } parser_t;
 
@@ -895,7 +895,21 @@ static node_t *parse_macro(parser_t *P) {
   return n;
 }
 
+static node_t *parse_stmt_inner(parser_t *P);
+
+/* one statement; blocks nest at most MAX_DEPTH deep (the parser and the
+ * evaluator recurse on them, and the template is untrusted) */
 static node_t *parse_stmt(parser_t *P) {
+  if (++P->stmt_depth > MAX_DEPTH) {
+    p_fail(P, true, "statements nested too deeply");
+    return NULL;
+  }
+  node_t *n = parse_stmt_inner(P);
+  P->stmt_depth--;
+  return n;
+}
+
+static node_t *parse_stmt_inner(parser_t *P) {
   P->pos++; /* {% */
   token_t *t = cur(P);
   if (t->kind != T_NAME) {

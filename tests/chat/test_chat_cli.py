@@ -14,7 +14,14 @@ A tiny model (random weights, azc mkmodel) carrying Phi-3.5's chat template
   - Ctrl-C (SIGINT) during a long answer stops that answer only: the session
     answers the next turn; a SIGINT while waiting for input does not end it;
   - `azc run -p` applies no template (prompt tokens = BOS + the text's), and
-    `azc run -p --chat` does.
+    `azc run -p --chat` does;
+  - the product path against python3-jinja2: tiny models carrying real
+    templates, builtin (Phi-3.5, gemma-2) and the jinja kind, evaluated by
+    azc (Llama-3.1, Llama-3.2 with today's date from strftime_now, Qwen2.5),
+    render in `azc run --chat` exactly the prompt python3-jinja2 renders;
+    `azc chat` uses the same template (/show info, the first turn's prompt
+    tokens); a jinja template's raise_exception is one error line carrying
+    its message; a template with a construct azc lacks is refused by name.
 usage: test_chat_cli.py AZC TEMPLATES_DIR
 """
 import os
@@ -149,11 +156,18 @@ try:
     def raise_exception(message):
         raise jinja2.exceptions.TemplateError(message)
     jenv.globals["raise_exception"] = raise_exception
+    # azc's strftime_now is the real local date at run time, as llama.cpp's
+    import datetime
+    jenv.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
 except ImportError:
     jenv = None
 check("python3-jinja2 from Debian", jenv is not None and jinja2.__file__.startswith("/usr/lib/python3/"))
-for tfile, name, system in (("microsoft-Phi-3.5-mini-instruct.jinja", "phi3", "Answer briefly."),
-                            ("google-gemma-2-2b-it.jinja", "gemma", None)):
+E2E = (("microsoft-Phi-3.5-mini-instruct.jinja", "phi3", "phi3", "Answer briefly."),
+       ("google-gemma-2-2b-it.jinja", "gemma", "gemma", None),
+       ("meta-llama-Llama-3.1-8B-Instruct.jinja", "llama31", "jinja", "Answer briefly."),
+       ("meta-llama-Llama-3.2-3B-Instruct.jinja", "llama32", "jinja", None),
+       ("Qwen-Qwen2.5-7B-Instruct.jinja", "qwen25", "jinja", None))
+for tfile, name, kind, system in E2E:
     if jenv is None:
         break
     src_path = os.path.join(templates, tfile)
@@ -174,8 +188,47 @@ for tfile, name, system in (("microsoft-Phi-3.5-mini-instruct.jinja", "phi3", "A
         want = want[3:]
     if want.endswith("</s>"):
         want = want[:-4]
-    check("%s: azc run --chat renders the prompt python3-jinja2 renders" % name,
-          got.get("template") == name and got.get("prompt") == want, "%r vs %r" % (got.get("prompt"), want))
+    check("%s: azc run --chat renders the prompt python3-jinja2 renders (%s)" % (name, kind),
+          got.get("template") == kind and got.get("prompt") == want, "%r vs %r" % (got.get("prompt"), want))
+    if kind != "jinja":
+        continue
+    # azc chat: the same template, named, and the same prompt (its token count)
+    r = azc_run("chat", "e2e-" + name, "--verbose", "-n", "2", stdin=("/show info\n%s\n" % user).encode())
+    out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+    turns = [tuple(map(int, m)) for m in TURN.findall(err)]
+    check("%s: azc chat names the jinja kind" % name,
+          r.returncode == 0 and "jinja (the GGUF's, evaluated by azc)" in out, out[-600:] + err[-600:])
+    check("%s: azc chat's first turn is the same prompt (%s tokens)" % (name, got.get("prompt_tokens")),
+          len(turns) == 1 and turns[0][0] == got.get("prompt_tokens"), str(turns))
+# a jinja template that rejects system messages: azc run --chat with a SYSTEM
+# is one error line carrying the template's own message, not a crash
+with open(os.path.join(tmp, "nosys.jinja"), "w") as f:
+    f.write("{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('No system "
+            "role, sorry') }}{% endif %}<|user|>{{ m.content }}<|end|>{% endfor %}"
+            "{% if add_generation_prompt %}<|bot|>{% endif %}")
+r = azc_run("mkmodel", "--shape", "tiny-llama", "--type", "q8_0", "-o", os.path.join(tmp, "nosys.gguf"),
+            "--chat-template", os.path.join(tmp, "nosys.jinja"))
+with open(os.path.join(tmp, "nosys.Modelfile"), "w") as f:
+    f.write("FROM ./nosys.gguf\nSYSTEM Be brief.\n")
+r = azc_run("create", "e2e-nosys", "-f", os.path.join(tmp, "nosys.Modelfile"))
+check("create e2e-nosys", r.returncode == 0, r.stderr.decode()[-800:])
+r = azc_run("run", "e2e-nosys", "-p", "Hi", "-n", "2", "--chat")
+err = r.stderr.decode()
+check("jinja raise_exception: one error line with the template's message", r.returncode == 1
+      and err.count("azc: error:") == 1 and "No system role, sorry" in err, err[-500:])
+r = azc_run("run", os.path.join(tmp, "nosys.gguf"), "-p", "Hi", "-n", "2", "--chat", "--json")
+got = json.loads(r.stdout.decode()) if r.returncode == 0 else {}
+check("jinja template without a system message: applied", got.get("prompt") == "<|user|>Hi<|end|><|bot|>"
+      and got.get("template") == "jinja", r.stderr.decode()[-500:])
+# a construct azc's evaluator lacks: the model is refused by name, never misapplied
+with open(os.path.join(tmp, "lacks.jinja"), "w") as f:
+    f.write("{% for m in messages %}<|user|>{{ m.content | wordwrap(20) }}<|end|>{% endfor %}")
+r = azc_run("mkmodel", "--shape", "tiny-llama", "--type", "q8_0", "-o", os.path.join(tmp, "lacks.gguf"),
+            "--chat-template", os.path.join(tmp, "lacks.jinja"))
+r = azc_run("run", os.path.join(tmp, "lacks.gguf"), "-p", "Hi", "-n", "2", "--chat")
+err = r.stderr.decode()
+check("a template with a construct azc lacks: refused naming it", r.returncode == 1
+      and "the filter 'wordwrap'" in err and "TEMPLATE" in err, err[-500:])
 # gemma's template raises for a system message: so does azc, with one line
 with open(os.path.join(tmp, "gemma-sys.Modelfile"), "w") as f:
     f.write("FROM ./gemma.gguf\nSYSTEM Be brief.\n")

@@ -669,6 +669,18 @@ static void test_jinja_refuses(void) {
     ASSERT(!t);
   }
 #undef LOOP
+  /* untrusted nesting: refused, not a stack overflow (parser, check and evaluator recurse) */
+  {
+    size_t depth = 100000, len = 0;
+    char *deep = malloc(depth * 24 + 1);
+    ASSERT(deep);
+    for (size_t i = 0; i < depth; i++) len += (size_t)sprintf(deep + len, "{%% if x %%}");
+    for (size_t i = 0; i < depth; i++) len += (size_t)sprintf(deep + len, "{%% endif %%}");
+    azc_chat_detection_t dd;
+    ASSERT_OK(azc_chat_template_detect(deep, len, "", "", &dd));
+    ASSERT_MSG(!dd.jinja && strstr(dd.reason, "statements nested too deeply"), "%s", dd.reason);
+    free(deep);
+  }
   /* a macro the template defines is a function it may call */
   static const char macro[] = "{% macro turn(m) %}<{{ m.role }}>{{ m.content }}{% endmacro %}"
                               "{% for m in messages %}{{ turn(m) }}{% endfor %}";

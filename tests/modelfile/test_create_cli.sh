@@ -38,6 +38,15 @@ out=$("$azc" inspect "$dir/mf/q.gguf")
 check "inspect GGUF: a template azc evaluates" has "chat template: jinja (evaluated by azc" "$out"
 check "inspect GGUF: why it is not a builtin" has "not a builtin: the template renders differently from llama.cpp's chatml format" "$out"
 check "inspect GGUF: the jinja kind keeps its heuristic format's stop strings" has "stop strings: '<|im_start|>' '<|im_end|>'" "$out"
+# the kind is stored in the bundle's chat section: azc show and azc inspect of the bundle name it
+printf 'FROM ./q.gguf\n' > "$dir/mf/Qwen"
+check "create (jinja template)" "$azc" create qj -f "$dir/mf/Qwen"
+out=$("$azc" show qj)
+check "show: the jinja kind" has "jinja (the GGUF's, evaluated by azc)" "$out"
+check "show: why it is not a builtin" has "not a builtin       the template renders differently" "$out"
+out=$("$azc" inspect "$dir/home/models/qj:latest.bundle")
+check "inspect bundle: the jinja kind" has "chat template: jinja (evaluated by azc" "$out"
+"$azc" rm qj >/dev/null
 out=$("$azc" inspect "$dir/mf/r.gguf")
 check "inspect GGUF: a refused template names the construct" has "chat template: refused" "$out"
 check "inspect GGUF: ... the filter wordwrap" has "the filter 'wordwrap'" "$out"

@@ -18,7 +18,9 @@ serve_bin, work = sys.argv[1], sys.argv[2]
 bundle = os.path.join(work, "tiny.bundle")
 env = {"AZC_HOME": os.path.join(work, "home-api")}  # an empty store
 chatml = os.path.join(work, "tiny-chatml.bundle")
-s = Server(serve_bin, ["-c", "8192", "--max-body", "65536", bundle, chatml], os.path.join(work, "api.log"), env)
+jinja = os.path.join(work, "tiny-jinja.bundle")
+s = Server(serve_bin, ["-c", "8192", "--max-body", "65536", bundle, chatml, jinja], os.path.join(work, "api.log"),
+           env)
 
 # ---- plain endpoints ----
 st, h, body = s.request("GET", "/")
@@ -31,10 +33,11 @@ st, j = s.json("GET", "/api/version")
 check(st == 200 and isinstance(j.get("version"), str), "/api/version")
 st, j = s.json("GET", "/api/tags")
 names = [m["name"] for m in j.get("models", [])]
-check(st == 200 and names == ["tiny", "tiny-chatml"], "/api/tags lists the bundles by file name (%s)" % names)
+check(st == 200 and names == ["tiny", "tiny-chatml", "tiny-jinja"], "/api/tags lists the bundles by file name (%s)" % names)
 check(j["models"][0]["details"]["family"] == "llama", "/api/tags details.family")
 st, j = s.json("GET", "/v1/models")
-check(st == 200 and j.get("object") == "list" and [m["id"] for m in j["data"]] == ["tiny", "tiny-chatml"], "/v1/models")
+check(st == 200 and j.get("object") == "list" and [m["id"] for m in j["data"]] == ["tiny", "tiny-chatml", "tiny-jinja"],
+      "/v1/models")
 st, j = s.json("GET", "/v1/models/tiny")
 check(st == 200 and j.get("id") == "tiny", "/v1/models/tiny")
 st, j = s.json("POST", "/api/show", {"model": "tiny"})
@@ -151,6 +154,33 @@ st, oc = s.json("POST", "/v1/chat/completions", {"model": "tiny-chatml", "messag
 check(oc["choices"][0]["message"]["content"] == raw.get("response") and
       oc["usage"]["prompt_tokens"] == raw.get("prompt_eval_count"), "OpenAI chat applies the template too")
 
+# ---- a template azc evaluates (the jinja kind: a default system prompt, no system role) ----
+conv = [{"role": "user", "content": " Salam "}, {"role": "assistant", "content": "Salam!"},
+        {"role": "user", "content": "Necesen?"}]
+rendered = "<|sys|>You are tiny.<|end|><|user|>Salam<|end|><|assistant|>Salam!<|end|><|user|>Necesen?<|end|><|bot|>"
+st, raw = s.json("POST", "/api/generate", {"model": "tiny-jinja", "prompt": rendered, "raw": True, "stream": False,
+                                           "options": greedy(16)})
+st, ch = s.json("POST", "/api/chat", {"model": "tiny-jinja", "messages": conv, "stream": False, "options": greedy(16)})
+check(st == 200 and ch.get("prompt_eval_count") == raw.get("prompt_eval_count") and
+      ch.get("message", {}).get("content") == raw.get("response"),
+      "/api/chat evaluates the jinja template: same prompt tokens (%s) and text as its rendering sent raw"
+      % ch.get("prompt_eval_count"))
+st, oc = s.json("POST", "/v1/chat/completions", {"model": "tiny-jinja", "messages": conv, "max_tokens": 16,
+                                                 "temperature": 0})
+check(st == 200 and oc["choices"][0]["message"]["content"] == raw.get("response") and
+      oc["usage"]["prompt_tokens"] == raw.get("prompt_eval_count"), "OpenAI chat evaluates the jinja template too")
+for path, body in (("/api/chat", {"model": "tiny-jinja", "stream": False,
+                                  "messages": [{"role": "system", "content": "S"}] + conv}),
+                   ("/v1/chat/completions", {"model": "tiny-jinja",
+                                             "messages": [{"role": "system", "content": "S"}] + conv})):
+    st, j = s.json("POST", path, body)
+    err = j.get("error")
+    msg = err.get("message") if isinstance(err, dict) else err
+    check(st == 400 and isinstance(msg, str) and "This model takes no system message" in msg,
+          "%s: the template's raise_exception is a 400 carrying its message (%s)" % (path, msg))
+st, j = s.json("GET", "/health")
+check(st == 200, "the server serves on after the template's error")
+
 # ---- bad requests: 4xx JSON naming the problem; the server keeps serving ----
 def bad(method, path, body, status, words, what, raw=False):
     st, h, data = s.request(method, path, body if raw else body)
@@ -210,7 +240,8 @@ check("\ufffd" in ref["response"] + j.get("response", ""),
 check(not UTF8_BAD, "every body was valid UTF-8 %s" % UTF8_BAD[:3])
 
 # ---- keep_alive ----
-s.json("POST", "/api/generate", {"model": "tiny-chatml", "keep_alive": 0})  # unload the other model
+s.json("POST", "/api/generate", {"model": "tiny-chatml", "keep_alive": 0})  # unload the other models
+s.json("POST", "/api/generate", {"model": "tiny-jinja", "keep_alive": 0})
 def tiny_ps():
     st, j = s.json("GET", "/api/ps")
     return [m for m in j.get("models", []) if m["name"] == "tiny"]
