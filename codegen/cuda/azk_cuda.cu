@@ -336,13 +336,16 @@ AZK_DEV void azk_rope_cs(int i, int n_rot, int pos, float base, float scale, con
   c = (float)azk_cos(theta);
   s = (float)azk_sin(theta);
 }
-/* rotates pairs of one head held in v (shared memory), thread tid of nt */
+/* rotates pairs of one head held in v (shared memory), thread tid of nt;
+ * attn: LongRoPE's factor on cos and sin (1: none), as the eager rope applies it */
 AZK_DEV void azk_rope_smem(float *v, int n_rot, int mode, int pos, float base, float scale,
-                           const float *factors, int tid, int nt) {
+                           const float *factors, float attn, int tid, int nt) {
   for (int i = tid; i < n_rot / 2; i += nt) {
     const int a = mode == 2 ? i : 2 * i, b = mode == 2 ? i + n_rot / 2 : 2 * i + 1;
     float c, s;
     azk_rope_cs(i, n_rot, pos, base, scale, factors, c, s);
+    c *= attn; /* @plant:attn */
+    s *= attn;
     const float x0 = v[a], x1 = v[b];
     v[a] = x0 * c - x1 * s;
     v[b] = x0 * s + x1 * c;
@@ -439,9 +442,9 @@ template <int WT, int K> AZK_DEV constexpr i64 azk_row_bytes() {
  * are staged in shared memory (XQ bytes, or floats); each warp takes columns
  * of the tile in turn, decodes a weight group once and multiplies it with all
  * RT rows (__dp4a on int8, warp-shuffle sums), and writes the results to a
- * shared tile; the epilogue then runs on the tile (rope needs a whole head,
- * SwiGLU the gate and up columns side by side). RT = 1 is the decode
- * mat-vec. */
+ * shared tile; the epilogue then runs on the tile (the q/k norms and rope
+ * need a whole head, SwiGLU and GeGLU the gate and up columns side by side).
+ * RT = 1 is the decode mat-vec. */
 template <class P, int S> AZK_DEV int azk_seg_n() {
   return S == 0 ? P::N0 : S == 1 ? P::N1 : S == 2 ? P::N2 : P::N3;
 }
@@ -530,15 +533,22 @@ template <class P, int RT> AZK_DEV void azk_mm_main(const azk_gpu_args &a) {
     for (int i = tid; i < nrows * K; i += nt) xfs[i] = gf[i];
   }
   azk_sync(); /* @plant:sync-stage */
-  if constexpr (P::epilogue == 2) { /* swiglu: gate columns n of segment 0, up columns n of segment 1 */
-    const int n1 = n0 + CT < P::N0 ? n0 + CT : P::N0;
+  if constexpr (P::epilogue == 2 || P::epilogue == 5) {
+    /* swiglu / geglu: gate columns [n0, n1) and up columns F + [n0, n1) of the
+     * concatenation: segments 0 and 1 (F = N0), or the halves of segment 0
+     * (F = N0 / 2, Phi-3's gate|up tensor) */
+    constexpr int F = P::n_seg == 2 ? P::N0 : P::N0 / 2;
+    const int n1 = n0 + CT < F ? n0 + CT : F;
     azk_mm_cols<P, RT>(a, n0, n1, m0, nrows, xs, xfs, tile);
-    azk_mm_cols<P, RT>(a, P::N0 + n0, P::N0 + n1, m0, nrows, xs, xfs, tile + RT * CT);
+    azk_mm_cols<P, RT>(a, F + n0, F + n1, m0, nrows, xs, xfs, tile + RT * CT); /* @plant:up */
     azk_sync();
     float *out = (float *)a.out;
     for (int i = tid; i < nrows * CT; i += nt) {
       const int r = i / CT, j = i % CT;
-      if (n0 + j < n1) out[(i64)(m0 + r) * P::N0 + n0 + j] = azk_silu(tile[i]) * tile[RT * CT + i];
+      if (n0 + j >= n1) continue;
+      const float g = tile[i];
+      out[(i64)(m0 + r) * F + n0 + j] =
+          (P::epilogue == 5 ? azk_gelu(g) : azk_silu(g)) * tile[RT * CT + i]; /* @plant:glu */
     }
   } else {
   const int n1 = n0 + CT < Ntot ? n0 + CT : Ntot;
@@ -547,11 +557,26 @@ template <class P, int RT> AZK_DEV void azk_mm_main(const azk_gpu_args &a) {
   float *out = (float *)a.out;
   if constexpr (P::epilogue == 4) { /* rope + kv: the tile is one head of [q | k | v] */
     constexpr int hd = P::head_dim, Hq = P::n_head * hd, Hk = P::n_head_kv * hd;
+    if (P::qk_norm && n0 < Hq + Hk) {
+      /* Qwen3's and Gemma 3's per-head RMSNorm of q and k, times q_norm or
+       * k_norm: a warp per row of the tile, its sum of squares from a warp sum */
+      const int lane = tid & 31, warp = tid >> 5, nw = nt >> 5;
+      const float *w = (const float *)a.in[n0 < Hq ? P::in_q_norm : P::in_k_norm];
+      for (int r = warp; r < nrows; r += nw) {
+        float *v = tile + r * CT, ss = 0.0f;
+        for (int j = lane; j < hd; j += 32) ss += v[j] * v[j];
+        ss = azk_warp_sum(ss);
+        const double eps = P::qk_eps; /* @plant:qk-eps */
+        const float scale = 1.0f / azk_sqrt_rn((double)ss / (double)hd + eps);
+        for (int j = lane; j < hd; j += 32) v[j] = v[j] * scale * w[j];
+      }
+      azk_sync();
+    }
     if (P::n_rot && n0 < Hq + Hk)
       for (int r = 0; r < nrows; r++)
         azk_rope_smem(tile + r * CT, P::n_rot, P::rope_mode, a.pos[m0 + r], P::freq_base,
                       P::freq_scale, P::in_factors >= 0 ? (const float *)a.in[P::in_factors] : nullptr,
-                      tid, nt);
+                      P::attn_factor, tid, nt);
     azk_sync();
     for (int i = tid; i < nrows * CT; i += nt) {
       const int r = i / CT, j = i % CT, t = m0 + r, col = n0 + j;
@@ -580,7 +605,8 @@ template <class P, int RT> AZK_DEV void azk_mm_main(const azk_gpu_args &a) {
 
 /* ---- flash attention ----
  * Block (x: query head h and split s of S, y: token t). The split's keys
- * [s L/S, (s+1) L/S) of the causal range L = pos + 1 are dealt to the
+ * [f + s n/S, f + (s+1) n/S) of the causal range [f, L), L = pos + 1 (f = 0,
+ * or L - window with a sliding window; n = L - f) are dealt to the
  * block's warps; each warp keeps an online softmax (running max, sum, and
  * the weighted V sum, D/32 values per lane) with q.k from warp-shuffle sums;
  * the warps are merged through shared memory. With S = 1 (prefill) the block
@@ -592,8 +618,11 @@ template <class P, int S> AZK_DEV void azk_fa_split(const azk_gpu_args &a) {
   const int t = azk_bid_y(), h = azk_bid_x() / S, s = azk_bid_x() % S;
   if (t >= a.dyn->T) return;
   const int tid = azk_tid(), lane = tid & 31, warp = tid >> 5, nw = azk_nthreads() >> 5;
-  const int L = a.pos[t] + 1, chunk = (L + S - 1) / S;
-  const int l0 = s * chunk, l1 = l0 + chunk < L ? l0 + chunk : L;
+  /* keys [first, L): every earlier one, or the last `window` (sliding window) */
+  const int L = a.pos[t] + 1;
+  const int first = P::window > 0 && L > P::window ? L - P::window : 0; /* @plant:window */
+  const int chunk = (L - first + S - 1) / S;
+  const int l0 = first + s * chunk, l1 = l0 + chunk < L ? l0 + chunk : L;
   const int g = h / G;
   const float *q = (const float *)a.in[P::in_q] + ((i64)t * H + h) * D;
   const float *kb = a.k_cache + a.seq[t] * a.kv_seq_stride + (i64)g * D;
@@ -613,7 +642,9 @@ template <class P, int S> AZK_DEV void azk_fa_split(const azk_gpu_args &a) {
       const int d = lane + 32 * i;
       if (d < D) part += qr[i] * k[d];
     }
-    const float sc = azk_warp_sum(part) * P::scale;
+    float sc = azk_warp_sum(part) * P::scale;
+    if constexpr (P::softcap > 0.0f) /* Gemma 2 */
+      sc = P::softcap * azk_tanhf(sc / P::softcap); /* @plant:softcap */
     const float nm = azk_fmaxf(mx, sc);
     const float corr = azk_expf(mx - nm), p = azk_expf(sc - nm);
     sum = sum * corr + p;
@@ -709,6 +740,7 @@ template <int OP, int D, int BCAST> AZK_DEV void azk_elementwise(const azk_gpu_a
     if (OP == 3) o[j] = v * scale;
     if (OP == 4) o[j] = azk_silu(v);
     if (OP == 5) o[j] = azk_gelu(v);
+    if (OP == 6) o[j] = scale * azk_tanhf(v / scale); /* soft-cap (Gemma 2's final logits) */
   }
 }
 
@@ -740,7 +772,7 @@ template <int IW, int START, int LEN> AZK_DEV void azk_slice(const azk_gpu_args 
 
 /* rope on (T, H, D): block per token, one head of shared memory at a time */
 template <int H, int D, int NROT, int MODE, int FACTORS>
-AZK_DEV void azk_rope(const azk_gpu_args &a, float base, float scale) {
+AZK_DEV void azk_rope(const azk_gpu_args &a, float base, float scale, float attn) {
   const int t = azk_bid_y(), tid = azk_tid(), nt = azk_nthreads();
   if (t >= azk_rows(a)) return;
   float *v = (float *)azk_smem();
@@ -749,7 +781,7 @@ AZK_DEV void azk_rope(const azk_gpu_args &a, float base, float scale) {
     for (int d = tid; d < D; d += nt) v[d] = x[d];
     azk_sync();
     azk_rope_smem(v, NROT, MODE, a.pos[t], base, scale, FACTORS ? (const float *)a.in[2] : nullptr,
-                  tid, nt);
+                  attn, tid, nt);
     azk_sync();
     for (int d = tid; d < D; d += nt) ((float *)a.out)[((i64)t * H + h) * D + d] = v[d];
     azk_sync();

@@ -81,20 +81,6 @@ static azc_status_t gen_matmul(const azk_mm_params_t *p, const char *sym, azc_bu
   int64_t Ntot = 0;
   if (p->n_seg < 1 || p->n_seg > 4)
     return AZC_ERR(AZC_UNSUPPORTED, "matmul with %d weight segments", p->n_seg);
-  /* fusions the CUDA template does not implement (yet): refused by name */
-  if (p->epilogue == AZC_EPI_GEGLU)
-    return AZC_ERR(AZC_UNSUPPORTED,
-                   "matmul epilogue geglu (gelu(gate) * up, Gemma's FFN): no CUDA kernel yet");
-  if (p->epilogue == AZC_EPI_SWIGLU && p->n_seg == 1)
-    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue swiglu over the halves of one gate|up weight "
-                                    "(Phi-3's ffn_up): no CUDA kernel yet");
-  if (p->epilogue == AZC_EPI_ROPE_KV && p->qk_norm)
-    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue rope/kv with per-head q/k norms (Qwen3, "
-                                    "Gemma 3): no CUDA kernel yet");
-  if (p->epilogue == AZC_EPI_ROPE_KV && p->n_rot && p->attn_factor != 1.0f)
-    return AZC_ERR(AZC_UNSUPPORTED, "matmul epilogue rope/kv with an attention factor %g "
-                                    "(LongRoPE): no CUDA kernel yet",
-                   (double)p->attn_factor);
   for (int s = 0; s < p->n_seg; s++) {
     const int t = p->wtype[s];
     if (p->wlayout[s] != AZC_LAYOUT_GGUF)
@@ -117,6 +103,7 @@ static azc_status_t gen_matmul(const azk_mm_params_t *p, const char *sym, azc_bu
   }
   /* activations in blocks of 256 (Q8_K) for K-quant weights, else 32 */
   const int act_block = any_int && all_k ? 256 : 32;
+  const bool glu = p->epilogue == AZC_EPI_SWIGLU || p->epilogue == AZC_EPI_GEGLU;
   if (any_int && K % act_block)
     return AZC_ERR(AZC_UNSUPPORTED, "matmul K=%d: quantized weights need a multiple of %d", K,
                    act_block);
@@ -130,14 +117,20 @@ static azc_status_t gen_matmul(const azk_mm_params_t *p, const char *sym, azc_bu
       return AZC_ERR(AZC_UNSUPPORTED, "rope/kv matmul: N=%lld is not whole heads of %d",
                      (long long)Ntot, CT);
     tiles = Ntot / CT;
-  } else if (p->epilogue == AZC_EPI_SWIGLU) {
-    if (p->n_seg != 2 || p->N[0] != p->N[1])
-      return AZC_ERR(AZC_UNSUPPORTED, "swiglu matmul needs gate and up of one size");
-    tiles = (p->N[0] + CT - 1) / CT;
+    if (p->qk_norm && (p->in_q_norm < 0 || p->in_k_norm < 0))
+      return AZC_ERR(AZC_INVALID_ARGUMENT, "rope/kv matmul with q/k norms but no norm weights");
+  } else if (glu) {
+    /* gate and up: two segments of one size, or the halves of one (Phi-3) */
+    if (!(p->n_seg == 2 && p->N[0] == p->N[1]) && !(p->n_seg == 1 && p->N[0] % 2 == 0))
+      return AZC_ERR(AZC_UNSUPPORTED,
+                     "%s matmul needs gate and up of one size: two segments "
+                     "of one width or one of an even width",
+                     azc_epilogue_name(p->epilogue));
+    tiles = ((p->n_seg == 2 ? p->N[0] : p->N[0] / 2) + CT - 1) / CT;
   } else {
     tiles = (Ntot + CT - 1) / CT;
   }
-  const int64_t tile_row = (int64_t)CT * 4 * (p->epilogue == AZC_EPI_SWIGLU ? 2 : 1);
+  const int64_t tile_row = (int64_t)CT * 4 * (glu ? 2 : 1);
   int RT = (int)(SMEM_TILE_BUDGET / (row_smem + tile_row));
   if (RT > 8) RT = 8;
   const int64_t prep_smem = (32 + (int64_t)K) * 4;
@@ -170,9 +163,17 @@ static azc_status_t gen_matmul(const azk_mm_params_t *p, const char *sym, azc_bu
   put(b, "  static constexpr int n_head = %d, n_head_kv = %d, head_dim = %d;\n", p->n_head,
       p->n_head_kv, p->head_dim);
   put(b, "  static constexpr int n_rot = %d, rope_mode = %d;\n", p->n_rot, p->rope_mode);
+  const bool qk = p->epilogue == AZC_EPI_ROPE_KV && p->qk_norm;
+  put(b, "  static constexpr int qk_norm = %d, in_q_norm = %d, in_k_norm = %d;\n", qk ? 1 : 0,
+      qk ? p->in_q_norm : 0, qk ? p->in_k_norm : 0);
   put_float(b, "eps", p->eps);
   put_float(b, "freq_base", p->freq_base);
   put_float(b, "freq_scale", p->freq_scale);
+  /* 1 unless rope/kv rotates with LongRoPE's factor */
+  put_float(b, "attn_factor",
+            p->epilogue == AZC_EPI_ROPE_KV && p->n_rot && p->attn_factor > 0 ? p->attn_factor
+                                                                             : 1.0f);
+  put_float(b, "qk_eps", qk ? p->qk_eps : 0.0f);
   put(b, "};\n");
   put(b, "AZK_GLOBAL void %s_prep(azk_gpu_args a) { azk_mm_prep<P_%s>(a); }\n", sym, sym);
   put(b, "AZK_GLOBAL void %s_mv(azk_gpu_args a) { azk_mm_main<P_%s, 1>(a); }\n", sym, sym);
@@ -193,13 +194,15 @@ static azc_status_t gen_flash_attn(const azk_fa_params_t *p, const char *sym, az
   if (p->n_head_kv <= 0 || p->n_head % p->n_head_kv)
     return AZC_ERR(AZC_UNSUPPORTED, "flash attention: %d heads over %d kv heads", p->n_head,
                    p->n_head_kv);
-  if (p->softcap != 0.0f || p->window != 0)
-    return AZC_ERR(AZC_UNSUPPORTED,
-                   "flash attention with a soft-cap or sliding window: no CUDA kernel yet");
+  if (p->softcap < 0.0f || p->window < 0)
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "flash attention with soft-cap %g and window %d",
+                   (double)p->softcap, p->window);
   put(b, "struct P_%s {\n", sym);
   put(b, "  static constexpr int n_head = %d, n_head_kv = %d, head_dim = %d, in_q = %d;\n",
       p->n_head, p->n_head_kv, p->head_dim, p->in_q);
+  put(b, "  static constexpr int window = %d; /* 0: every earlier key */\n", p->window);
   put_float(b, "scale", p->scale);
+  put_float(b, "softcap", p->softcap); /* 0: none */
   put(b, "};\n");
   put(b, "AZK_GLOBAL void %s_fa(azk_gpu_args a) { azk_fa_split<P_%s, 1>(a); }\n", sym, sym);
   put(b, "AZK_GLOBAL void %s_fas(azk_gpu_args a) { azk_fa_split<P_%s, %d>(a); }\n", sym, sym,
@@ -243,7 +246,8 @@ azc_status_t azc_cuda_gen_kernel(const azc_kernel_spec_t *s, const char *sym, az
   }
   case AZK_KIND_ELEMENTWISE: {
     const azk_ew_params_t *p = &s->p.ew;
-    if (p->op < AZK_EW_ADD || p->op > AZK_EW_GELU || (p->broadcast && p->b_len != p->D))
+    if (p->op < AZK_EW_ADD || p->op > AZK_EW_SOFTCAP || (p->broadcast && p->b_len != p->D) ||
+        (p->op == AZK_EW_SOFTCAP && !(p->scale > 0)))
       return AZC_ERR(AZC_UNSUPPORTED, "elementwise op %d (broadcast of %d over %d): no CUDA kernel",
                      p->op, p->b_len, p->D);
     /* D = 0: rows as long as the run-time key length (scale over unfused
@@ -273,11 +277,9 @@ azc_status_t azc_cuda_gen_kernel(const azc_kernel_spec_t *s, const char *sym, az
     return NULL;
   case AZK_KIND_ROPE: {
     const azk_rope_params_t *p = &s->p.rope;
-    if (p->attn_factor != 1.0f && p->attn_factor != 0.0f)
-      return AZC_ERR(AZC_UNSUPPORTED, "rope with an attention factor: no CUDA kernel yet");
-    snprintf(call, sizeof(call), "azk_rope<%d, %d, %d, %d, %d>(a, %af, %af)", p->n_head,
+    snprintf(call, sizeof(call), "azk_rope<%d, %d, %d, %d, %d>(a, %af, %af, %af)", p->n_head,
              p->head_dim, p->n_rot, p->mode, p->has_factors ? 1 : 0, (double)p->freq_base,
-             (double)p->freq_scale);
+             (double)p->freq_scale, (double)p->attn_factor);
     one(b, info, sym, call, 128, 1, (int64_t)p->head_dim * 4);
     return NULL;
   }

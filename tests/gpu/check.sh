@@ -188,12 +188,13 @@ else
     rm -f "$M/$TLS-f16.gguf") || echo "$TLS q4_k_m" > "$M/failed.tl" &
   TL_PID=$!
   mpids=()
-  # llama, gpt2 and other architectures, small; every weight type the kernels decode.
-  # Not here: tiny-gemma2/gemma3 (soft-cap / sliding-window attention), tiny-phi3
-  # (rope attention factor), tiny-qwen3 (norm per head): no CUDA kernels yet
+  # llama, gpt2 and every other architecture, small; every weight type the kernels
+  # decode; qwen3/gemma3 (q/k norms), gemma2/3 (GeGLU, soft-capped sliding-window
+  # attention), phi3 (attn_factor, one gate|up tensor)
   for spec in ${AZC_CHECK_DEVICE_MODELS:-tiny-llama:f32 tiny-llama:f16 tiny-llama:bf16 \
     tiny-llama:q8_0 tiny-llama:q4_0 tiny-llama:q4_k tiny-llama:q6_k tiny-gpt2:q8_0 tiny-gpt2:f32 \
-    tiny-qwen2:q8_0 tiny-starcoder2:q8_0 tiny-llama3:q6_k}; do
+    tiny-qwen2:q8_0 tiny-starcoder2:q8_0 tiny-llama3:q6_k tiny-qwen3:q8_0 tiny-gemma2:q8_0 \
+    tiny-gemma3:q4_k tiny-phi3:q8_0}; do
     shape=${spec%%:*} type=${spec#*:}
     f=$M/$shape-$type.gguf
     ("$AZC" mkmodel --shape "$shape" --type "$type" -o "$f" > /dev/null 2>&1 || echo "mkmodel $spec" >> "$M/failed") &

@@ -2,7 +2,10 @@
  *
  * For synthetic models in odd shapes for every weight type (llama: RMSNorm
  * prologue, rope + KV write, SwiGLU, residual, GQA; gpt2: LayerNorm, GELU,
- * biases, tied logits) and for every model in ../shared, the model's CUDA
+ * biases, tied logits), the tiny-qwen3/gemma2/gemma3/phi3 shapes (q/k norms
+ * and attn_factor in the rope/KV epilogue, GeGLU, SwiGLU over one gate|up
+ * tensor, soft-capped sliding-window attention) and for every model in
+ * ../shared, the model's CUDA
  * module (codegen/cuda) is built as C++ with tests/gpu/cuda_emu.h and its
  * plan run on the emulated GPU (threads as fibers in a seeded random order,
  * shared memory and scratch poisoned with NaN): a 7-token prompt (the
@@ -16,7 +19,8 @@
  * Planted faults must be caught: the module with the barrier after the
  * cross-warp partial sums removed, with the barrier before the mat-vec reads
  * its staged activations removed, and with a wrong lane in the warp sum's
- * shuffle each fail the comparison. */
+ * shuffle each fail the comparison; so do six planted into the epilogues and
+ * attention variants of the tiny-<arch> shapes (test_planted_arch_faults). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +258,34 @@ static void test_shared_models(void) {
   }
 }
 
+/* The tiny-<arch> shapes azc mkmodel writes (F32: the strict check) of the
+ * architectures whose blocks fuse beyond llama's: Qwen3's and Gemma 3's
+ * per-head q/k RMSNorms in the QKV rope/KV epilogue, Phi-3's LongRoPE
+ * attn_factor there too (with partial rotary and frequency factors) and its
+ * one gate|up tensor as SwiGLU over the halves of one segment, Gemma's
+ * GeGLU epilogue, and Gemma 2/3's soft-capped, sliding-window flash
+ * attention (the window cut to 4 so the 7-token prompt and the decode steps
+ * reach past it) and final logit soft-cap. */
+static const char *const arch_shapes[] = {"tiny-qwen3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3"};
+
+static void arch_path(const char *shape, char *path, size_t cap) {
+  azc_synth_params_t p;
+  ASSERT_OK(azc_synth_preset(shape, &p));
+  if (p.n_swa) p.n_swa = 4;
+  snprintf(path, cap, "%s/%s.gguf", test_tmp_dir(), shape);
+  ASSERT_OK(azc_synth_write(&p, path, NULL, NULL));
+}
+
+static void test_every_arch(void) {
+  for (size_t i = 0; i < sizeof(arch_shapes) / sizeof(arch_shapes[0]) && !test_current_failed;
+       i++) {
+    if (only_type && strcmp(only_type, arch_shapes[i])) continue;
+    char path[1024];
+    arch_path(arch_shapes[i], path, sizeof(path));
+    check_path(path, arch_shapes[i], false, true);
+  }
+}
+
 /* Replaces the first occurrence of `marker`'s line part `from` with `to`. */
 static char *plant(const char *src, const char *from, const char *to) {
   const char *at = strstr(src, from);
@@ -308,6 +340,57 @@ static void test_planted_faults(void) {
   case_free(&mc);
 }
 
+/* planted faults in the epilogues and attention variants above, each on the
+ * arch that has it: each must fail the comparison */
+typedef struct arch_plant {
+  const char *shape, *what, *from, *to;
+} arch_plant_t;
+
+static void test_planted_arch_faults(void) {
+  static const arch_plant_t plants[] = {
+      {"tiny-qwen3", "q/k norm eps 1e4 times too big",
+       "const double eps = P::qk_eps; /* @plant:qk-eps */", "const double eps = P::qk_eps * 1e4;"},
+      {"tiny-phi3", "rope cos without attn_factor", "c *= attn; /* @plant:attn */",
+       "/* removed */"},
+      {"tiny-phi3", "up read from the gate half",
+       "azk_mm_cols<P, RT>(a, F + n0, F + n1, m0, nrows, xs, xfs, tile + RT * CT); /* @plant:up */",
+       "azk_mm_cols<P, RT>(a, n0, n1, m0, nrows, xs, xfs, tile + RT * CT);"},
+      {"tiny-gemma2", "geglu as swiglu",
+       "(P::epilogue == 5 ? azk_gelu(g) : azk_silu(g)) * tile[RT * CT + i]; /* @plant:glu */",
+       "azk_silu(g) * tile[RT * CT + i];"},
+      {"tiny-gemma2", "sliding window ignored", "? L - P::window : 0; /* @plant:window */",
+       "? 0 : 0;"},
+      {"tiny-gemma2", "attention soft-cap ignored",
+       "sc = P::softcap * azk_tanhf(sc / P::softcap); /* @plant:softcap */", "(void)0;"},
+  };
+  short_run = true;
+  const char *open_shape = NULL;
+  model_case_t mc;
+  memset(&mc, 0, sizeof(mc));
+  bool usable = false;
+  for (size_t i = 0; i < sizeof(plants) / sizeof(plants[0]) && !test_current_failed; i++) {
+    const arch_plant_t *pl = &plants[i];
+    if (only_type && strcmp(only_type, pl->shape)) continue;
+    if (!open_shape || strcmp(open_shape, pl->shape)) { /* the unplanted module must pass */
+      case_free(&mc);
+      memset(&mc, 0, sizeof(mc));
+      char path[1024];
+      arch_path(pl->shape, path, sizeof(path));
+      open_shape = pl->shape;
+      usable = case_open(&mc, path, true, pl->shape);
+      double c, r;
+      char why[512];
+      if (usable && !case_matches(&mc, 3, &c, &r, why, sizeof(why))) {
+        fprintf(stderr, "%s, unplanted: %s\n", pl->shape, why);
+        test_current_failed = 1;
+      }
+    }
+    if (usable && !test_current_failed) check_planted(&mc, pl->what, pl->from, pl->to);
+  }
+  case_free(&mc);
+  short_run = false;
+}
+
 int main(int argc, char **argv) {
   /* an argument runs only the tests whose name contains it */
   const char *only = argc > 1 ? argv[1] : "";
@@ -319,5 +402,7 @@ int main(int argc, char **argv) {
   RUN_IF(test_llama_every_type);
   RUN_IF(test_gpt2_types);
   RUN_IF(test_shared_models);
+  RUN_IF(test_every_arch);
+  RUN_IF(test_planted_arch_faults);
   return test_summary();
 }

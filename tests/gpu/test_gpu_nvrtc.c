@@ -1,6 +1,7 @@
 /* Generated CUDA modules through NVRTC and ptxas (issue 9, item 4a).
  *
- * For every model in ../shared and a synthetic llama of every weight type,
+ * For every model in ../shared, a synthetic llama of every weight type and
+ * the tiny-qwen3, tiny-gemma2, tiny-gemma3 and tiny-phi3 shapes,
  * the model's module (one NVRTC program) compiles without a single warning
  * for sm_80 and sm_90 (a cubin each, and PTX for sm_80), and that PTX
  * assembles with ptxas for sm_80 and for sm_90. A planted error in the
@@ -115,6 +116,24 @@ static void test_every_type(void) {
   }
 }
 
+/* the tiny-<arch> shapes as azc mkmodel writes them whose kernels go past
+ * llama's: q/k norms in the rope/KV epilogue (qwen3, gemma3), attn_factor
+ * (phi3), GeGLU (gemma2/3), SwiGLU over one gate|up tensor (phi3),
+ * soft-capped sliding-window attention and the final soft-cap (gemma2/3) */
+static void test_every_arch(void) {
+  if (!toolkit()) TEST_SKIP("the CUDA toolkit (NVRTC, ptxas) was not found at configure time");
+  static const char *shapes[] = {"tiny-qwen3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3"};
+  for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]) && !test_current_failed; i++) {
+    if (only_type && strcmp(only_type, shapes[i])) continue;
+    azc_synth_params_t p;
+    ASSERT_OK(azc_synth_preset(shapes[i], &p));
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.gguf", test_tmp_dir(), shapes[i]);
+    ASSERT_OK(azc_synth_write(&p, path, NULL, NULL));
+    check_module(path, shapes[i]);
+  }
+}
+
 static void test_errors(void) {
   if (!toolkit()) TEST_SKIP("the CUDA toolkit (NVRTC, ptxas) was not found at configure time");
   azc_cuda_images_t imgs;
@@ -145,5 +164,6 @@ int main(int argc, char **argv) {
   RUN_IF(test_errors);
   RUN_IF(test_every_type);
   RUN_IF(test_shared_models);
+  RUN_IF(test_every_arch);
   return test_summary();
 }
