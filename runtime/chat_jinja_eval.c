@@ -639,9 +639,10 @@ static value_t call_func(ctx_t *C, value_t f, const args_t *a) {
       ERROR("range expected 1 to 3 arguments");
     if (st == 0) ERROR("range() arg 3 must not be zero");
     list_t *l = new_list(C, 8);
-    for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) {
+    for (int64_t i = lo; st > 0 ? i < hi : i > hi;) {
       if (l->n >= MAX_RANGE) UNSUP("a range of more than %d numbers", MAX_RANGE);
       list_push(C, l, mk_int(i));
+      if (__builtin_add_overflow(i, st, &i)) break; /* past any bound */
     }
     return (value_t){.k = V_LIST, .l = l};
   }
@@ -802,7 +803,7 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
   if (!strcmp(name, "int")) {
     if (v.k == V_INT) return v;
     if (v.k == V_BOOL) return mk_int(v.b);
-    if (v.k == V_FLOAT && isfinite(v.f)) return mk_int((int64_t)v.f);
+    if (v.k == V_FLOAT && isfinite(v.f) && fabs(v.f) < 9.2e18) return mk_int((int64_t)v.f);
     UNSUP("int() of a %s", kind_name(v));
   }
   if (!strcmp(name, "float")) {
@@ -850,9 +851,11 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
   }
   if (!strcmp(name, "tojson")) {
     value_t ind = arg(a, 0, "indent");
+    int64_t indent = ind.k == V_UNDEF || ind.k == V_NONE ? -1 : want_int(C, ind, "indent");
+    if (indent > 64 || (indent < 0 && ind.k != V_UNDEF && ind.k != V_NONE))
+      UNSUP("tojson with an indent of %lld", (long long)indent);
     azc_buf_t b = {0};
-    put_json(C, &b, v, ind.k == V_UNDEF || ind.k == V_NONE ? -1 : (int)want_int(C, ind, "indent"),
-             0);
+    put_json(C, &b, v, (int)indent, 0);
     value_t r = mk_str(C, b.data ? b.data : "", b.len);
     azc_buf_free(&b);
     return r;
@@ -941,6 +944,7 @@ static value_t run_filter(ctx_t *C, const char *name, value_t v, const args_t *a
     return (value_t){.k = V_LIST, .l = l};
   }
   if (!strcmp(name, "abs")) {
+    if (v.k == V_INT && v.i == INT64_MIN) UNSUP("integer overflow");
     if (v.k == V_INT) return mk_int(v.i < 0 ? -v.i : v.i);
     if (v.k == V_FLOAT) return (value_t){.k = V_FLOAT, .f = fabs(v.f)};
     ERROR("bad operand type for abs()");
@@ -1034,7 +1038,9 @@ static value_t arith(ctx_t *C, const char *op, value_t a, value_t b) {
   if (!is_number(a) || !is_number(b))
     ERROR("unsupported operand type(s) for %s: '%s' and '%s'", op, kind_name(a), kind_name(b));
   bool ints = a.k != V_FLOAT && b.k != V_FLOAT;
-  int64_t x = a.k == V_INT ? a.i : a.b, y = b.k == V_INT ? b.i : b.b;
+  /* the integer values (read only when both are ints or bools) */
+  int64_t x = a.k == V_INT ? a.i : a.k == V_BOOL ? a.b : 0;
+  int64_t y = b.k == V_INT ? b.i : b.k == V_BOOL ? b.b : 0;
   double fx = as_double(a), fy = as_double(b);
   if (!strcmp(op, "/")) {
     if (fy == 0) ERROR("division by zero");
@@ -1043,6 +1049,7 @@ static value_t arith(ctx_t *C, const char *op, value_t a, value_t b) {
   if (!strcmp(op, "//") || !strcmp(op, "%")) {
     if (ints) {
       if (y == 0) ERROR("integer division or modulo by zero");
+      if (x == INT64_MIN && y == -1) UNSUP("integer overflow");
       int64_t q = x / y, r = x % y;
       if (r != 0 && ((r < 0) != (y < 0))) q--, r += y;
       return mk_int(op[0] == '%' ? r : q);
@@ -1052,9 +1059,12 @@ static value_t arith(ctx_t *C, const char *op, value_t a, value_t b) {
     return (value_t){.k = V_FLOAT, .f = op[0] == '%' ? r : q};
   }
   if (!strcmp(op, "**")) {
-    if (ints && y >= 0) {
+    if (ints && y >= 0) { /* Python's ints do not overflow: a result beyond int64 is refused */
+      if (x == 0 || x == 1) return mk_int(y == 0 ? 1 : x);
+      if (x == -1) return mk_int(y % 2 ? -1 : 1);
       int64_t r = 1;
-      for (int64_t i = 0; i < y && i < 64; i++) r *= x;
+      for (int64_t i = 0; i < y; i++)
+        if (__builtin_mul_overflow(r, x, &r)) UNSUP("integer overflow");
       return mk_int(r);
     }
     return (value_t){.k = V_FLOAT, .f = pow(fx, fy)};
@@ -1096,11 +1106,12 @@ static value_t slice(ctx_t *C, value_t obj, value_t lo, value_t hi, value_t st) 
   }
   list_t *l = new_list(C, 8);
   azc_buf_t buf = {0};
-  for (int64_t i = a; step_ > 0 ? i < b : i > b; i += step_) {
+  for (int64_t i = a; step_ > 0 ? i < b : i > b;) {
     if (obj.k == V_LIST)
       list_push(C, l, obj.l->items[i]);
     else
       azc_buf_put(&buf, obj.s->s + i, 1);
+    if (__builtin_add_overflow(i, step_, &i)) break; /* past either end */
   }
   if (obj.k == V_STR) {
     value_t r = mk_str(C, buf.data ? buf.data : "", buf.len);
@@ -1165,7 +1176,9 @@ static value_t eval(ctx_t *C, const node_t *n) {
   case N_UNARY: {
     value_t v = eval(C, n->a);
     if (n->name[0] == '-') {
-      if (v.k == V_INT)
+      if (v.k == V_INT && v.i == INT64_MIN)
+        UNSUP("integer overflow");
+      else if (v.k == V_INT)
         r = mk_int(-v.i);
       else if (v.k == V_FLOAT)
         r = (value_t){.k = V_FLOAT, .f = -v.f};

@@ -598,6 +598,13 @@ bool azc_chat_jinja_extra(const char *src, int64_t now, char date[64], const cha
   return true;
 }
 
+/* Control characters (a template's own text in a message: its
+ * raise_exception argument, a key) become spaces: statuses are one line. */
+static void one_line(char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
+}
+
 /* Removes s from the start (or the end) of b when it is there. */
 static void cut(azc_buf_t *b, const char *s, bool at_end) {
   size_t k = strlen(s);
@@ -617,6 +624,7 @@ static azc_status_t render_jinja(const azc_chat_template_t *t, const azc_chat_me
   if (t->extra) azc_chat_jinja_extra(t->jsrc, t->now, date, extra);
   azc_jinja_result_t r = azc_jinja_render(t->jinja, m, n, add_ass, t->jbos, t->jeos, t->now, extra,
                                           b, err, sizeof(err));
+  one_line(err);
   switch (r) {
   case AZC_JINJA_OK: break;
   case AZC_JINJA_RAISED:
@@ -914,6 +922,7 @@ static azc_status_t jinja_parse(const char *src, size_t len, azc_jinja_t **out, 
     }
   }
   if (r == AZC_JINJA_NOMEM) return AZC_ERR(AZC_OUT_OF_MEMORY, "chat template");
+  one_line(err);
   return r == AZC_JINJA_OK ? NULL : AZC_ERR(AZC_UNSUPPORTED, "%s", err);
 }
 
@@ -1068,6 +1077,7 @@ azc_status_t azc_chat_template_detect(const char *jinja, size_t len, const char 
       trim_partial_utf8(out->reason);
     }
   }
+  one_line(out->reason);
   free(src);
   return st;
 }

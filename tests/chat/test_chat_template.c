@@ -497,6 +497,11 @@ static void test_jinja_macros(void) {
        "{{ [{'t': 'x', 'i': 1}, {'t': 'x', 'i': 2}] | unique(attribute='t') | map(attribute='i') "
        "| list }}",
        "['foo', 'bar', 'foobar']|['a', 'A']|[1, 2]|x,y|[1]"},
+      /* mixed int/float arithmetic and int64 edges (fuzz_chat_jinja found the first) */
+      {"{{ 2.5 + 1 }}|{{ 7 // 2.0 }}|{{ 7.5 % 2 }}|{{ (-1) ** 65 }}|{{ 2 ** 62 }}|"
+       "{{ range(1, 9223372036854775807, 9223372036854775807) | list }}|"
+       "{{ [1, 2, 3][1::9223372036854775807] }}|{{ -2.5 | abs }}|{{ 3.9 | int }}",
+       "3.5|3.0|1.5|-1|4611686018427387904|[1]|[2]|2.5|3"},
   };
   char err[256];
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -527,6 +532,11 @@ static void test_jinja_macros(void) {
   ASSERT(jinja("{% macro m(a=1, b) %}{% endmacro %}", &b, err, sizeof(err)) ==
          AZC_JINJA_UNSUPPORTED); /* a syntax error in Jinja; azc refuses the template */
   ASSERT(jinja("{% set x %}never closed", &b, err, sizeof(err)) == AZC_JINJA_UNSUPPORTED);
+  /* beyond int64 (Python's ints would not overflow): refused, not wrapped */
+  ASSERT(jinja("{{ 2 ** 64 }}", &b, err, sizeof(err)) == AZC_JINJA_UNSUPPORTED);
+  ASSERT(jinja("{{ 9223372036854775807 + 1 }}", &b, err, sizeof(err)) == AZC_JINJA_UNSUPPORTED);
+  ASSERT(jinja("{{ (-9223372036854775807 - 1) // -1 }}", &b, err, sizeof(err)) ==
+         AZC_JINJA_UNSUPPORTED);
   /* a failure inside a macro frees what the macro had rendered (ASan checks) */
   ASSERT(jinja("{% macro m() %}partial output{{ raise_exception('stop') }}{% endmacro %}{{ m() }}",
                &b, err, sizeof(err)) == AZC_JINJA_RAISED);

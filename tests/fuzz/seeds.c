@@ -8,6 +8,7 @@
  *   fuzz_tokenize_*      the tokenizer fixtures' texts (tests/tokenizer/data),
  *                        each behind the flags byte the targets read
  *   fuzz_detokenize      those texts encoded by the synthetic tokenizers
+ *   fuzz_chat_jinja      chat templates in the styles of real ones
  *   fuzz_bundle*         a bundle compiled by azc's pipeline from a one-layer
  *                        synthetic gpt2 model (Q8_0), with a chat section;
  *                        with NVRTC built in, also that model compiled for
@@ -348,14 +349,69 @@ static azc_status_t seeds_modelfile(void) {
   return write_seed("modelfile-utf16", utf16, sizeof(utf16));
 }
 
+/* ---- fuzz_chat_jinja ---- */
+
+static azc_status_t seeds_chat_jinja(void) {
+  static const char *templates[] = {
+      /* ChatML (a builtin) */
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+      "{{ '<|im_start|>assistant\n' }}{% endif %}",
+      /* Llama 3 with a date line and a default system message (jinja) */
+      "{{- bos_token }}\n{%- if not date_string is defined %}\n    {%- if strftime_now is defined "
+      "%}\n        {%- set date_string = strftime_now(\"%d %b %Y\") %}\n    {%- else %}\n        "
+      "{%- set date_string = \"26 Jul 2024\" %}\n    {%- endif %}\n{%- endif %}\n{%- if "
+      "messages[0]['role'] == 'system' %}\n    {%- set system_message = "
+      "messages[0]['content']|trim %}\n    {%- set messages = messages[1:] %}\n{%- else %}\n    "
+      "{%- set system_message = \"\" %}\n{%- endif %}\n{{- "
+      "\"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n{{- \"Today Date: \" + "
+      "date_string + \"\\n\\n\" }}\n{{- system_message }}\n{{- \"<|eot_id|>\" }}\n{%- for message "
+      "in messages %}\n    {{- '<|start_header_id|>' + message['role'] + "
+      "'<|end_header_id|>\\n\\n'+ "
+      "message['content'] | trim + '<|eot_id|>' }}\n{%- endfor %}\n{%- if add_generation_prompt "
+      "%}\n    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n{%- endif %}\n",
+      /* Gemma: raise_exception for a system message, alternation check */
+      "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role "
+      "not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == "
+      "'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must "
+      "alternate') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' "
+      "%}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' "
+      "+ message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt "
+      "%}{{'<start_of_turn>model\n'}}{% endif %}",
+      /* macros, namespaces, loop filters, block set, filter blocks, a tools branch */
+      "{%- macro turn(m, sep='\\n') -%}<|{{ m.role | upper }}|>{{ sep }}{{ m.content | "
+      "replace('\\r', '') }}{%- endmacro -%}\n{%- set ns = namespace(n=0, sys='') -%}\n{%- for m "
+      "in messages if m.role != 'tool' -%}\n{%- if m.role == 'system' %}{% set ns.sys = m.content "
+      "%}{% continue %}{% endif -%}\n{%- set ns.n = ns.n + 1 -%}{{ turn(m, sep=': ') }}{{ '\\n' "
+      "if not loop.last }}\n{%- endfor -%}\n{%- set tail %}[{{ ns.n }} turns{{ ', system ' ~ "
+      "ns.sys | length if ns.sys }}]{% endset -%}\n{%- filter trim %}  {{ tail }}  {% endfilter "
+      "-%}\n{%- if tools is defined and tools %}{{ tools | map(attribute='name') | unique | "
+      "join(', ') | indent(2, first=true) }}{{ tools | tojson(indent=2) }}{% endif -%}\n{%- if "
+      "add_generation_prompt %}<|BOT|>{% endif %}",
+      /* selectattr, dict literals and methods, slices, string methods */
+      "{% set sys = messages | selectattr('role', 'equalto', 'system') | list %}{% set rest = "
+      "messages | rejectattr('role', 'equalto', 'system') | list %}{% set d = {'user': 'U', "
+      "'assistant': 'A'} %}{% if sys %}S: {{ sys[0].content.strip() }}\n{% endif %}{% for m in "
+      "rest[-8:] %}{{ d.get(m.role, '?') }}: {{ m.content.split('\\n') | join(' / ') }}{% if "
+      "m.content.startswith(('#', '!')) %}*{% endif %}\n{% endfor %}{% if add_generation_prompt "
+      "%}A:{% endif %}",
+  };
+  char name[32];
+  for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+    snprintf(name, sizeof(name), "template%02zu", i);
+    AZC_RETURN_IF_ERROR(write_seed(name, templates[i], strlen(templates[i])));
+  }
+  return NULL;
+}
+
 static const struct {
   const char *target;
   azc_status_t (*make)(void);
 } makers[] = {
-    {"fuzz_gguf", seeds_gguf},          {"fuzz_tokenize_spm", seeds_texts},
-    {"fuzz_tokenize_bpe", seeds_texts}, {"fuzz_detokenize", seeds_ids},
-    {"fuzz_bundle", seeds_bundle},      {"fuzz_bundle_sealed", seeds_bundle},
-    {"fuzz_modelfile", seeds_modelfile},
+    {"fuzz_gguf", seeds_gguf},           {"fuzz_tokenize_spm", seeds_texts},
+    {"fuzz_tokenize_bpe", seeds_texts},  {"fuzz_detokenize", seeds_ids},
+    {"fuzz_bundle", seeds_bundle},       {"fuzz_bundle_sealed", seeds_bundle},
+    {"fuzz_modelfile", seeds_modelfile}, {"fuzz_chat_jinja", seeds_chat_jinja},
 };
 
 int main(int argc, char **argv) {
