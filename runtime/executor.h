@@ -40,7 +40,7 @@ typedef struct azc_executor_params {
 } azc_executor_params_t;
 
 #define AZC_KV_TYPE_AUTO (-1)
-#define AZC_KV_TYPE_CPU_DEFAULT 0 /* AZC_KV_F32 */
+#define AZC_KV_TYPE_CPU_DEFAULT 1 /* AZC_KV_F16, as llama.cpp */
 
 #define AZC_GPU_LAYERS_AUTO (-1)
 

@@ -46,7 +46,7 @@ void azc_serve_usage(FILE *out, const char *prog) {
           "                    (default: the model's, at most 4096; a larger num_ctx\n"
           "                    reloads the slots, up to the trained context)\n"
           "  -t, --threads N   threads per model (default: all cores)\n"
-          "  --kv-type T       KV cache element type: f32, f16 or q8_0 (default f32)\n"
+          "  --kv-type T       KV cache element type: f32, f16 or q8_0 (default f16)\n"
           "  --max-body BYTES  largest request body (default 8388608)\n"
           "  --batch-window MS requests reaching an idle model within MS of the first\n"
           "                    prefill in one step (default 5; 0: each at once)\n"
