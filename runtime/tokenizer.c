@@ -179,6 +179,25 @@ azc_tok_bigram_t azc_tok_heap_pop(azc_tok_work_t *w) {
   return top;
 }
 
+azc_status_t azc_tok_merge(const azc_tokenizer_t *tok, azc_tok_work_t *w, size_t n,
+                           azc_tok_pair_fn pair) {
+  w->n_heap = 0;
+  for (size_t i = 1; i < n; i++) AZC_RETURN_IF_ERROR(pair(tok, w, (int32_t)i - 1, (int32_t)i));
+  while (w->n_heap) {
+    azc_tok_bigram_t bg = azc_tok_heap_pop(w);
+    azc_tok_symbol_t *l = &w->syms[bg.left], *r = &w->syms[bg.right];
+    if (l->len == 0 || r->len == 0 || l->len + r->len != bg.size) continue; /* stale */
+    l->len += r->len;
+    r->len = 0;
+    l->next = r->next;
+    if (r->next >= 0) w->syms[r->next].prev = bg.left;
+    l->id = bg.id;
+    AZC_RETURN_IF_ERROR(pair(tok, w, l->prev, bg.left));
+    AZC_RETURN_IF_ERROR(pair(tok, w, bg.left, l->next));
+  }
+  return NULL;
+}
+
 azc_status_t azc_idvec_push(azc_idvec_t *v, int32_t id) {
   if (!azc_tok_grow((void **)&v->ids, &v->cap, v->n + 1, sizeof(int32_t)))
     return AZC_ERR(AZC_OUT_OF_MEMORY, "tokenizer: out of memory for %zu tokens", v->n + 1);
@@ -540,21 +559,7 @@ static azc_status_t spm_encode(const azc_tokenizer_t *tok, azc_tok_work_t *w, co
     off += l;
   }
   w->syms[n - 1].next = -1;
-  w->n_heap = 0;
-  for (size_t i = 1; i < n; i++)
-    AZC_RETURN_IF_ERROR(spm_try_pair(tok, w, (int32_t)i - 1, (int32_t)i));
-  while (w->n_heap) {
-    azc_tok_bigram_t bg = azc_tok_heap_pop(w);
-    azc_tok_symbol_t *l = &w->syms[bg.left], *r = &w->syms[bg.right];
-    if (l->len == 0 || r->len == 0 || l->len + r->len != bg.size) continue; /* stale */
-    l->len += r->len;
-    r->len = 0;
-    l->next = r->next;
-    if (r->next >= 0) w->syms[r->next].prev = bg.left;
-    l->id = bg.id;
-    AZC_RETURN_IF_ERROR(spm_try_pair(tok, w, l->prev, bg.left));
-    AZC_RETURN_IF_ERROR(spm_try_pair(tok, w, bg.left, l->next));
-  }
+  AZC_RETURN_IF_ERROR(azc_tok_merge(tok, w, n, spm_try_pair));
   for (int32_t i = 0; i != -1; i = w->syms[i].next) {
     const azc_tok_symbol_t *s = &w->syms[i];
     int32_t id =

@@ -249,20 +249,7 @@ static azc_status_t bpe_word(const azc_tokenizer_t *tok, azc_tok_work_t *w, cons
   for (size_t i = 0; i < n; i++)
     w->syms[i] = (azc_tok_symbol_t){(uint32_t)i, 1, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1,
                                     tok->bpe_byte_piece[(uint8_t)s[i]]};
-  w->n_heap = 0;
-  for (size_t i = 1; i < n; i++) AZC_RETURN_IF_ERROR(try_pair(tok, w, (int32_t)i - 1, (int32_t)i));
-  while (w->n_heap) {
-    azc_tok_bigram_t bg = azc_tok_heap_pop(w);
-    azc_tok_symbol_t *l = &w->syms[bg.left], *r = &w->syms[bg.right];
-    if (l->len == 0 || r->len == 0 || l->len + r->len != bg.size) continue; /* stale */
-    l->len += r->len;
-    r->len = 0;
-    l->next = r->next;
-    if (r->next >= 0) w->syms[r->next].prev = bg.left;
-    l->id = bg.id;
-    AZC_RETURN_IF_ERROR(try_pair(tok, w, l->prev, bg.left));
-    AZC_RETURN_IF_ERROR(try_pair(tok, w, bg.left, l->next));
-  }
+  AZC_RETURN_IF_ERROR(azc_tok_merge(tok, w, n, try_pair));
   for (int32_t i = 0; i != -1; i = w->syms[i].next) {
     const azc_tok_symbol_t *sym = &w->syms[i];
     AZC_RETURN_IF_ERROR(emit_piece(tok, s + sym->start, sym->len, sym->id, out));
