@@ -201,8 +201,8 @@ azc_status_t azc_tok_heap_push(azc_tok_work_t *w, const azc_tok_bigram_t *b);
 azc_tok_bigram_t azc_tok_heap_pop(azc_tok_work_t *w);
 
 /* Queues the pair (left, right) of w->syms if the vocabulary merges it. */
-typedef azc_status_t (*azc_tok_pair_fn)(const azc_tokenizer_t *tok, azc_tok_work_t *w,
-                                        int32_t left, int32_t right);
+typedef azc_status_t (*azc_tok_pair_fn)(const azc_tokenizer_t *tok, azc_tok_work_t *w, int32_t left,
+                                        int32_t right);
 /* The merge loop SentencePiece and BPE share: queues every adjacent pair of
  * w->syms[0..n), then merges the best queued pair (lowest key) until none is
  * left, skipping pairs made stale by an earlier merge. */
