@@ -1023,8 +1023,10 @@ static azc_status_t try_jinja(const char *src, size_t len, const char *bos, cons
                err);
       ok = false;
     } else {
+      /* (contents with a line break inside are left out: a template may
+       * rewrite those, e.g. join the lines) */
       for (size_t k = 0; ok && k < p->n; k++)
-        if (!strcmp(p->msgs[k].role, "user") &&
+        if (!strcmp(p->msgs[k].role, "user") && !strpbrk(p->msgs[k].content, "\n\t") &&
             !contains_trimmed(b.data ? b.data : "", b.len, p->msgs[k].content)) {
           snprintf(why, why_cap,
                    "the template does not write the user's message (\"%s\", conversation of %zu "

@@ -697,6 +697,11 @@ static void test_jinja_refuses(void) {
   azc_chat_detection_t d;
   ASSERT_OK(azc_chat_template_detect(macro, strlen(macro), "", "", &d));
   ASSERT_MSG(d.jinja, "%s", d.reason);
+  /* one that rewrites multi-line contents still writes the user's messages */
+  static const char joins[] = "{% for m in messages %}[{{ m.role }}] {{ m.content | replace('\\n', "
+                              "' ') }}\n{% endfor %}";
+  ASSERT_OK(azc_chat_template_detect(joins, strlen(joins), "", "", &d));
+  ASSERT_MSG(d.jinja, "%s", d.reason);
 }
 
 /* Whether the evaluator has method `name` on the receiver (a string or a
