@@ -143,8 +143,11 @@ azc_status_t cli_compile_gguf(const char *model_path, const char *out, azc_compi
     if (s->link_summary[0])
       fprintf(stderr, "azc: nvrtc      = %9.2f ms (one program for the model%s)\n", s->ms_link,
               s->link_cache_hit ? ", from the cache" : "");
-    fprintf(stderr, "azc: repack     = %9.2f ms (%.1f MiB of weights into target layouts)\n",
-            s->ms_repack, (double)s->repacked_bytes / (1 << 20));
+    fprintf(stderr,
+            "azc: repack     = %9.2f ms (%.1f MiB of weights into target layouts: %d from the "
+            "cache, %d repacked)\n",
+            s->ms_repack, (double)s->repacked_bytes / (1 << 20), s->repack_cache_hits,
+            s->repack_cache_misses);
     fprintf(stderr, "azc: weights+write = %6.2f ms\n", t_end - t_compile);
     fprintf(stderr, "azc: total      = %9.2f ms\n", t_end - t0);
   }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -285,6 +286,67 @@ azc_status_t azc_cache_get(azc_cache_t *c, azc_hash128_t key, void **data, size_
   atomic_fetch_add(&c->hits, 1);
   *data = buf;
   *size = (size_t)p.payload_size;
+  return NULL;
+}
+
+static azc_status_t damaged(azc_cache_t *c, const char *path, const struct stat *sb, int fd,
+                            const char *why) {
+  remove_damaged(path, sb);
+  close(fd);
+  atomic_fetch_add(&c->misses, 1);
+  atomic_fetch_add(&c->corrupt, 1);
+  azc_log_warn("kernel cache: %s was damaged (%s); removed, its contents will be rebuilt", path,
+               why);
+  return AZC_ERR(AZC_NOT_FOUND, "kernel cache: entry %s was damaged (%s) and has been removed",
+                 path, why);
+}
+
+void azc_cache_unmap(azc_cache_mapped_t *m) {
+  if (m->map) munmap(m->map, m->map_size);
+  if (m->fd >= 0) close(m->fd);
+  memset(m, 0, sizeof(*m));
+  m->fd = -1;
+}
+
+azc_status_t azc_cache_map(azc_cache_t *c, azc_hash128_t key, azc_cache_mapped_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->fd = -1;
+  char path[PATH_MAX], hex[33];
+  azc_hash128_hex(key, hex);
+  if (!azc_cache_entry_path(c, key, path, sizeof(path)))
+    return AZC_ERR(AZC_INVALID_ARGUMENT, "kernel cache: path of %s is too long", hex);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      return AZC_ERR(AZC_IO, "kernel cache: cannot open %s: %s", path, strerror(errno));
+    atomic_fetch_add(&c->misses, 1);
+    return AZC_ERR(AZC_NOT_FOUND, "kernel cache: no entry %s in %s", hex, c->dir);
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return AZC_ERR(AZC_IO, "kernel cache: %s is not a readable file", path);
+  }
+  parsed_t p;
+  char why[200];
+  if (!check_header(fd, (uint64_t)sb.st_size, key, &p, why, sizeof(why)))
+    return damaged(c, path, &sb, fd, why);
+  /* MAP_POPULATE: one call maps the pages the checksum is about to read */
+  size_t map_size = (size_t)sb.st_size;
+  void *map = mmap(NULL, map_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (map == MAP_FAILED) {
+    azc_status_t st = AZC_ERR(AZC_IO, "kernel cache: cannot map %s: %s", path, strerror(errno));
+    close(fd);
+    return st;
+  }
+  uint64_t offset = AZC_CACHE_HEADER_SIZE + (uint64_t)p.desc_len;
+  const uint8_t *data = (const uint8_t *)map + offset;
+  if (azc_hash64(data, (size_t)p.payload_size) != p.payload_hash) {
+    munmap(map, map_size);
+    return damaged(c, path, &sb, fd, "payload checksum mismatch");
+  }
+  atomic_fetch_add(&c->hits, 1);
+  *out = (azc_cache_mapped_t){fd, offset, p.payload_size, data, map, map_size};
   return NULL;
 }
 

@@ -1,6 +1,9 @@
 /* Kernel cache: compiled kernels (ELF objects, PTX) on disk under an
  * XXH3-128 key, so that a kernel is compiled once per machine, not once per
- * layer or per model.
+ * layer or per model. Repacked weights (driver/compile.c) are entries too,
+ * keyed by their source bytes and layout and described "weight <name> ...":
+ * a warm compile maps them (azc_cache_map) and the bundle writer copies them
+ * file to file instead of repacking.
  *
  * The caller computes the key (XXH3-128 over the canonical kernel spec,
  * target, codegen options and azc version); the cache stores the payload
@@ -81,6 +84,26 @@ azc_status_t azc_cache_get(azc_cache_t *c, azc_hash128_t key, void **data, size_
 azc_status_t azc_cache_put(azc_cache_t *c, azc_hash128_t key, const void *data, size_t size,
                            const char *description);
 azc_cache_stats_t azc_cache_stats(const azc_cache_t *c);
+
+/* An entry mapped read-only instead of copied (repacked weights: the bundle
+ * writer hashes the payload from `data` and copies it file to file from fd
+ * at `offset` with copy_file_range). Owned by the caller: azc_cache_unmap. */
+typedef struct azc_cache_mapped {
+  int fd;           /* the entry file, open read-only; -1 when nothing is mapped */
+  uint64_t offset;  /* where the payload starts in the file */
+  uint64_t size;    /* payload bytes */
+  const void *data; /* the payload, inside the mapping */
+  void *map;        /* the whole file's mapping, map_size bytes */
+  size_t map_size;
+} azc_cache_mapped_t;
+
+/* azc_cache_get without the copy: maps key's entry and checks all of it,
+ * the payload checksum included, before it returns. AZC_NOT_FOUND when
+ * absent or damaged (then removed, as by azc_cache_get). *out is set to an
+ * empty mapping (fd -1) first. */
+azc_status_t azc_cache_map(azc_cache_t *c, azc_hash128_t key, azc_cache_mapped_t *out);
+/* Unmaps and closes; leaves m empty (fd -1). Safe on an empty mapping. */
+void azc_cache_unmap(azc_cache_mapped_t *m);
 
 /* What a cache directory holds. A missing directory is an empty cache. */
 typedef struct azc_cache_info {

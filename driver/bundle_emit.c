@@ -1,5 +1,8 @@
 /* Bundle writing (see bundle_emit.h and runtime/bundle_sections.h). The
- * weights section is produced by a fill callback that walks the plan's
+ * weights section is copied file to file (copy_file_range): weights in GGUF's
+ * layout from the model file, repacked weights from their cache entries, and
+ * only repacked weights that are not cached from memory. Without the model
+ * file's descriptor it is produced by a fill callback that walks the plan's
  * weights in order, so a multi-GB model is streamed, not copied in memory. */
 #include "driver/bundle_emit.h"
 
@@ -190,9 +193,12 @@ azc_status_t azc_bundle_emit(const char *path, const azc_model_t *model, azc_com
     const uint8_t *map = model->gguf->base;
     bool in_file = p->weights[i].layout == AZC_LAYOUT_GGUF && ptr >= map &&
                    ptr + p->weights[i].nbytes <= map + model->gguf->size;
-    /* repacked weights are written from memory, the others copied from the file */
-    pieces[i] = (azc_bundle_piece_t){in_file ? gguf_fd : -1, in_file ? (uint64_t)(ptr - map) : 0,
-                                     ptr, p->weights[i].offset, p->weights[i].nbytes};
+    /* weights in GGUF's layout are copied from the model file, repacked ones
+       from their cache entry, and the rest (not cached) written from memory */
+    const azc_cache_mapped_t *cached = c->cached && !in_file ? &c->cached[i] : NULL;
+    int fd = in_file ? gguf_fd : cached && cached->fd >= 0 ? cached->fd : -1;
+    uint64_t src = in_file ? (uint64_t)(ptr - map) : fd >= 0 ? cached->offset : 0;
+    pieces[i] = (azc_bundle_piece_t){fd, src, ptr, p->weights[i].offset, p->weights[i].nbytes};
   }
   if (!st) st = azc_bundle_writer_add(w, AZC_SECTION_META, &meta, sizeof(meta), 0);
   for (int d = 0; !st && d < AZC_DEVICE_COUNT; d++)

@@ -32,6 +32,9 @@ void azc_compiled_free(azc_compiled_t *c) {
   for (int d = 0; d < AZC_DEVICE_COUNT; d++) free(c->sections[d]);
   for (int i = 0; c->plan && c->repacked && i < c->plan->n_weights; i++) free(c->repacked[i]);
   free(c->repacked);
+  for (int i = 0; c->plan && c->cached && i < c->plan->n_weights; i++)
+    azc_cache_unmap(&c->cached[i]);
+  free(c->cached);
   free(c->weight_data);
   azc_plan_free(c->plan);
   for (int d = 0; d < AZC_DEVICE_COUNT; d++)
@@ -480,14 +483,56 @@ static azc_status_t build_plan(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
 }
 
 /* Weights the layout pass moved out of AZC_LAYOUT_GGUF get a repacked copy,
- * made on the thread pool (a weight per task, at most 16 threads). */
+ * made on the thread pool (a weight per task, at most 16 threads). With the
+ * cache on, the copy is looked up first under a key of what decides its
+ * bytes: the source bytes (XXH3-128 of them), type, layout, shape, and the
+ * repack of a fixed probe (so a change to the repack code changes every
+ * key). A hit is mapped, not read: the bundle writer copies it file to file
+ * and hashes it from the map. A miss is repacked and put. */
 typedef struct repack_jobs {
   azc_compiled_t *c;
+  azc_cache_t *cache; /* NULL: --no-cache */
   pthread_mutex_t mu;
   azc_status_t st;
+  atomic_int hits, misses;
 } repack_jobs_t;
 
-static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
+#define REPACK_KEY_TAG "azc-repack-v1"
+
+/* XXH3-64 of the repack of 8 rows x 256 pseudo-random values' worth of bytes. */
+static uint64_t repack_probe(azc_dtype_t type, int layout) {
+  enum { ROWS = 8, K = 256 };
+  uint8_t src[ROWS * 8 * 256], dst[ROWS * 8 * 256]; /* ample for any block type */
+  size_t in = azc_dtype_row_size(type, K) * ROWS, out = azc_layout_row_size(type, layout, K) * ROWS;
+  if (!in || !out || in > sizeof(src) || out > sizeof(dst)) return 0;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < in; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    src[i] = (uint8_t)(x >> 24);
+  }
+  memset(dst, 0, out);
+  azc_status_t st = azc_repack(type, layout, src, dst, ROWS, K);
+  if (st) {
+    azc_status_free(st);
+    return 0;
+  }
+  return azc_hash64(dst, out);
+}
+
+static azc_hash128_t repack_key(const azc_plan_weight_t *w, const void *src, size_t src_size,
+                                int64_t rows, int64_t K) {
+  uint8_t buf[96] = {0};
+  memcpy(buf, REPACK_KEY_TAG, sizeof(REPACK_KEY_TAG) - 1);
+  azc_hash128_t h = azc_hash128(src, src_size);
+  int64_t v[7] = {w->dtype, w->layout, rows, K, (int64_t)src_size, (int64_t)h.lo, (int64_t)h.hi};
+  memcpy(buf + 16, v, sizeof(v));
+  uint64_t probe = repack_probe((azc_dtype_t)w->dtype, w->layout);
+  memcpy(buf + 16 + sizeof(v), &probe, 8);
+  return azc_hash128(buf, sizeof(buf));
+}
+
+static azc_status_t repack_one(repack_jobs_t *rj, int32_t i) {
+  azc_compiled_t *c = rj->c;
   azc_plan_weight_t *w = &c->plan->weights[i];
   int64_t K = w->shape[w->rank - 1], rows = 1;
   for (int d = 0; d + 1 < w->rank; d++) rows *= w->shape[d];
@@ -495,6 +540,22 @@ static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
   if (!size)
     return AZC_ERR(AZC_INTERNAL, "weight %s: layout %s unsupported", w->name,
                    azc_layout_name(w->layout));
+  azc_hash128_t key = {0, 0};
+  bool cacheable = rj->cache && size <= AZC_CACHE_MAX_PAYLOAD;
+  if (cacheable) {
+    key = repack_key(w, c->weight_data[i], (size_t)w->nbytes, rows, K);
+    azc_cache_mapped_t m;
+    azc_status_t st = azc_cache_map(rj->cache, key, &m);
+    if (!st && m.size == size) {
+      c->cached[i] = m;
+      c->weight_data[i] = m.data;
+      w->nbytes = size;
+      atomic_fetch_add(&rj->hits, 1);
+      return NULL;
+    }
+    if (!st) azc_cache_unmap(&m); /* another size: not this weight's, rebuilt below */
+    azc_status_free(st);
+  }
   c->repacked[i] = malloc(size);
   if (!c->repacked[i]) return AZC_ERR(AZC_OUT_OF_MEMORY, "weight %s: %zu bytes", w->name, size);
   AZC_RETURN_IF_ERROR_CTX(
@@ -502,13 +563,22 @@ static azc_status_t repack_one(azc_compiled_t *c, int32_t i) {
       "weight %s", w->name);
   c->weight_data[i] = c->repacked[i];
   w->nbytes = size;
+  if (cacheable) {
+    char desc[192];
+    snprintf(desc, sizeof(desc), "weight %s %s -> %s, %lld x %lld", w->name,
+             azc_dtype_name((azc_dtype_t)w->dtype), azc_layout_name(w->layout), (long long)rows,
+             (long long)K);
+    azc_status_t st = azc_cache_put(rj->cache, key, c->repacked[i], size, desc);
+    if (st) azc_status_free(st); /* a cache that cannot be written is not fatal */
+  }
+  atomic_fetch_add(&rj->misses, 1);
   return NULL;
 }
 
 static void repack_task(void *arg, int i) {
   repack_jobs_t *rj = arg;
   if (rj->c->plan->weights[i].layout == AZC_LAYOUT_GGUF) return;
-  azc_status_t st = repack_one(rj->c, i);
+  azc_status_t st = repack_one(rj, i);
   if (!st) return;
   pthread_mutex_lock(&rj->mu);
   if (!rj->st)
@@ -518,22 +588,32 @@ static void repack_task(void *arg, int i) {
   pthread_mutex_unlock(&rj->mu);
 }
 
-static azc_status_t repack_weights(azc_compiled_t *c, int jobs) {
+static azc_status_t repack_weights(azc_compiled_t *c, const azc_compile_options_t *opt) {
   double t0 = azc_time_ms();
   azc_plan_t *p = c->plan;
   c->repacked = calloc((size_t)p->n_weights + 1, sizeof(void *));
-  if (!c->repacked) return AZC_ERR(AZC_OUT_OF_MEMORY, "repacked weights");
+  c->cached = calloc((size_t)p->n_weights + 1, sizeof(*c->cached));
+  if (!c->repacked || !c->cached) return AZC_ERR(AZC_OUT_OF_MEMORY, "repacked weights");
+  for (int32_t i = 0; i < p->n_weights; i++) c->cached[i].fd = -1;
   int n_repacked = 0;
   for (int32_t i = 0; i < p->n_weights; i++) n_repacked += p->weights[i].layout != AZC_LAYOUT_GGUF;
   repack_jobs_t rj = {.c = c};
+  if (n_repacked && opt->use_cache) {
+    azc_status_t st = azc_cache_open(opt->cache_dir, &rj.cache);
+    if (st) azc_status_free(st); /* no cache: repack every weight */
+  }
   pthread_mutex_init(&rj.mu, NULL);
-  azc_threadpool_t *pool = n_repacked ? task_pool(jobs, n_repacked, 16) : NULL;
+  azc_threadpool_t *pool = n_repacked ? task_pool(opt->jobs, n_repacked, 16) : NULL;
   azc_threadpool_for(pool, p->n_weights, repack_task, &rj);
   azc_threadpool_destroy(pool);
   pthread_mutex_destroy(&rj.mu);
+  if (rj.cache) c->stats.cache_rebuilt += (int)azc_cache_stats(rj.cache).corrupt;
+  azc_cache_close(rj.cache);
   for (int32_t i = 0; i < p->n_weights; i++)
     if (p->weights[i].layout != AZC_LAYOUT_GGUF)
       c->stats.repacked_bytes += (int64_t)p->weights[i].nbytes;
+  c->stats.repack_cache_hits = atomic_load(&rj.hits);
+  c->stats.repack_cache_misses = atomic_load(&rj.misses);
   c->stats.ms_repack = azc_time_ms() - t0;
   return rj.st;
 }
@@ -597,7 +677,7 @@ azc_status_t azc_compile_graph(azc_ir_graph_t *g, int32_t n_vocab, int32_t n_ctx
     c->stats.arena_bytes = g->arena_bytes;
   }
   if (!st) st = build_plan(g, n_vocab, n_ctx_train, opt, c);
-  if (!st) st = repack_weights(c, opt->jobs);
+  if (!st) st = repack_weights(c, opt);
   if (st) {
     azc_compiled_free(c);
     return st;

@@ -4,7 +4,8 @@
  *   back end resolves the target -> passes (fusion, layouts the back end
  *   reads, memory plan) -> kernel specs per node -> distinct kernels (by
  *   cache key: spec bytes + the back end's salt) -> cache hit, or the back
- *   end compiles it + cache put -> plan -> weights repacked
+ *   end compiles it + cache put -> plan -> weights repacked (or mapped from the
+ *   cache, keyed by their source bytes and layout)
  *
  * The driver layer sits above frontend/, passes/ and codegen/ (codegen knows
  * neither of the first two). Kernels are compiled on the thread pool. The
@@ -17,6 +18,7 @@
 #include <stdio.h>
 
 #include "codegen/backend.h"
+#include "codegen/cache.h"
 #include "ir/ir.h"
 #include "runtime/plan.h"
 
@@ -49,11 +51,14 @@ azc_compile_options_t azc_compile_options_default(void);
 typedef struct azc_compile_stats {
   int ops_before[AZC_OP_COUNT], ops_after[AZC_OP_COUNT];
   int nodes_before, nodes_after;
-  int steps, kernels, cache_hits, cache_misses, cache_rebuilt;
+  int steps, kernels, cache_hits, cache_misses;
+  int cache_rebuilt; /* damaged cache entries (kernels and repacked weights) found and rebuilt */
   double ms_passes, ms_specs, ms_codegen, ms_cache; /* ms_codegen: back-end time summed over jobs */
   double ms_kernels_wall;                           /* wall time of the kernel phase */
   double ms_repack;                                 /* weights the layout pass repacked */
   int64_t repacked_bytes;
+  int repack_cache_hits,
+      repack_cache_misses; /* repacked weights mapped from the cache / repacked */
   int64_t arena_bytes;
   int gpu_layers;         /* layers placed on the GPU by default (0: no GPU code) */
   double ms_link;         /* linking back ends' modules (NVRTC), wall time */
@@ -76,8 +81,10 @@ typedef struct azc_compiled {
                         the back end of plan->kernels[k].device */
   size_t *object_sizes;
   const void **weight_data; /* per plan weight: the bytes in the model file (borrowed), or
-                               a repacked copy (owned, in repacked[]) */
+                               a repacked copy (owned: in repacked[], or mapped from the
+                               cache in cached[]) */
   void **repacked;
+  azc_cache_mapped_t *cached; /* per plan weight: its repacked bytes' cache entry (fd -1: none) */
   azc_compile_stats_t stats;
 } azc_compiled_t;
 

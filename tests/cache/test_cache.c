@@ -268,21 +268,22 @@ static void other_key(uint8_t *f, size_t *n) { f[20] ^= 0x40; } /* key.lo */
 static void flip_desc(uint8_t *f, size_t *n) { f[AZC_CACHE_HEADER_SIZE + 2] ^= 0x20; }
 static void flip_size(uint8_t *f, size_t *n) { f[32] ^= 1; }
 
+static const damage_t damages[] = {
+    {"payload checksum mismatch", flip_payload},
+    {"truncated", cut_one},
+    {"truncated", cut_header},
+    {"truncated", cut_all},
+    {"trailing bytes", add_byte},
+    {"bad magic", bad_magic},
+    {"format version 2", bad_version},
+    {"it holds key", other_key},
+    {"header checksum mismatch", flip_desc},
+    {"its header says", flip_size},
+};
+
 static void test_corrupt_entries(void) {
   char dir[1024], path[2048];
   fresh_dir(dir, sizeof(dir), "corrupt");
-  const damage_t damages[] = {
-      {"payload checksum mismatch", flip_payload},
-      {"truncated", cut_one},
-      {"truncated", cut_header},
-      {"truncated", cut_all},
-      {"trailing bytes", add_byte},
-      {"bad magic", bad_magic},
-      {"format version 2", bad_version},
-      {"it holds key", other_key},
-      {"header checksum mismatch", flip_desc},
-      {"its header says", flip_size},
-  };
   azc_cache_t *c;
   ASSERT_OK(azc_cache_open(dir, &c));
   unsigned k = 42;
@@ -337,6 +338,71 @@ static void test_corrupt_entries(void) {
   size_t size;
   ASSERT_ERR(azc_cache_get(c, key_of(k), &data, &size), AZC_NOT_FOUND, "it holds key");
   ASSERT(!exists(path));
+  azc_cache_close(c);
+}
+
+/* Overwrites key i's entry file with a damaged copy of itself. */
+static azc_status_t damage_entry(azc_cache_t *c, unsigned i, const damage_t *d, char *path,
+                                 size_t cap) {
+  azc_cache_entry_path(c, key_of(i), path, cap);
+  size_t n = 0;
+  uint8_t *file = test_read_file(path, &n);
+  uint8_t *bigger = file ? realloc(file, n + 1) : NULL;
+  if (!bigger) {
+    free(file);
+    return AZC_ERR(AZC_IO, "cannot read %s", path);
+  }
+  d->apply(bigger, &n);
+  int bad = write_file(path, bigger, n);
+  free(bigger);
+  return bad ? AZC_ERR(AZC_IO, "cannot damage %s", path) : NULL;
+}
+
+/* azc_cache_map: the payload in place, at the offset cache.h gives, through
+ * the descriptor too; a replacing put leaves a mapping alone; every damage
+ * that get finds, map finds (and removes the entry). */
+static void test_map(void) {
+  char dir[1024], path[2048];
+  fresh_dir(dir, sizeof(dir), "map");
+  azc_cache_t *c;
+  ASSERT_OK(azc_cache_open(dir, &c));
+  azc_cache_mapped_t m;
+  ASSERT_ERR(azc_cache_map(c, key_of(3), &m), AZC_NOT_FOUND, "no entry");
+  ASSERT_EQ_INT(m.fd, -1);
+  ASSERT_OK(put_i(c, 3, 0));
+  ASSERT_OK(azc_cache_map(c, key_of(3), &m));
+  size_t n = payload_size(3);
+  uint8_t want[20100], got[20100];
+  ASSERT(n <= sizeof(want));
+  payload_fill(want, n, 3, 0);
+  ASSERT(m.fd >= 0 && m.size == n && memcmp(m.data, want, n) == 0);
+  ASSERT_EQ_INT(m.offset, AZC_CACHE_HEADER_SIZE + strlen("kernel 3 variant 0"));
+  ASSERT(pread(m.fd, got, n, (off_t)m.offset) == (ssize_t)n && memcmp(got, want, n) == 0);
+  ASSERT_OK(put_i(c, 3, 1)); /* replaced by rename: the mapped file is another inode */
+  ASSERT(memcmp(m.data, want, n) == 0);
+  azc_cache_unmap(&m);
+  ASSERT(m.fd == -1 && m.map == NULL && m.data == NULL);
+  azc_cache_unmap(&m); /* twice is harmless */
+  ASSERT_OK(azc_cache_map(c, key_of(3), &m));
+  payload_fill(want, n, 3, 1);
+  ASSERT(memcmp(m.data, want, n) == 0);
+  azc_cache_unmap(&m);
+  for (size_t i = 0; i < AZC_ARRAY_SIZE(damages); i++) {
+    ASSERT_OK(put_i(c, 3, 0));
+    ASSERT_OK(damage_entry(c, 3, &damages[i], path, sizeof(path)));
+    azc_status_t st = azc_cache_map(c, key_of(3), &m);
+    int ok = st && azc_status_code(st) == AZC_NOT_FOUND &&
+             strstr(azc_status_message(st), "damaged") &&
+             strstr(azc_status_message(st), damages[i].what) && m.fd == -1 && m.data == NULL;
+    if (!ok) fprintf(stderr, "damage %zu: %s\n", i, st ? azc_status_message(st) : "accepted");
+    azc_status_free(st);
+    ASSERT(ok);
+    ASSERT(!exists(path));
+  }
+  azc_cache_stats_t s = azc_cache_stats(c);
+  ASSERT_EQ_INT(s.hits, 2);
+  ASSERT_EQ_INT(s.corrupt, AZC_ARRAY_SIZE(damages));
+  ASSERT_EQ_INT(s.misses, 1 + AZC_ARRAY_SIZE(damages));
   azc_cache_close(c);
 }
 
@@ -621,6 +687,7 @@ int main(void) {
   RUN(test_missing);
   RUN(test_env_precedence);
   RUN(test_corrupt_entries);
+  RUN(test_map);
   RUN(test_concurrent);
   RUN(test_info_and_list);
   RUN(test_clear);

@@ -8,8 +8,8 @@
 #   - a temp file left behind is refused by the bundle reader (and the next
 #     compile into that path removes it);
 #   - every cache entry is whole (azc cache info --list reads each one).
-# Afterwards the next compile reuses every complete cache entry (its hits
-# equal the entries on disk), rebuilds none as damaged, and gives the same
+# Afterwards the next compile reuses every complete cache entry (its hits,
+# kernels and repacked weights, equal the entries on disk), rebuilds none as damaged, and gives the same
 # bytes as a clean compile. A cache entry cut short on purpose is refused and
 # rebuilt. Two compiles of the same model into one empty cache at once both
 # succeed with identical bundles.
@@ -89,7 +89,9 @@ echo "$completed of 20 compiles finished before their kill"
 
 n=$(entries "$cache")
 log=$("$azc" compile "$dir/m.gguf" -o "$dir/out.bundle" -j 2 2>&1) || fail "compile after the kills: $log"
-hits=$(sed -n 's/.*distinct kernels: \([0-9]*\) from the cache.*/\1/p' <<<"$log")
+kernel_hits=$(sed -n 's/.*distinct kernels: \([0-9]*\) from the cache.*/\1/p' <<<"$log")
+weight_hits=$(sed -n 's/.*target layouts: \([0-9]*\) from the cache.*/\1/p' <<<"$log")
+hits=$((kernel_hits + ${weight_hits:-0}))
 echo "after the kills: $n entries on disk, $hits read from the cache"
 [ "$hits" = "$n" ] || fail "the compile after the kills read $hits entries; $n complete ones were on disk"
 grep -q "damaged cache entries rebuilt" <<<"$log" && fail "a cache entry was damaged by a kill"
