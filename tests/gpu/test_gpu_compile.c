@@ -1,6 +1,7 @@
 /* The compile side of the CUDA back end, through the azc binary (issue 9):
  *
- *   model NAME  azc compile NAME --gpu-arch sm_80,sm_90 -ngl 99 succeeds
+ *   model NAME  (a shared model, or SHAPE:TYPE written with azc mkmodel)
+ *               azc compile NAME --gpu-arch sm_80,sm_90 -ngl 99 succeeds
  *               (NVRTC's warnings are errors: success means none), the
  *               bundle's cuda.code holds a cubin for sm_80 and sm_90 and the
  *               PTX of sm_80, ptxas assembles that PTX for sm_80 and sm_90,
@@ -110,10 +111,26 @@ static int count_copies(const azc_plan_t *p) {
   return n;
 }
 
+/* A shared model by file name, or SHAPE:TYPE (tiny-gemma3:q4_k), written
+ * here with azc mkmodel; NULL when the shared model is absent */
 static const char *model_path(char *buf, size_t cap, const char *name) {
-  char rel[512];
-  snprintf(rel, sizeof(rel), "models/%s", name);
-  return test_shared_path(buf, cap, rel);
+  const char *colon = strchr(name, ':');
+  if (!colon) {
+    char rel[512];
+    snprintf(rel, sizeof(rel), "models/%s", name);
+    return test_shared_path(buf, cap, rel);
+  }
+  char cmd[4096], *log = NULL;
+  snprintf(buf, cap, "%s/%.*s-%s.gguf", test_tmp_dir(), (int)(colon - name), name, colon + 1);
+  snprintf(cmd, sizeof(cmd), "'%s' mkmodel --shape '%.*s' --type '%s' -o '%s'", azc(),
+           (int)(colon - name), name, colon + 1, buf);
+  int rc = run(cmd, &log);
+  if (rc != 0) {
+    fprintf(stderr, "%s failed: %s\n", cmd, log ? log : "");
+    test_current_failed = 1;
+  }
+  free(log);
+  return rc == 0 ? buf : NULL;
 }
 
 /* Without NVRTC: the one clear line, for --gpu-arch and for -ngl. */
@@ -136,8 +153,10 @@ static void expect_not_built_in(const char *model) {
 
 static void test_model(void) {
   char model[1024];
-  if (!model_path(model, sizeof(model), case_model))
+  if (!model_path(model, sizeof(model), case_model)) {
+    if (test_current_failed) return; /* mkmodel failed */
     TEST_SKIP("../shared/models/%s is absent", case_model);
+  }
   if (!AZC_HAVE_NVRTC) {
     expect_not_built_in(model);
     return;

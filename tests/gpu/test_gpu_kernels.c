@@ -258,31 +258,42 @@ static void test_shared_models(void) {
   }
 }
 
-/* The tiny-<arch> shapes azc mkmodel writes (F32: the strict check) of the
- * architectures whose blocks fuse beyond llama's: Qwen3's and Gemma 3's
- * per-head q/k RMSNorms in the QKV rope/KV epilogue, Phi-3's LongRoPE
- * attn_factor there too (with partial rotary and frequency factors) and its
- * one gate|up tensor as SwiGLU over the halves of one segment, Gemma's
- * GeGLU epilogue, and Gemma 2/3's soft-capped, sliding-window flash
- * attention (the window cut to 4 so the 7-token prompt and the decode steps
- * reach past it) and final logit soft-cap. */
-static const char *const arch_shapes[] = {"tiny-qwen3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3"};
+/* The tiny-<arch> shapes azc mkmodel writes of every decoder architecture
+ * (F32 unless asked: the strict check): Qwen3's and Gemma 3's per-head q/k
+ * RMSNorms in the QKV rope/KV epilogue, Phi-3's LongRoPE attn_factor there
+ * too (with partial rotary and frequency factors) and its one gate|up
+ * tensor as SwiGLU over the halves of one segment, Gemma's GeGLU epilogue,
+ * Gemma 2/3's soft-capped, sliding-window flash attention (the window cut to
+ * 4 so the 7-token prompt and the decode steps reach past it) and final
+ * logit soft-cap; Qwen2's QKV biases, Llama 3's rope_freqs, StarCoder2's
+ * LayerNorm and GELU. */
+static const char *const arch_shapes[] = {"tiny-qwen3",     "tiny-gemma2", "tiny-gemma3",
+                                          "tiny-phi3",      "tiny-qwen2",  "tiny-llama3",
+                                          "tiny-starcoder2"};
 
-static void arch_path(const char *shape, char *path, size_t cap) {
+static void arch_path(const char *shape, azc_dtype_t type, char *path, size_t cap) {
   azc_synth_params_t p;
   ASSERT_OK(azc_synth_preset(shape, &p));
   if (p.n_swa) p.n_swa = 4;
-  snprintf(path, cap, "%s/%s.gguf", test_tmp_dir(), shape);
+  p.wtype = type;
+  snprintf(path, cap, "%s/%s-%s.gguf", test_tmp_dir(), shape, azc_dtype_name(type));
   ASSERT_OK(azc_synth_write(&p, path, NULL, NULL));
 }
 
+/* the second argument: one shape, or SHAPE:TYPE (tiny-gemma3:Q4_K; F32 else) */
 static void test_every_arch(void) {
+  const char *colon = only_type ? strchr(only_type, ':') : NULL;
+  const size_t n = colon ? (size_t)(colon - only_type) : only_type ? strlen(only_type) : 0;
+  const int type = colon ? azc_dtype_from_name(colon + 1) : AZC_DTYPE_F32;
+  ASSERT_MSG(type >= 0, "every_arch %s: no such weight type", only_type);
   for (size_t i = 0; i < sizeof(arch_shapes) / sizeof(arch_shapes[0]) && !test_current_failed;
        i++) {
-    if (only_type && strcmp(only_type, arch_shapes[i])) continue;
-    char path[1024];
-    arch_path(arch_shapes[i], path, sizeof(path));
-    check_path(path, arch_shapes[i], false, true);
+    if (only_type && (strlen(arch_shapes[i]) != n || strncmp(only_type, arch_shapes[i], n)))
+      continue;
+    char path[1024], what[96];
+    arch_path(arch_shapes[i], (azc_dtype_t)type, path, sizeof(path));
+    snprintf(what, sizeof(what), "%s %s", arch_shapes[i], azc_dtype_name((uint32_t)type));
+    check_path(path, what, false, true);
   }
 }
 
@@ -375,7 +386,7 @@ static void test_planted_arch_faults(void) {
       case_free(&mc);
       memset(&mc, 0, sizeof(mc));
       char path[1024];
-      arch_path(pl->shape, path, sizeof(path));
+      arch_path(pl->shape, AZC_DTYPE_F32, path, sizeof(path));
       open_shape = pl->shape;
       usable = case_open(&mc, path, true, pl->shape);
       double c, r;
