@@ -30,6 +30,7 @@
 #include "ir/interp.h"
 #include "runtime/base/hash.h"
 #include "runtime/cuda_code.h"
+#include "runtime/kv_row.h"
 #include "runtime/model_bundle.h"
 #include "tests/test.h"
 
@@ -152,6 +153,9 @@ static azc_executor_params_t params(int32_t ngl, bool set) {
   ep.n_batch = 8;
   ep.gpu_layers_set = set;
   ep.n_gpu_layers = ngl;
+  /* f32 rows everywhere (the CUDA executor's only kind; the CPU's default is
+   * f16), so -ngl 0 and the eager reference see the GPU's cache values */
+  ep.kv_type = AZC_KV_F32;
   return ep;
 }
 

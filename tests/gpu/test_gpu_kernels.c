@@ -28,6 +28,7 @@
 
 #include "frontend/synth.h"
 #include "ir/interp.h"
+#include "runtime/kv_row.h"
 #include "tests/gpu/gpu_harness.h"
 #include "tests/test.h"
 
@@ -123,6 +124,7 @@ static azc_executor_params_t exec_params(void) {
   ep.n_ctx = 32;
   ep.n_seq = 2;
   ep.n_threads = 1;
+  ep.kv_type = AZC_KV_F32; /* the emulated GPU's cache rows, as the CUDA executor's */
   return ep;
 }
 
