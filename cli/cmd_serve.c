@@ -77,9 +77,10 @@ int azc_cmd_serve(int argc, char **argv) {
   for (int i = 0; i < argc && !rc; i++) {
     args[i] = argv[i];
     if (i == 0 || argv[i][0] == '-') {
-      static const char *with_value[] = {"--host",    "--port",     "--parallel", "-np",
-                                         "--queue",   "-c",         "--ctx-size", "-t",
-                                         "--threads", "--max-body", "--store",    "--kv-type"};
+      static const char *with_value[] = {
+          "--host",         "--port", "--parallel",   "-np",           "--queue", "-c",
+          "--ctx-size",     "-t",     "--threads",    "--max-body",    "--store", "--kv-type",
+          "--batch-window", "-ngl",   "--gpu-layers", "--n-gpu-layers"};
       for (size_t k = 0; i > 0 && k < AZC_ARRAY_SIZE(with_value); k++)
         if (!strcmp(argv[i], with_value[k]) && i + 1 < argc) {
           args[i + 1] = argv[i + 1];

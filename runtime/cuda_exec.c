@@ -192,6 +192,8 @@ typedef struct cuda_exec {
   int64_t graph_replays;
   int32_t gpu_layers;   /* layers placed on the GPU */
   char placement[256];  /* the first offload line, without "offload: " */
+  int64_t device_bytes; /* every device allocation */
+  int64_t host_bytes;   /* the CPU steps' weights and KV cache */
 } cuda_exec_t;
 
 static azc_status_t check(cuda_exec_t *e, azc_cu_result_t r, const char *call) {
@@ -200,8 +202,9 @@ static azc_status_t check(cuda_exec_t *e, azc_cu_result_t r, const char *call) {
 
 static azc_status_t alloc_device(cuda_exec_t *e, azc_cu_ptr_t *p, int64_t bytes, const char *what) {
   azc_status_t st = check(e, e->d.drv->MemAlloc(p, (size_t)AZC_MAX(bytes, 16)), "cuMemAlloc");
-  return st ? azc_status_wrap(st, "allocating %.1f MiB of GPU memory for %s", MIB(bytes), what)
-            : NULL;
+  if (st) return azc_status_wrap(st, "allocating %.1f MiB of GPU memory for %s", MIB(bytes), what);
+  e->device_bytes += AZC_MAX(bytes, 16);
+  return NULL;
 }
 
 static azc_status_t launch_step(cuda_exec_t *e, int32_t i, int64_t M) {
@@ -490,6 +493,7 @@ static void print_placement(cuda_exec_t *e, const usage_t *u, const azc_cuda_ima
                             int32_t gpu_layers) {
   const azc_plan_t *p = e->plan;
   e->gpu_layers = u->n_cuda_steps ? gpu_layers : 0;
+  e->host_bytes = u->cpu_weight_bytes + u->cpu_kv_bytes;
   if (!u->n_cuda_steps) {
     snprintf(e->placement, sizeof(e->placement),
              "0/%d layers on the GPU: everything runs on the CPU", p->n_layer);
@@ -596,6 +600,15 @@ int32_t azc_cuda_executor_placement(const azc_executor_t *ex, char *buf, size_t 
   const cuda_exec_t *e = (const cuda_exec_t *)ex;
   if (cap) snprintf(buf, cap, "%s", e->placement);
   return e->gpu_layers;
+}
+
+bool azc_cuda_executor_bytes(const azc_executor_t *ex, int64_t *device, int64_t *host) {
+  *device = *host = 0;
+  if (!ex || ex->ops != &exec_ops) return false;
+  const cuda_exec_t *e = (const cuda_exec_t *)ex;
+  *device = e->device_bytes;
+  *host = e->host_bytes;
+  return true;
 }
 
 azc_status_t azc_cuda_exec_create(const azc_plan_t *plan, bool own_plan, const void *const *weights,

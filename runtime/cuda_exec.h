@@ -83,7 +83,7 @@ typedef struct azc_cuda_offload {
   /* no kernel has a CPU twin (a bundle of an azc without a CPU back end):
    * all layers on the GPU or an error, never the CPU */
   bool gpu_only;
-  azc_cuda_program_t prog;     /* copied; its arrays are borrowed */
+  azc_cuda_program_t prog; /* copied; its arrays are borrowed */
   /* called with release_ctx when the executor is destroyed (or creation
    * fails): frees what place_ctx and prog point into; may be NULL */
   void (*release)(void *ctx);
@@ -98,6 +98,11 @@ azc_status_t azc_cuda_executor_create_offload(const azc_cuda_offload_t *o,
  * the GPU, and the offload line it printed ("22/22 layers on cuda0 (NVIDIA
  * H200, sm_90, ...)"); 0 and "" for any other executor. */
 int32_t azc_cuda_executor_placement(const azc_executor_t *ex, char *buf, size_t cap);
+/* The bytes a CUDA executor holds (azc serve's /api/ps size_vram): every
+ * device allocation (weights, KV cache, activations, scratch, per-step
+ * values), and on the host the weights and KV cache of its CPU steps;
+ * false (and 0, 0) for any other executor. */
+bool azc_cuda_executor_bytes(const azc_executor_t *ex, int64_t *device, int64_t *host);
 
 /* The same for a bundle: its plan (kernels for both devices, the compiled
  * default placement), the CPU kernels, weights, and the "cuda.code" section

@@ -340,7 +340,7 @@ typedef struct gen_req {
   bool keep_alive_set;
   int64_t keep_alive_ns;
   bool echo;
-  bool ignore_eos; /* llama.cpp server's field: fixed lengths for benchmarks */
+  bool ignore_eos;   /* llama.cpp server's field: fixed lengths for benchmarks */
   bool cache_prompt; /* llama.cpp server's field (default true): reuse a slot's cached prefix */
   int32_t n_ctx;     /* the context this request runs in (num_ctx, clamped) */
 } gen_req_t;
@@ -798,9 +798,13 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
                  x->name, g.n_ctx, x->max_ctx);
     g.n_ctx = x->max_ctx;
   }
-  if (g.n_ctx > x->n_ctx) {
+  /* the request's num_gpu, else -ngl, else the model's stored default; a
+   * placement other than the loaded one reloads it, as a larger num_ctx does */
+  int32_t gpu_want = serve_models_gpu_want(c->models, x, g.opts.set & (1u << AZC_OPT_NUM_GPU),
+                                           g.opts.v[AZC_OPT_NUM_GPU].i);
+  if (g.n_ctx > x->n_ctx || gpu_want != x->gpu_want) {
     int64_t grow_ns = 0;
-    st = serve_models_grow_context(c->models, x, g.n_ctx, &grow_ns);
+    st = serve_models_reload(c->models, x, g.n_ctx, gpu_want, &grow_ns);
     load_ns += grow_ns;
     if (st) {
       fail(&e, 500, "%s", azc_status_message(st));
@@ -936,7 +940,9 @@ static void list_one(void *user, const serve_model_t *x, int64_t expires_unix_ns
     rfc3339(x->modified_unix * 1000000000, ts, sizeof(ts));
     cJSON_AddStringToObject(j, "modified_at", ts);
   }
-  cJSON_AddNumberToObject(j, "size", (double)x->size);
+  /* /api/ps: the bytes the loaded model holds, as Ollama's size (all) and
+   * size_vram (on the GPU) */
+  cJSON_AddNumberToObject(j, "size", (double)(l->ps ? x->size_loaded : (int64_t)x->size));
   cJSON_AddStringToObject(j, "digest", x->digest);
   azc_bundle_meta_t meta;
   if (x->bundle)
@@ -950,7 +956,7 @@ static void list_one(void *user, const serve_model_t *x, int64_t expires_unix_ns
     else
       snprintf(ts, sizeof(ts), "2318-01-01T00:00:00.000000000Z"); /* forever, as Ollama writes it */
     cJSON_AddStringToObject(j, "expires_at", ts);
-    cJSON_AddNumberToObject(j, "size_vram", 0);
+    cJSON_AddNumberToObject(j, "size_vram", (double)x->size_vram);
     cJSON_AddNumberToObject(j, "context_length", x->n_ctx);
   }
 }
@@ -1102,11 +1108,12 @@ void serve_api_metrics(serve_ctx_t *c, azc_buf_t *o) {
   METRIC("azc_batch_joins_total", "counter",
          "Requests that joined a running batch (admitted while another sequence was generating).",
          atomic_load(&m->joins));
-  METRIC("azc_prompt_tokens_total", "counter", "Prompt tokens of the requests (cached or evaluated).",
-         atomic_load(&m->prompt_tokens));
-  METRIC("azc_prompt_tokens_reused_total", "counter",
-         "Prompt tokens found in a slot's KV cache (a prefix of an earlier request), not evaluated.",
-         atomic_load(&m->prompt_tokens_reused));
+  METRIC("azc_prompt_tokens_total", "counter",
+         "Prompt tokens of the requests (cached or evaluated).", atomic_load(&m->prompt_tokens));
+  METRIC(
+      "azc_prompt_tokens_reused_total", "counter",
+      "Prompt tokens found in a slot's KV cache (a prefix of an earlier request), not evaluated.",
+      atomic_load(&m->prompt_tokens_reused));
   METRIC("azc_generated_tokens_total", "counter", "Tokens generated.",
          atomic_load(&m->generated_tokens));
   METRIC("azc_jobs_finished_total", "counter", "Generation jobs finished.",

@@ -15,6 +15,7 @@
 #include "runtime/base/log.h"
 #include "runtime/base/util.h"
 #include "runtime/chat_info.h"
+#include "runtime/cuda_exec.h"
 
 struct serve_models {
   serve_models_params_t p;
@@ -102,8 +103,10 @@ static void unload(serve_model_t *x) {
   x->tmpl = NULL, x->bundle = NULL;
 }
 
-/* An executor with n_ctx positions per slot, and its engine. */
-static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_ctx) {
+/* An executor with n_ctx positions per slot and gpu_want layers on the GPU
+ * (x->gpu_want's meaning), and its engine. */
+static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
+                                int32_t gpu_want) {
   azc_bundle_model_t *b = x->bundle;
   azc_executor_params_t ep = azc_executor_params_default();
   ep.n_ctx = n_ctx;
@@ -111,10 +114,54 @@ static azc_status_t load_engine(serve_models_t *m, serve_model_t *x, int32_t n_c
   ep.kv_type = m->p.kv_type;
   ep.n_batch = AZC_MIN(ep.n_batch, n_ctx);
   ep.n_threads = m->p.n_threads > 0 ? m->p.n_threads : b->defaults.n_threads;
+  ep.gpu_layers_set = x->gpu_code;
+  ep.n_gpu_layers = gpu_want;
+  x->gpu_want = gpu_want;
   AZC_RETURN_IF_ERROR_CTX(azc_bundle_model_executor(b, &ep, &x->ex), "%s", x->path);
   x->n_ctx = x->ex->n_ctx;
+  char line[256];
+  x->gpu_layers = azc_cuda_executor_placement(x->ex, line, sizeof(line));
+  int64_t host = 0;
+  x->size_vram = 0;
+  x->size_loaded = (int64_t)x->size;
+  if (azc_cuda_executor_bytes(x->ex, &x->size_vram, &host)) x->size_loaded = x->size_vram + host;
+  if (x->gpu_code)
+    azc_log_info("serve: %s: placement (num_gpu %d%s): %d/%d layers on the GPU, %.1f MiB on the "
+                 "GPU, %.1f MiB in all",
+                 x->name, gpu_want, gpu_want == AZC_GPU_LAYERS_AUTO ? ", auto" : "", x->gpu_layers,
+                 b->meta.n_layer, (double)x->size_vram / (1 << 20),
+                 (double)x->size_loaded / (1 << 20));
+  else
+    azc_log_info("serve: %s: placement: %d layers on the CPU (no GPU code)", x->name,
+                 b->meta.n_layer);
   serve_engine_params_t ep2 = {m->p.n_slots, m->p.queue_depth, m->p.metrics, m->p.batch_window_ns};
   return azc_serve_engine_create(x->ex, b->tokenizer, &ep2, &x->engine);
+}
+
+/* num_gpu as x->gpu_want holds it: AZC_GPU_LAYERS_AUTO, or 0..n_layer */
+static int32_t norm_gpu(const serve_model_t *x, int64_t v) {
+  if (v < 0) return AZC_GPU_LAYERS_AUTO;
+  int64_t nl = x->bundle ? x->bundle->meta.n_layer : 0;
+  if (nl > 0 && v > nl) return (int32_t)nl;
+  return (int32_t)AZC_MIN(v, INT32_MAX);
+}
+
+int32_t serve_models_gpu_want(serve_models_t *m, serve_model_t *x, bool num_gpu_set,
+                              int64_t num_gpu) {
+  const char *by = num_gpu_set ? "a request's num_gpu" : m->p.gpu_layers_set ? "-ngl" : "num_gpu";
+  int64_t v = num_gpu_set           ? num_gpu
+              : m->p.gpu_layers_set ? m->p.n_gpu_layers
+                                    : x->stored.v[AZC_OPT_NUM_GPU].i; /* the stored default */
+  int32_t want = norm_gpu(x, v);
+  if (want == 0 || x->gpu_code) return want;
+  if (!__atomic_exchange_n(&x->gpu_warned, 1, __ATOMIC_SEQ_CST)) {
+    char n[24];
+    snprintf(n, sizeof(n), "%lld", (long long)v);
+    azc_log_warn("serve: %s: %s %s asks for the GPU, but %s has no GPU code, so it runs on the "
+                 "CPU; compile it with GPU code (azc compile MODEL -ngl N) to offload",
+                 x->name, by, v < 0 ? "auto" : n, x->path);
+  }
+  return 0;
 }
 
 static azc_status_t load(serve_models_t *m, serve_model_t *x) {
@@ -137,7 +184,8 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
     azc_status_free(st);
     x->tmpl = NULL;
   }
-  AZC_RETURN_IF_ERROR(load_engine(m, x, n_ctx));
+  x->gpu_code = b->device_code[AZC_DEVICE_CUDA] != NULL;
+  AZC_RETURN_IF_ERROR(load_engine(m, x, n_ctx, serve_models_gpu_want(m, x, false, 0)));
   /* a damaged weights section is refused before the first request runs */
   AZC_RETURN_IF_ERROR(azc_bundle_model_wait_verified(b));
   x->loaded_unix = unix_ns() / 1000000000;
@@ -150,12 +198,12 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
   return NULL;
 }
 
-azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
-                                       int64_t *load_ns) {
+azc_status_t serve_models_reload(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
+                                 int32_t gpu_want, int64_t *load_ns) {
   *load_ns = 0;
   pthread_mutex_lock(&m->mu);
   for (;;) {
-    if (x->n_ctx >= n_ctx && x->engine) {
+    if (x->n_ctx >= n_ctx && x->gpu_want == gpu_want && x->engine) {
       pthread_mutex_unlock(&m->mu);
       return NULL;
     }
@@ -175,14 +223,20 @@ azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int3
   while (x->active > 1) pthread_cond_wait(&m->cv, &m->mu);
   pthread_mutex_unlock(&m->mu);
   int64_t t0 = azc_serve_now_ns();
-  int32_t old = x->n_ctx;
-  azc_log_info("serve: %s: a request's num_ctx %d needs a larger context than %d: reloading", x->name,
-               n_ctx, old);
+  int32_t old = x->n_ctx, old_gpu = x->gpu_want;
+  if (n_ctx > old)
+    azc_log_info("serve: %s: a request's num_ctx %d needs a larger context than %d: reloading",
+                 x->name, n_ctx, old);
+  else
+    n_ctx = old;
+  if (gpu_want != old_gpu)
+    azc_log_info("serve: %s: a request's num_gpu %d differs from the loaded model's %d: reloading",
+                 x->name, gpu_want, old_gpu);
   unload_engine(x);
-  azc_status_t st = load_engine(m, x, n_ctx);
-  if (st) { /* back to the context it had */
+  azc_status_t st = load_engine(m, x, n_ctx, gpu_want);
+  if (st) { /* back to the context and placement it had */
     unload_engine(x);
-    azc_status_t st2 = load_engine(m, x, old);
+    azc_status_t st2 = load_engine(m, x, old, old_gpu);
     if (st2) { /* unloaded: the next request loads it afresh */
       azc_status_free(st2);
       unload(x);
@@ -193,7 +247,9 @@ azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int3
   x->loading = false;
   pthread_cond_broadcast(&m->cv);
   pthread_mutex_unlock(&m->mu);
-  if (st) return azc_status_wrap(st, "model '%s': a context of %d positions", x->name, n_ctx);
+  if (st)
+    return azc_status_wrap(st, "model '%s': a context of %d positions, num_gpu %d", x->name, n_ctx,
+                           gpu_want);
   if (!x->engine) return AZC_ERR(AZC_INTERNAL, "model '%s': reloading failed", x->name);
   return NULL;
 }

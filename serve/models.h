@@ -35,8 +35,17 @@ typedef struct serve_model {
   char template_error[512];
   azc_options_t stored;
   int32_t n_ctx;       /* positions per slot of the loaded executor */
-  int32_t default_ctx; /* a request without num_ctx: -c, else the stored num_ctx, else min(trained, 4096) */
+  int32_t default_ctx; /* a request without num_ctx: -c, else the stored num_ctx, else min(trained,
+                          4096) */
   int32_t max_ctx;     /* a request's num_ctx is clamped to this: max(trained, default_ctx) */
+  /* GPU offload: the layers asked of the loaded executor (AZC_GPU_LAYERS_AUTO,
+   * or 0..n_layer; always 0 for a bundle without GPU code), the layers it
+   * placed on the GPU, and its bytes on the GPU and in all (the bundle's
+   * file size when it runs on the CPU) */
+  int32_t gpu_want, gpu_layers;
+  int64_t size_vram, size_loaded;
+  bool gpu_code;  /* the bundle has a cuda.code section */
+  int gpu_warned; /* "no GPU code" said (atomically set once) */
   int64_t loaded_unix;
   /* registry state (under the registry's lock) */
   bool loading, unloading;
@@ -51,8 +60,11 @@ typedef struct serve_models_params {
   int n_paths;
   int32_t n_slots, queue_depth, n_ctx, n_threads; /* n_ctx, n_threads 0: the model's */
   serve_metrics_t *metrics;
-  int32_t kv_type; /* an azc_kv_type_t or AZC_KV_TYPE_AUTO */
+  int32_t kv_type;         /* an azc_kv_type_t or AZC_KV_TYPE_AUTO */
   int64_t batch_window_ns; /* serve_engine_params_t.batch_window_ns */
+  /* -ngl: gpu_layers_set 0: each model's stored default (azc compile -ngl,
+   * a Modelfile's num_gpu); else n_gpu_layers (AZC_GPU_LAYERS_AUTO or N) */
+  int32_t gpu_layers_set, n_gpu_layers;
 } serve_models_params_t;
 
 typedef struct serve_models serve_models_t;
@@ -65,14 +77,23 @@ void serve_models_destroy(serve_models_t *m);
  * names are NOT_FOUND naming the model. */
 azc_status_t serve_models_acquire(serve_models_t *m, const char *name, serve_model_t **out,
                                   int64_t *load_ns);
-/* A request (holding x) whose num_ctx is more than the loaded context:
+/* The GPU layers a request asks of model x (held): options.num_gpu when
+ * num_gpu_set, else the server's -ngl, else the model's stored default;
+ * normalized as x->gpu_want is (more than the layer count: all). A model
+ * without GPU code gets 0, and the first request that asks it for the GPU
+ * logs one warning. */
+int32_t serve_models_gpu_want(serve_models_t *m, serve_model_t *x, bool num_gpu_set,
+                              int64_t num_gpu);
+/* A request (holding x) whose num_ctx is more than the loaded context, or
+ * whose GPU placement (serve_models_gpu_want) differs from the loaded one:
  * waits until no other request holds the model (new ones wait), then
- * replaces its executor and engine with ones of n_ctx positions per slot
- * (the bundle stays open; the slots' cached prompts are lost). On failure
- * the old context is restored and the error names the size. *load_ns: the
- * time it took. */
-azc_status_t serve_models_grow_context(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
-                                       int64_t *load_ns);
+ * replaces its executor and engine with ones of max(n_ctx, loaded)
+ * positions per slot and gpu_want layers on the GPU (the bundle stays
+ * open; the slots' cached prompts are lost). On failure the old context
+ * and placement are restored and the error names what was asked.
+ * *load_ns: the time it took. */
+azc_status_t serve_models_reload(serve_models_t *m, serve_model_t *x, int32_t n_ctx,
+                                 int32_t gpu_want, int64_t *load_ns);
 /* keep_alive_set: the request gave keep_alive_ns (< 0: forever). */
 void serve_models_release(serve_models_t *m, serve_model_t *model, bool keep_alive_set,
                           int64_t keep_alive_ns);

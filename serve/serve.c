@@ -46,6 +46,11 @@ void azc_serve_usage(FILE *out, const char *prog) {
           "                    (default: the model's, at most 4096; a larger num_ctx\n"
           "                    reloads the slots, up to the trained context)\n"
           "  -t, --threads N   threads per model (default: all cores)\n"
+          "  -ngl N|auto       layers on the GPU for every model loaded (--gpu-layers;\n"
+          "                    default: each bundle's, from azc compile -ngl or a\n"
+          "                    Modelfile's num_gpu; 99: all; auto: as many as fit); a\n"
+          "                    request's options.num_gpu reloads the model with its own\n"
+          "                    placement; a bundle without GPU code runs on the CPU\n"
           "  --kv-type T       KV cache element type: f32, f16 or q8_0 (default f16)\n"
           "  --max-body BYTES  largest request body (default 8388608)\n"
           "  --batch-window MS requests reaching an idle model within MS of the first\n"
@@ -96,6 +101,15 @@ azc_status_t azc_serve_parse_args(int argc, char **argv, azc_serve_params_t *p,
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
       AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 1, 1024, &v));
       p->n_threads = (int32_t)v;
+    } else if (!strcmp(a, "-ngl") || !strcmp(a, "--gpu-layers") || !strcmp(a, "--n-gpu-layers")) {
+      if (i + 1 < argc && !strcmp(argv[i + 1], "auto")) {
+        p->n_gpu_layers = AZC_GPU_LAYERS_AUTO;
+        i++;
+      } else {
+        AZC_RETURN_IF_ERROR(int_arg(argc, argv, &i, 0, 1 << 20, &v));
+        p->n_gpu_layers = (int32_t)v;
+      }
+      p->gpu_layers_set = 1;
     } else if (!strcmp(a, "--kv-type")) {
       if (i + 1 >= argc) return AZC_ERR(AZC_INVALID_ARGUMENT, "serve: --kv-type needs a value");
       int t = azc_kv_type_from_name(argv[++i]);
@@ -261,9 +275,12 @@ azc_status_t azc_serve_run(const azc_serve_params_t *p, volatile sig_atomic_t *s
   }
   ctx->metrics = metrics;
   ctx->params = p;
-  serve_models_params_t mp = {p->store_dir, p->models,    p->n_models, p->parallel, p->queue,
-                              p->n_ctx,     p->n_threads, metrics,     p->kv_type,
-                              (int64_t)p->batch_window_ms * 1000000};
+  serve_models_params_t mp = {p->store_dir,      p->models,
+                              p->n_models,       p->parallel,
+                              p->queue,          p->n_ctx,
+                              p->n_threads,      metrics,
+                              p->kv_type,        (int64_t)p->batch_window_ms * 1000000,
+                              p->gpu_layers_set, p->n_gpu_layers};
   azc_status_t st = serve_models_create(&mp, &ctx->models);
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof(hints));

@@ -20,17 +20,19 @@
 #include "runtime/base/status.h"
 
 typedef struct azc_serve_params {
-  const char *host;      /* "127.0.0.1" */
-  int port;              /* 11434; 0: any free port (printed) */
-  int32_t parallel;      /* slots per model (4) */
-  int32_t queue;         /* requests waiting per model beyond the slots (64) */
-  int32_t n_ctx;         /* 0: each model's stored context, else min(trained, 4096) */
-  int32_t n_threads;     /* 0: each model's stored count, else all cores */
-  int32_t kv_type;       /* --kv-type: an azc_kv_type_t, or AZC_KV_TYPE_AUTO (the default) */
-  size_t max_body;       /* largest request body in bytes (8 MiB) */
+  const char *host;       /* "127.0.0.1" */
+  int port;               /* 11434; 0: any free port (printed) */
+  int32_t parallel;       /* slots per model (4) */
+  int32_t queue;          /* requests waiting per model beyond the slots (64) */
+  int32_t n_ctx;          /* 0: each model's stored context, else min(trained, 4096) */
+  int32_t n_threads;      /* 0: each model's stored count, else all cores */
+  int32_t kv_type;        /* --kv-type: an azc_kv_type_t, or AZC_KV_TYPE_AUTO (the default) */
+  int32_t gpu_layers_set; /* -ngl given: n_gpu_layers (AZC_GPU_LAYERS_AUTO or N) for every model */
+  int32_t n_gpu_layers;
+  size_t max_body;         /* largest request body in bytes (8 MiB) */
   int32_t batch_window_ms; /* gather a burst at an idle model this long (5; 0: off) */
-  const char *store_dir; /* NULL: $AZC_HOME/models, ... (runtime/model_store.h) */
-  const char **models;   /* bundle paths served by file name */
+  const char *store_dir;   /* NULL: $AZC_HOME/models, ... (runtime/model_store.h) */
+  const char **models;     /* bundle paths served by file name */
   int n_models;
   bool quiet; /* no request log */
 } azc_serve_params_t;
