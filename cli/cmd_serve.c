@@ -2,7 +2,9 @@
  * (serve/serve.h). Bundles and store names are served as they are; a GGUF
  * file is compiled first (through the kernel cache) to a bundle kept in the
  * cache folder, <cache>/serve/<key>/<name>.bundle, keyed by the file's path,
- * size and modification time, so a second start reuses it. The server
+ * size and modification time (and -ngl: with -ngl N other than 0 it is
+ * compiled with GPU code, as azc compile -ngl N does, when NVRTC is built
+ * in), so a second start reuses it. The server
  * itself links no compiler (azc-serve is the same server without this
  * step). */
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "cli/build.h"
 #include "cli/cli.h"
 #include "cli/run_common.h"
+#include "codegen/backend.h"
 #include "codegen/cache.h"
 #include "runtime/base/file.h"
 #include "runtime/base/hash.h"
@@ -21,16 +24,26 @@
 #include "serve/serve.h"
 #endif
 
-/* The bundle for GGUF `path` (malloc'd), compiled unless the cache has it. */
-static azc_status_t gguf_bundle(const char *path, char **out) {
+/* The bundle for GGUF `path` (malloc'd), compiled unless the cache has it;
+ * with GPU code (default placement ngl) when ngl != 0 and this azc has the
+ * CUDA back end (NVRTC), else for the CPU only (the server then warns). */
+static azc_status_t gguf_bundle(const char *path, int32_t ngl, char **out) {
   *out = NULL;
   struct stat sb;
   if (stat(path, &sb)) return AZC_ERR(AZC_NOT_FOUND, "%s: no such file", path);
   char *real = realpath(path, NULL);
   if (!real) return AZC_ERR(AZC_IO, "%s: cannot resolve the path", path);
+  bool gpu = ngl != 0 && azc_codegen_backend_find("cuda");
+  if (ngl != 0 && !gpu)
+    fprintf(stderr,
+            "azc: serve: -ngl: GPU code generation is not built in (this azc was "
+            "configured without NVRTC): %s is compiled for the CPU\n",
+            path);
   char key_src[4200];
   int kn = snprintf(key_src, sizeof(key_src), "%s|%lld|%lld|%s", real, (long long)sb.st_size,
                     (long long)sb.st_mtime, AZC_VERSION_STRING);
+  if (gpu && kn >= 0 && kn < (int)sizeof(key_src)) /* a CPU bundle keeps its key */
+    kn += snprintf(key_src + kn, sizeof(key_src) - (size_t)kn, "|gpu ngl %d", ngl);
   free(real);
   char *cache = NULL;
   AZC_RETURN_IF_ERROR(azc_cache_dir_resolve(NULL, &cache));
@@ -51,6 +64,7 @@ static azc_status_t gguf_bundle(const char *path, char **out) {
     st = azc_mkdir_p(dir);
     fprintf(stderr, "azc: serve: compiling %s to %s\n", path, bundle);
     azc_compile_options_t opt = azc_compile_options_default();
+    if (gpu) opt.n_gpu_layers = ngl; /* the default --gpu-arch sm_80,sm_90 */
     azc_bundle_defaults_t def = azc_bundle_defaults_default();
     if (!st) st = cli_compile_gguf(path, bundle, &opt, &def, NULL);
   }
@@ -74,6 +88,11 @@ int azc_cmd_serve(int argc, char **argv) {
   char **owned = calloc((size_t)argc + 1, sizeof(char *));
   if (!args || !owned) return 1;
   int rc = 0;
+  int32_t ngl = 0; /* -ngl: GGUF files are compiled with GPU code */
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "-ngl") || !strcmp(argv[i], "--gpu-layers") ||
+        !strcmp(argv[i], "--n-gpu-layers"))
+      ngl = !strcmp(argv[i + 1], "auto") ? AZC_GPU_LAYERS_AUTO : (int32_t)atoi(argv[i + 1]);
   for (int i = 0; i < argc && !rc; i++) {
     args[i] = argv[i];
     if (i == 0 || argv[i][0] == '-') {
@@ -90,7 +109,7 @@ int azc_cmd_serve(int argc, char **argv) {
       continue;
     }
     if (!cli_ends_with(argv[i], ".gguf")) continue;
-    azc_status_t st = gguf_bundle(argv[i], &owned[i]);
+    azc_status_t st = gguf_bundle(argv[i], ngl, &owned[i]);
     if (st)
       rc = cli_fail(st);
     else

@@ -782,6 +782,21 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
   }
   bool no_prompt =
       (kind == K_GENERATE && (!g.prompt || !*g.prompt)) || (kind == K_CHAT && g.n_msgs == 0);
+  /* the request's num_gpu, else -ngl, else the model's stored default; a
+   * placement other than the loaded one reloads it, as a larger num_ctx does
+   * (below); a request without a prompt (Ollama's preload) places it too */
+  int32_t gpu_want = serve_models_gpu_want(c->models, x, g.opts.set & (1u << AZC_OPT_NUM_GPU),
+                                           g.opts.v[AZC_OPT_NUM_GPU].i);
+  if (no_prompt && gpu_want != x->gpu_want) {
+    int64_t reload_ns = 0;
+    st = serve_models_reload(c->models, x, 0, gpu_want, &reload_ns);
+    load_ns += reload_ns;
+    if (st) {
+      fail(&e, 500, "%s", azc_status_message(st));
+      azc_status_free(st);
+      goto fail;
+    }
+  }
   if (no_prompt) {
     reply_load(c, &g, r, x, load_ns);
     gen_req_free(&g);
@@ -798,10 +813,6 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
                  x->name, g.n_ctx, x->max_ctx);
     g.n_ctx = x->max_ctx;
   }
-  /* the request's num_gpu, else -ngl, else the model's stored default; a
-   * placement other than the loaded one reloads it, as a larger num_ctx does */
-  int32_t gpu_want = serve_models_gpu_want(c->models, x, g.opts.set & (1u << AZC_OPT_NUM_GPU),
-                                           g.opts.v[AZC_OPT_NUM_GPU].i);
   if (g.n_ctx > x->n_ctx || gpu_want != x->gpu_want) {
     int64_t grow_ns = 0;
     st = serve_models_reload(c->models, x, g.n_ctx, gpu_want, &grow_ns);

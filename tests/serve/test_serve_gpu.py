@@ -11,6 +11,8 @@ the tiny-llama of make_model.sh compiled with GPU code (azc compile
 - options.num_gpu 0, then 99, then none (the server's -ngl 99 again): each
   differing placement reloads the model (load_duration > 0, /api/ps
   follows), and every answer is the same text.
+- `azc serve tiny.gguf -ngl 99`: the GGUF is compiled with GPU code and
+  served on the GPU.
 - a bundle without GPU code under -ngl 99 and with num_gpu 99: served on the
   CPU, one warning in the log.
 - no driver (AZC_LIBCUDA pointing at nothing): served on the CPU, the
@@ -119,6 +121,10 @@ st, j = s.json("POST", "/api/chat", {"model": "tiny-gpu", "stream": False, "opti
                                        "messages": [{"role": "user", "content": "hi"}]})
 check(st == 200 and j.get("load_duration", 0) > 0 and ps(s, "tiny-gpu").get("size_vram") == 0,
       "/api/chat's options.num_gpu 0 reloads too (%s, load_duration %s)" % (st, j.get("load_duration")))
+st, j = s.json("POST", "/api/generate", {"model": "tiny-gpu", "options": {"num_gpu": 99}})
+check(st == 200 and j.get("done_reason") == "load" and j.get("load_duration", 0) > 0 and
+      ps(s, "tiny-gpu").get("size_vram") == vram99,
+      "a preload (no prompt) with num_gpu 99 places the model on the GPU (%s, %s)" % (st, j))
 check(s.stop() == 0, "the server exits cleanly")
 
 # ---- -ngl 0 ----
@@ -128,6 +134,17 @@ st, j = gen(s, "tiny-gpu")
 m = ps(s, "tiny-gpu")
 check(st == 200 and j.get("response") == cpu_text and m.get("size_vram") == 0 and m.get("size", 0) > 0,
       "serve -ngl 0: the CPU text, /api/ps size_vram 0, size %s" % m.get("size"))
+check(s.stop() == 0, "the server exits cleanly")
+
+# ---- azc serve MODEL.gguf -ngl 99: compiled with GPU code ----
+lp = os.path.join(work, "gpu-gguf.log")
+s = Server(azc, ["serve", "--parallel", "1", "-c", "64", "-ngl", "99", gguf], lp, env)
+st, j = gen(s, "tiny")
+m = ps(s, "tiny")
+check(st == 200 and j.get("response") == gpu_text and m.get("size_vram", 0) > 0,
+      "azc serve tiny.gguf -ngl 99: compiled with GPU code, the same text, size_vram %s > 0"
+      % m.get("size_vram"))
+check("has no GPU code" not in log(lp), "no 'no GPU code' warning for it")
 check(s.stop() == 0, "the server exits cleanly")
 
 # ---- a bundle without GPU code asked for the GPU ----
