@@ -774,7 +774,9 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
   serve_model_t *x = NULL;
   if (!parse_gen(req, &g, &e)) goto fail;
   int64_t load_ns = 0;
-  azc_status_t st = serve_models_acquire(c->models, g.model, &x, &load_ns);
+  bool num_gpu_set = g.opts.set & (1u << AZC_OPT_NUM_GPU);
+  azc_status_t st = serve_models_acquire(c->models, g.model, num_gpu_set,
+                                         g.opts.v[AZC_OPT_NUM_GPU].i, &x, &load_ns);
   if (st) {
     fail(&e, azc_status_code(st) == AZC_NOT_FOUND ? 404 : 500, "%s", azc_status_message(st));
     azc_status_free(st);
@@ -785,8 +787,7 @@ static void handle_generation(serve_ctx_t *c, enum kind kind, const char *path, 
   /* the request's num_gpu, else -ngl, else the model's stored default; a
    * placement other than the loaded one reloads it, as a larger num_ctx does
    * (below); a request without a prompt (Ollama's preload) places it too */
-  int32_t gpu_want = serve_models_gpu_want(c->models, x, g.opts.set & (1u << AZC_OPT_NUM_GPU),
-                                           g.opts.v[AZC_OPT_NUM_GPU].i);
+  int32_t gpu_want = serve_models_gpu_want(c->models, x, num_gpu_set, g.opts.v[AZC_OPT_NUM_GPU].i);
   if (no_prompt && gpu_want != x->gpu_want) {
     int64_t reload_ns = 0;
     st = serve_models_reload(c->models, x, 0, gpu_want, &reload_ns);

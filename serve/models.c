@@ -164,7 +164,7 @@ int32_t serve_models_gpu_want(serve_models_t *m, serve_model_t *x, bool num_gpu_
   return 0;
 }
 
-static azc_status_t load(serve_models_t *m, serve_model_t *x) {
+static azc_status_t load(serve_models_t *m, serve_model_t *x, bool num_gpu_set, int64_t num_gpu) {
   azc_status_t st = azc_bundle_model_open(x->path, 0, &x->bundle);
   if (st) return st;
   azc_bundle_model_t *b = x->bundle;
@@ -185,7 +185,7 @@ static azc_status_t load(serve_models_t *m, serve_model_t *x) {
     x->tmpl = NULL;
   }
   x->gpu_code = b->device_code[AZC_DEVICE_CUDA] != NULL;
-  AZC_RETURN_IF_ERROR(load_engine(m, x, n_ctx, serve_models_gpu_want(m, x, false, 0)));
+  AZC_RETURN_IF_ERROR(load_engine(m, x, n_ctx, serve_models_gpu_want(m, x, num_gpu_set, num_gpu)));
   /* a damaged weights section is refused before the first request runs */
   AZC_RETURN_IF_ERROR(azc_bundle_model_wait_verified(b));
   x->loaded_unix = unix_ns() / 1000000000;
@@ -254,8 +254,8 @@ azc_status_t serve_models_reload(serve_models_t *m, serve_model_t *x, int32_t n_
   return NULL;
 }
 
-azc_status_t serve_models_acquire(serve_models_t *m, const char *name, serve_model_t **out,
-                                  int64_t *load_ns) {
+azc_status_t serve_models_acquire(serve_models_t *m, const char *name, bool num_gpu_set,
+                                  int64_t num_gpu, serve_model_t **out, int64_t *load_ns) {
   *out = NULL;
   *load_ns = 0;
   pthread_mutex_lock(&m->mu);
@@ -278,7 +278,7 @@ azc_status_t serve_models_acquire(serve_models_t *m, const char *name, serve_mod
   x->loading = true;
   pthread_mutex_unlock(&m->mu);
   int64_t t0 = azc_serve_now_ns();
-  azc_status_t st = load(m, x);
+  azc_status_t st = load(m, x, num_gpu_set, num_gpu);
   if (st) unload(x);
   *load_ns = azc_serve_now_ns() - t0;
   pthread_mutex_lock(&m->mu);

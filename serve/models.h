@@ -72,11 +72,13 @@ typedef struct serve_models serve_models_t;
 azc_status_t serve_models_create(const serve_models_params_t *p, serve_models_t **out);
 void serve_models_destroy(serve_models_t *m);
 
-/* The model called `name`, loaded, held until serve_models_release.
- * *load_ns: time this call spent loading (0 when it was loaded). Unknown
- * names are NOT_FOUND naming the model. */
-azc_status_t serve_models_acquire(serve_models_t *m, const char *name, serve_model_t **out,
-                                  int64_t *load_ns);
+/* The model called `name`, loaded, held until serve_models_release; a
+ * model loaded by this call is placed as serve_models_gpu_want says for the
+ * request's num_gpu (num_gpu_set: the request gave it). *load_ns: time this
+ * call spent loading (0 when it was loaded). Unknown names are NOT_FOUND
+ * naming the model. */
+azc_status_t serve_models_acquire(serve_models_t *m, const char *name, bool num_gpu_set,
+                                  int64_t num_gpu, serve_model_t **out, int64_t *load_ns);
 /* The GPU layers a request asks of model x (held): options.num_gpu when
  * num_gpu_set, else the server's -ngl, else the model's stored default;
  * normalized as x->gpu_want is (more than the layer count: all). A model

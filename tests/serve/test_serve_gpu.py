@@ -7,7 +7,9 @@ the tiny-llama of make_model.sh compiled with GPU code (azc compile
 - `azc-serve -ngl 99`: greedy text equals `azc run -ngl 99`'s and the CPU
   run's (the GPU tests ask the same greedy tokens of every placement);
   /api/ps shows size_vram > 0 (and size >= size_vram); the placement is logged.
-- `-ngl 0`: the same text, size_vram 0.
+- `-ngl 0`: a first request with num_gpu 99 loads the model on the GPU
+  (no reload); the next, without num_gpu, reloads it: the same text,
+  size_vram 0.
 - options.num_gpu 0, then 99, then none (the server's -ngl 99 again): each
   differing placement reloads the model (load_duration > 0, /api/ps
   follows), and every answer is the same text.
@@ -130,6 +132,10 @@ check(s.stop() == 0, "the server exits cleanly")
 # ---- -ngl 0 ----
 lp = os.path.join(work, "gpu-0.log")
 s = Server(serve_bin, ["--parallel", "1", "-c", "64", "-ngl", "0", gpu_bundle], lp, env)
+st, j = gen(s, "tiny-gpu", num_gpu=99)
+check(st == 200 and j.get("response") == gpu_text and ps(s, "tiny-gpu").get("size_vram") == vram99 and
+      "reloading" not in log(lp) and log(lp).count("tiny-gpu: placement (") == 1,
+      "serve -ngl 0, the first request with num_gpu 99: loaded on the GPU at once (no reload)")
 st, j = gen(s, "tiny-gpu")
 m = ps(s, "tiny-gpu")
 check(st == 200 and j.get("response") == cpu_text and m.get("size_vram") == 0 and m.get("size", 0) > 0,
