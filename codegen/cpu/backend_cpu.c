@@ -83,9 +83,10 @@ static azc_status_t cpu_compile_kernel(const azc_codegen_target_t *t, const azc_
 
 static size_t cpu_key_salt(const azc_codegen_target_t *t, char *buf, size_t cap) {
   const azc_cpu_target_t *c = &t->cpu;
-  int k = snprintf(buf, cap, "|%s|%s|%s|%s|O3|pic|abi%d|azc %s|%s|%016llx", c->triple, c->cpu,
-                   c->features, c->variant, AZK_ABI_VERSION, AZC_VERSION_STRING,
-                   azc_cpu_llvm_version(), (unsigned long long)azc_cpu_library_hash(c->variant));
+  int k = snprintf(buf, cap, "|%s|%s|%s|%s|%s|pic|abi%d|azc %s|%s|%016llx", c->triple, c->cpu,
+                   c->features, c->variant, AZC_CPU_CODEGEN_PIPELINE, AZK_ABI_VERSION,
+                   AZC_VERSION_STRING, azc_cpu_llvm_version(),
+                   (unsigned long long)azc_cpu_library_hash(c->variant));
   return k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
 }
 

@@ -7,8 +7,9 @@
  * `void <symbol>(const azk_call_t *, int ith, int nth)` calling the template
  * with it is built with the IR builder; every other function is made
  * internal and always-inline, the module gets the target's CPU and features
- * and runs through LLVM's O3 pipeline (new pass manager) before the target
- * machine emits an object. Everything the template does with the spec's
+ * and runs through LLVM's O3 pipeline (new pass manager; without the loop and
+ * SLP vectorizers, which find nothing in the hand-vectorized library) before
+ * the target machine emits an object. Everything the template does with the spec's
  * constants is specialized: loop trip counts, quant type dispatch, epilogues. */
 #ifndef AZC_CODEGEN_CPU_LLVM_CPU_H
 #define AZC_CODEGEN_CPU_LLVM_CPU_H
@@ -18,6 +19,10 @@
 
 #include "codegen/cpu/target.h"
 #include "codegen/spec.h"
+
+/* Names what azc_cpu_compile_kernel does to a module (pipeline, stubs), for
+ * the cache key: change it whenever the same spec would give other code. */
+#define AZC_CPU_CODEGEN_PIPELINE "O3-novec-tiles"
 
 /* obj is malloc'd. */
 azc_status_t azc_cpu_compile_kernel(const azc_cpu_target_t *target, const azc_kernel_spec_t *spec,
