@@ -1,4 +1,4 @@
-/* azc bench MODEL.gguf [-t N] [-r REPS] [--json] [--vs-llama-bench PATH]:
+/* azc bench MODEL.gguf [-t N] [-r REPS] [--json] [--vs-llama-bench PATH] [--svg FILE]:
  * compile time (empty cache, warm cache), bundle open and time to the first
  * token, prefill (pp128, pp512) and decode (tg128) tokens/s for the compiled
  * bundle and the eager interpreter (min and median over repetitions), this
@@ -7,6 +7,7 @@
  * separate `azc run` of the bundle. With --vs-llama-bench, llama.cpp's
  * llama-bench runs on the same file and threads in the same run and the
  * table gets ratio columns. All figures come from one run, side by side.
+ * With --svg FILE: also a bar chart of the table (bench_svg.c).
  * With --spec: speculative decoding's figures instead (bench_spec.c).
  * With -ngl N (and --gpu-arch): the bundle is compiled with GPU code and its
  * figures are the GPU's (the placement is reported; the CPU's memory
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/bench_svg.h"
 #include "cli/cli.h"
 #include "codegen/backend.h"
 #include "codegen/cache.h"
@@ -49,6 +51,7 @@ typedef struct bench {
   int32_t kv_type; /* --kv-type, or AZC_KV_TYPE_AUTO */
   bool json, no_eager;
   const char *llama_bench;
+  const char *svg;      /* --svg FILE */
   const char *gpu_arch; /* --gpu-arch */
   int32_t ngl;          /* -ngl: 0 none, -1 auto */
   bool gpu;             /* GPU code asked for (-ngl or --gpu-arch) */
@@ -238,8 +241,8 @@ static long child_rss(const char *bundle, int threads, int tokens, int32_t kv_ty
   snprintf(t, sizeof(t), "%d", threads);
   snprintf(ntok, sizeof(ntok), "%d", tokens);
   char *argv[] = {
-      exe, "run",          (char *)bundle, "-p",   "Once upon a time", "-n", ntok,  "-t",
-      t,   "--ignore-eos", "-c",           "1024", "--json",           NULL, NULL,  NULL};
+      exe, "run",          (char *)bundle, "-p",   "Once upon a time", "-n", ntok, "-t",
+      t,   "--ignore-eos", "-c",           "1024", "--json",           NULL, NULL, NULL};
   if (kv_type != AZC_KV_TYPE_AUTO) {
     argv[13] = "--kv-type";
     argv[14] = (char *)azc_kv_type_name(kv_type);
@@ -512,6 +515,32 @@ static void print_json_result(const bench_t *b) {
          b->kv_bytes);
 }
 
+/* The chart of --svg: the medians of the table, the roofline in the decode panel. */
+static azc_status_t write_svg(const bench_t *b) {
+  char title[400], subtitle[300], tg[48];
+  const char *base = strrchr(b->model, '/');
+  snprintf(title, sizeof(title), "azc bench: %s (%s)", base ? base + 1 : b->model, b->arch);
+  snprintf(subtitle, sizeof(subtitle),
+           "%d threads, median of %d repetitions (eager: %d); decode roofline = %.2f GB/s read "
+           "bandwidth / %.1f MiB of weights per token",
+           b->threads, b->reps, b->no_eager ? 0 : b->eager_reps, b->bandwidth_gbs,
+           b->bytes_per_token / (1 << 20));
+  snprintf(tg, sizeof(tg), b->depth ? "%s@d%d" : "%s", b->tgn_name, b->depth);
+  const stat_t *rows[3][3] = {{&b->pp128[0], &b->pp128[1], &b->ll_pp128},
+                              {&b->pp512[0], &b->pp512[1], &b->ll_pp512},
+                              {&b->tg128[0], &b->tg128[1], &b->ll_tg128}};
+  const char *names[3] = {b->pps_name, b->ppl_name, tg};
+  bench_svg_t chart = {title, subtitle, {{0}}, b->gpu ? 0 : roofline(b)};
+  for (int t = 0; t < 3; t++) {
+    chart.tests[t].name = names[t];
+    chart.tests[t].decode = t == 2;
+    chart.tests[t].tps[BENCH_SVG_COMPILED] = rows[t][0]->median;
+    chart.tests[t].tps[BENCH_SVG_EAGER] = rows[t][1]->reps ? rows[t][1]->median : 0;
+    chart.tests[t].tps[BENCH_SVG_LLAMA] = b->have_llama ? rows[t][2]->median : 0;
+  }
+  return bench_svg_write(b->svg, &chart);
+}
+
 int azc_cmd_bench(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--spec")) return azc_bench_spec(argc, argv);
@@ -546,6 +575,8 @@ int azc_cmd_bench(int argc, char **argv) {
       b.json = true;
     else if (!strcmp(argv[i], "--vs-llama-bench"))
       st = cli_str_arg(argc, argv, &i, &b.llama_bench);
+    else if (!strcmp(argv[i], "--svg"))
+      st = cli_str_arg(argc, argv, &i, &b.svg);
     else if (!strcmp(argv[i], "--gpu-arch"))
       st = cli_str_arg(argc, argv, &i, &b.gpu_arch), b.gpu = true;
     else if (!strcmp(argv[i], "-ngl") || !strcmp(argv[i], "--gpu-layers")) {
@@ -553,14 +584,16 @@ int azc_cmd_bench(int argc, char **argv) {
         b.ngl = -1, b.gpu = true, i++;
       else if (!(st = cli_int_arg(argc, argv, &i, 0, 1 << 20, &iv)))
         b.ngl = (int32_t)iv, b.gpu = b.gpu || iv != 0;
-    }
-    else if (!strcmp(argv[i], "--help")) {
+    } else if (!strcmp(argv[i], "--help")) {
       printf("usage: azc bench MODEL.gguf [-t N] [-r REPS] [--eager-reps N] [--no-eager] [--json]\n"
              "                 [-d DEPTH] [--kv-type f32|f16|q8_0]   tg128 after DEPTH positions\n"
              "                 [--vs-llama-bench PATH/llama-bench] [-ngl N|auto] [--gpu-arch A]\n"
-             "                 [-p PROMPT] [-n TOKENS]\n"
+             "                 [-p PROMPT] [-n TOKENS] [--svg FILE]\n"
+             "  --svg FILE: a bar chart of the table (compiled, eager, llama.cpp per test, the\n"
+             "        decode roofline marked), plain SVG\n"
              "  -ngl N: GPU code (--gpu-arch, default sm_80,sm_90), N layers on the GPU (99: all)\n"
-             "  -p N: prefill lengths N and 128 (N/2 when N <= 128; default 512); -n N: decode tokens\n"
+             "  -p N: prefill lengths N and 128 (N/2 when N <= 128; default 512); -n N: decode "
+             "tokens\n"
              "        (default 128)\n"
              "       azc bench MODEL --spec [-t N] [-r REPS] [-n TOKENS] [--draft-max N] [--json]\n"
              "                 [--vs-llama-bench PATH/llama-bench]   speculative decoding\n");
@@ -579,6 +612,7 @@ int azc_cmd_bench(int argc, char **argv) {
                             "bench: this azc has no CPU code generator (configured with "
                             "-DAZC_WITH_LLVM=OFF): bench the GPU with -ngl 99"));
   azc_status_t st = run_bench(&b);
+  if (!st && b.svg) st = write_svg(&b);
   if (st) return cli_fail(st);
   if (b.json)
     print_json_result(&b);
