@@ -3,12 +3,20 @@
  * input), fills one azk_call_t and runs the step's kernel on the thread pool
  * (or on the calling thread alone when the step is too small to be worth
  * waking the others: decode steps of small models). Nothing is allocated per
- * call. */
+ * call.
+ *
+ * With AZC_PROFILE set in the environment the executor also times every
+ * step (wall clock and the calling thread's CPU time, separately for decode
+ * calls, M = 1, and prefill calls) and prints one line per kernel to stderr
+ * when it is destroyed: which kernels a step's time goes to, without a
+ * profiler that can see into the loaded code. */
 #include "runtime/cpu_exec.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/base/threadpool.h"
 #include "runtime/base/util.h"
@@ -29,7 +37,18 @@ typedef struct cpu_exec {
   const azc_batch_t *batch;
   azk_call_t call;
   azk_fn_t fn;
+  /* AZC_PROFILE: per kernel, [0] decode calls (M = 1), [1] the others */
+  struct step_time {
+    double wall_ns, cpu_ns;
+    int64_t calls, rows;
+  } (*profile)[2];
 } cpu_exec_t;
+
+static double clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static void *resolve(cpu_exec_t *e, const azc_plan_value_t *v) {
   switch (v->kind) {
@@ -79,6 +98,8 @@ static void run_steps(cpu_exec_t *e, const azc_batch_t *b, int32_t first, int32_
     c->scratch_stride = p->thread_bytes;
     e->fn = e->kernels[s->kernel];
     if (c->M == 0) continue;
+    double wall0 = 0, cpu0 = 0;
+    if (e->profile) wall0 = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     if (nthreads > 1 && s->work_per_row * (double)c->M >= AZC_PARALLEL_MIN_WORK) {
       c->barrier = azc_barrier_wait;
       c->barrier_ctx = &e->barrier;
@@ -86,6 +107,34 @@ static void run_steps(cpu_exec_t *e, const azc_batch_t *b, int32_t first, int32_
     } else {
       e->fn(c, 0, 1);
     }
+    if (e->profile) {
+      struct step_time *t = &e->profile[s->kernel][c->M > 1];
+      t->wall_ns += clock_ns(CLOCK_MONOTONIC) - wall0;
+      t->cpu_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+      t->calls++;
+      t->rows += c->M;
+    }
+  }
+}
+
+static void print_profile(const cpu_exec_t *e) {
+  const azc_plan_t *p = e->plan;
+  for (int phase = 0; phase < 2; phase++) {
+    double total = 0;
+    for (int32_t k = 0; k < p->n_kernels; k++) total += e->profile[k][phase].wall_ns;
+    if (total <= 0) continue;
+    fprintf(stderr,
+            "azc: profile, %s calls (%d threads): ms wall, %% of wall, ms CPU of the calling "
+            "thread, steps, rows\n",
+            phase ? "prefill (M > 1)" : "decode (M = 1)", azc_threadpool_size(e->pool));
+    for (int32_t k = 0; k < p->n_kernels; k++) {
+      const struct step_time *t = &e->profile[k][phase];
+      if (!t->calls) continue;
+      fprintf(stderr, "azc:   %10.2f %5.1f%% %10.2f %8lld %9lld  %s\n", t->wall_ns / 1e6,
+              100.0 * t->wall_ns / total, t->cpu_ns / 1e6, (long long)t->calls, (long long)t->rows,
+              p->kernels[k].desc);
+    }
+    fprintf(stderr, "azc:   %10.2f total\n", total / 1e6);
   }
 }
 
@@ -101,6 +150,8 @@ static azc_status_t exec_forward(azc_executor_t *ex, const azc_batch_t *b, float
 
 static void exec_destroy(azc_executor_t *ex) {
   cpu_exec_t *e = (cpu_exec_t *)ex;
+  if (e->profile) print_profile(e);
+  free(e->profile);
   azc_kv_cache_destroy(e->kv);
   azc_threadpool_destroy(e->pool);
   free(e->arena);
@@ -159,6 +210,12 @@ static azc_status_t create(const azc_plan_t *plan, const azk_fn_t *kernels,
     return st;
   }
   azc_barrier_init(&e->barrier, nth);
+  const char *profile = getenv("AZC_PROFILE");
+  if (profile && *profile && strcmp(profile, "0") &&
+      !(e->profile = calloc((size_t)plan->n_kernels + 1, sizeof(*e->profile)))) {
+    exec_destroy(&e->base);
+    return AZC_ERR(AZC_OUT_OF_MEMORY, "AZC_PROFILE: step times of %d kernels", plan->n_kernels);
+  }
   e->base.ops = &exec_ops;
   e->base.n_vocab = plan->n_vocab;
   e->base.n_ctx = prm.n_ctx;
