@@ -117,6 +117,9 @@ static int per_type_function(const char *name) {
 /* Whether the kernel can reach the code for weight type `type`. */
 static bool spec_uses_type(const azc_kernel_spec_t *spec, int type) {
   if (spec->kind == AZK_KIND_GET_ROWS) return spec->p.get_rows.table_type == type;
+  /* flash attention's scores: K rows (f32 or f16, the KV type is chosen at run time) as the
+   * weight rows of the float dot products */
+  if (spec->kind == AZK_KIND_FLASH_ATTN) return type == AZC_DTYPE_F32 || type == AZC_DTYPE_F16;
   if (spec->kind != AZK_KIND_MATMUL) return false;
   for (int s = 0; s < spec->p.mm.n_seg; s++)
     if (azk_wtype_for(spec->p.mm.wtype[s], spec->p.mm.wlayout[s]) == type) return true;

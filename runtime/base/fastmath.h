@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 static inline float azk_expf(float x) {
-  if (x < -87.5f) return 0.0f; /* also -inf */
-  if (x > 88.5f) x = 88.5f;
+  /* no early return: selects, so that loops over it vectorize */
+  const int underflow = x < -87.5f; /* also -inf: the result is 0 */
+  x = underflow ? -87.5f : x > 88.5f ? 88.5f : x;
   const float log2e = 1.44269504088896341f;
   const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
   float n = __builtin_rintf(x * log2e);
@@ -32,7 +33,7 @@ static inline float azk_expf(float x) {
   float sa, sb;
   __builtin_memcpy(&sa, &ba, 4);
   __builtin_memcpy(&sb, &bb, 4);
-  return p * sa * sb;
+  return underflow ? 0.0f : p * sa * sb;
 }
 
 static inline float azk_silu(float x) { return x / (1.0f + azk_expf(-x)); }

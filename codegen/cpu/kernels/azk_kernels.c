@@ -279,8 +279,7 @@ AZK_INLINE void mm_unit(const mm_state_t *st, int s, int64_t col0, int ncols, in
       for (int r = 0; r < R; r++)
         for (int j = 0; j < ncols; j++)
           out[(m + r) * F + col0 + j] =
-              (p->epilogue == AZC_EPI_GEGLU ? azk_gelu(acc[r][j]) : azk_silu(acc[r][j])) *
-              up[r][j];
+              (p->epilogue == AZC_EPI_GEGLU ? azk_gelu(acc[r][j]) : azk_silu(acc[r][j])) * up[r][j];
       continue;
     }
     mm_tile(st, s, col0, ncols, m, R, acc);
@@ -382,86 +381,187 @@ AZK_INLINE void azk_matmul_impl(const azk_call_t *c, int ith, int nth, const azk
 }
 
 /* ---- flash attention ---- */
-/* One unit: token t, kv head g; the H/Hkv query heads of that group share
- * each K and V row as it is loaded. Keys go in blocks of FA_BLOCK: the scores
- * of a block for every head of the group first, then one online-softmax
- * update per head and block (running maximum and sum, the accumulator
- * rescaled when the maximum grows), then the weighted V rows. Units are
- * dealt to threads round-robin: with a causal mask later tokens see more
- * keys, so contiguous ranges would leave the first thread idle. */
-enum { FA_BLOCK = 32, FA_MAX_GROUP = 64, FA_DCHUNK = 32 };
+/* One unit: a tile of up to FA_TQ consecutive tokens of one sequence and one
+ * kv head g; the tile's rows are its tokens times the G = H/Hkv query heads
+ * of the group, and every K and V row loaded serves all of them. Keys go in
+ * blocks of FA_BLOCK at absolute positions (0, 32, 64, ...): per query head
+ * the scores of a block for all the tile's tokens come from one dot-product
+ * tile (K rows as the weight rows, the tokens' query rows as activations;
+ * each score is summed in one fixed order, whatever the tile holds), keys a
+ * row may not see (causal, sliding window) are masked, then one
+ * online-softmax update per row and block (running maximum and sum, the
+ * accumulator rescaled when the maximum grows), then the weighted V rows,
+ * four rows at a time so that their accumulators are independent chains.
+ * A row's arithmetic depends only on its own token and keys, never on the
+ * other tokens of its tile, so prefill in one call, in chunks or next to
+ * other sequences gives the same bits (batch invariance). Units are dealt to
+ * threads round-robin: with a causal mask later tokens see more keys, so
+ * contiguous ranges would leave the first thread idle. */
+enum { FA_BLOCK = 32, FA_MAX_GROUP = 64, FA_DCHUNK = 32, FA_TQ = 4 };
+
+/* 16 floats; clang lowers the vector type to the target's registers */
+typedef float fa_vec_t __attribute__((vector_size(64)));
+
+/* a macro, not a function: a 64-byte vector passed by value would change
+ * the ABI on targets without AVX-512 (-Wpsabi) */
+#define FA_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(fa_vec_t))
+
+/* o[q][0..nd) += sum over j < nb of w[q][j] * v[j][0..nd), q < NR (a constant);
+ * each value is one multiply and one add per key, in key order, on the
+ * vector and the scalar path alike */
+AZK_INLINE void fa_pv_rows(int NR, int64_t nd, int32_t nb, float *const *o, const float *const *w,
+                           const float *const *v) {
+  if (nd == FA_DCHUNK) {
+    fa_vec_t a[FA_TQ][2];
+    for (int q = 0; q < NR; q++) FA_LOAD(a[q][0], o[q]), FA_LOAD(a[q][1], o[q] + 16);
+    for (int32_t j = 0; j < nb; j++) {
+      fa_vec_t v0, v1;
+      FA_LOAD(v0, v[j]), FA_LOAD(v1, v[j] + 16);
+      for (int q = 0; q < NR; q++) {
+        const float wq = w[q][j];
+        a[q][0] += v0 * wq;
+        a[q][1] += v1 * wq;
+      }
+    }
+    for (int q = 0; q < NR; q++) {
+      __builtin_memcpy(o[q], &a[q][0], sizeof(fa_vec_t));
+      __builtin_memcpy(o[q] + 16, &a[q][1], sizeof(fa_vec_t));
+    }
+    return;
+  }
+  for (int q = 0; q < NR; q++)
+    for (int32_t j = 0; j < nb; j++) {
+      const float wq = w[q][j];
+      for (int64_t d = 0; d < nd; d++) o[q][d] += v[j][d] * wq;
+    }
+}
 
 AZK_INLINE void azk_flash_attn_impl(const azk_call_t *c, int ith, int nth,
                                     const azk_fa_params_t *p) {
   const int64_t T = c->T, H = p->n_head, Hkv = p->n_head_kv, D = p->head_dim, G = H / Hkv;
-  const float *Q = c->in[p->in_q];
-  float *out = c->out;
+  const float *Q = c->in[p->in_q]; /* (T, H, D) */
+  float *out = c->out;             /* (T, H, D) */
   const int kt = c->kv_type;
   const int64_t rb = (int64_t)azc_kv_bytes(kt, Hkv * D); /* bytes from one position to the next */
-  /* K rows as f32 one at a time, V rows FA_DCHUNK values at a time (f32: in place) */
+  /* K rows are read in place (f32, f16) or converted one at a time (q8_0) */
+  const int ktype = kt == AZC_KV_F16 ? AZC_DTYPE_F16 : AZC_DTYPE_F32;
+  const size_t qs = (size_t)(H * D) * sizeof(float); /* one token's query row to the next */
   float kb[AZC_KV_MAX_HEAD_DIM], vb[FA_BLOCK][FA_DCHUNK];
-  for (int64_t u = ith; u < T * Hkv; u += nth) {
-    int64_t t = u / Hkv, g = u % Hkv;
-    int32_t L = c->pos[t] + 1, first = p->window > 0 && L > p->window ? L - p->window : 0;
-    const uint8_t *kbase = kv_at(c, 0, Hkv * D, c->seq[t], 0, g * D);
-    const uint8_t *vbase = kv_at(c, 1, Hkv * D, c->seq[t], 0, g * D);
-    float mx[FA_MAX_GROUP], sum[FA_MAX_GROUP], sc[FA_MAX_GROUP][FA_BLOCK];
-    for (int64_t h = 0; h < G; h++) {
-      mx[h] = -__builtin_inff();
-      sum[h] = 0;
-      float *o = out + (t * H + g * G + h) * D;
-      for (int64_t d = 0; d < D; d++) o[d] = 0;
-    }
-    for (int32_t l0 = first; l0 < L; l0 += FA_BLOCK) {
-      int32_t nb = L - l0 < FA_BLOCK ? L - l0 : FA_BLOCK;
-      for (int32_t j = 0; j < nb; j++) {
-        const float *k = kv_f32(kt, kbase + (int64_t)(l0 + j) * rb, D, kb);
-        for (int64_t h = 0; h < G; h++)
-          sc[h][j] = azk_vec_dot_f32(Q + (t * H + g * G + h) * D, k, D) * p->scale;
+  /* per row (h * FA_TQ + r: query head h of the group, token r of the tile) */
+  float mx[FA_MAX_GROUP * FA_TQ], sum[FA_MAX_GROUP * FA_TQ], sc[FA_MAX_GROUP * FA_TQ][FA_BLOCK];
+  int32_t first[FA_TQ], last[FA_TQ];
+  _Bool live[FA_MAX_GROUP * FA_TQ];
+  const int64_t n_tiles = (T + FA_TQ - 1) / FA_TQ;
+  for (int64_t u = ith; u < n_tiles * Hkv; u += nth) {
+    const int64_t g = u % Hkv, tile_end = (u / Hkv + 1) * FA_TQ < T ? (u / Hkv + 1) * FA_TQ : T;
+    /* the tile's tokens, in runs of one sequence */
+    for (int64_t t0 = u / Hkv * FA_TQ, nq; t0 < tile_end; t0 += nq) {
+      for (nq = 1; t0 + nq < tile_end && c->seq[t0 + nq] == c->seq[t0];) nq++;
+      int32_t lo = INT32_MAX, hi = 0;
+      for (int64_t r = 0; r < nq; r++) {
+        last[r] = c->pos[t0 + r] + 1;
+        first[r] = p->window > 0 && last[r] > p->window ? last[r] - p->window : 0;
+        lo = first[r] < lo ? first[r] : lo;
+        hi = last[r] > hi ? last[r] : hi;
       }
-      if (p->softcap > 0)
-        for (int64_t h = 0; h < G; h++)
-          for (int32_t j = 0; j < nb; j++) sc[h][j] = azk_softcap(sc[h][j], p->softcap);
-      for (int64_t h = 0; h < G; h++) {
-        float bm = mx[h];
-        for (int32_t j = 0; j < nb; j++) bm = sc[h][j] > bm ? sc[h][j] : bm;
-        if (bm > mx[h]) {
-          float corr = azk_expf(mx[h] - bm);
-          sum[h] *= corr;
-          float *o = out + (t * H + g * G + h) * D;
-          for (int64_t d = 0; d < D; d++) o[d] *= corr;
-          mx[h] = bm;
+      const uint8_t *kbase = kv_at(c, 0, Hkv * D, c->seq[t0], 0, g * D);
+      const uint8_t *vbase = kv_at(c, 1, Hkv * D, c->seq[t0], 0, g * D);
+      for (int64_t h = 0; h < G; h++)
+        for (int64_t r = 0; r < nq; r++) {
+          mx[h * FA_TQ + r] = -__builtin_inff();
+          sum[h * FA_TQ + r] = 0;
+          float *o = out + ((t0 + r) * H + g * G + h) * D;
+          for (int64_t d = 0; d < D; d++) o[d] = 0;
         }
-        float add = 0;
-        for (int32_t j = 0; j < nb; j++) {
-          sc[h][j] = azk_expf(sc[h][j] - bm);
-          add += sc[h][j];
-        }
-        sum[h] += add;
-      }
-      /* 32 output values at a time: the block's V rows' chunk is converted
-       * once for all heads of the group, and per head the accumulators stay
-       * in registers over the block's keys (V rows come from L1) */
-      for (int64_t d0 = 0; d0 < D; d0 += FA_DCHUNK) {
-        const int64_t nd = D - d0 < FA_DCHUNK ? D - d0 : FA_DCHUNK;
-        const float *vr[FA_BLOCK];
-        for (int32_t j = 0; j < nb; j++)
-          vr[j] = kv_f32(kt, vbase + (int64_t)(l0 + j) * rb + azc_kv_bytes(kt, d0), nd, vb[j]);
-        for (int64_t h = 0; h < G; h++) {
-          float *o = out + (t * H + g * G + h) * D;
-          float a[FA_DCHUNK];
-          for (int64_t d = 0; d < nd; d++) a[d] = o[d0 + d];
+      for (int32_t l0 = lo / FA_BLOCK * FA_BLOCK; l0 < hi; l0 += FA_BLOCK) {
+        const int32_t nb = hi - l0 < FA_BLOCK ? hi - l0 : FA_BLOCK;
+        /* scores (h, r, j) = q(t0 + r, g * G + h) . k(l0 + j) */
+        if (kt == AZC_KV_Q8_0) {
           for (int32_t j = 0; j < nb; j++) {
-            const float *v = vr[j], w = sc[h][j];
-            for (int64_t d = 0; d < nd; d++) a[d] += w * v[d];
+            const float *k = kv_f32(kt, kbase + (int64_t)(l0 + j) * rb, D, kb);
+            for (int64_t h = 0; h < G; h++) {
+              float s4[FA_TQ];
+              azk_dot_rows(AZC_DTYPE_F32, D, k, Q + (t0 * H + g * G + h) * D, qs, (int)nq, s4);
+              for (int64_t r = 0; r < nq; r++) sc[h * FA_TQ + r][j] = s4[r];
+            }
           }
-          for (int64_t d = 0; d < nd; d++) o[d0 + d] = a[d];
+        } else {
+          const int nw = azk_dot_tile_width((int)nq);
+          for (int64_t h = 0; h < G; h++) {
+            const float *qh = Q + (t0 * H + g * G + h) * D;
+            int32_t j = 0;
+            for (; j + nw <= nb; j += nw) {
+              float s[4 * FA_TQ];
+              azk_dot_tile(ktype, D, kbase + (int64_t)(l0 + j) * rb, (size_t)rb, qh, qs, (int)nq,
+                           s);
+              for (int n = 0; n < nw; n++)
+                for (int64_t r = 0; r < nq; r++) sc[h * FA_TQ + r][j + n] = s[nq * n + r];
+            }
+            for (; j < nb; j++) {
+              float s4[FA_TQ];
+              azk_dot_rows(ktype, D, kbase + (int64_t)(l0 + j) * rb, qh, qs, (int)nq, s4);
+              for (int64_t r = 0; r < nq; r++) sc[h * FA_TQ + r][j] = s4[r];
+            }
+          }
+        }
+        /* mask, scale, soft-cap; the online softmax per row */
+        for (int64_t h = 0; h < G; h++)
+          for (int64_t r = 0; r < nq; r++) {
+            const int64_t row = h * FA_TQ + r;
+            float *s = sc[row], bm = mx[row];
+            const int32_t j0 = first[r] - l0, j1 = last[r] - l0;
+            /* (the loops that vectorize apart from the ordered max and sum) */
+            for (int32_t j = 0; j < nb; j++) s[j] *= p->scale;
+            if (p->softcap > 0)
+              for (int32_t j = 0; j < nb; j++) s[j] = azk_softcap(s[j], p->softcap);
+            for (int32_t j = 0; j < nb; j++) s[j] = j < j0 || j >= j1 ? -__builtin_inff() : s[j];
+            for (int32_t j = 0; j < nb; j++) bm = s[j] > bm ? s[j] : bm;
+            live[row] = j0 < nb && j1 > 0;
+            if (!live[row]) continue;
+            if (bm > mx[row]) {
+              const float corr = azk_expf(mx[row] - bm);
+              sum[row] *= corr;
+              float *o = out + ((t0 + r) * H + g * G + h) * D;
+              for (int64_t d = 0; d < D; d++) o[d] *= corr;
+              mx[row] = bm;
+            }
+            for (int32_t j = 0; j < nb; j++) s[j] = azk_expf(s[j] - bm);
+            float add = 0;
+            for (int32_t j = 0; j < nb; j++) add += s[j];
+            sum[row] += add;
+          }
+        /* FA_DCHUNK output values at a time: the block's V rows' chunk is
+         * converted once for all rows, whose accumulators stay in registers
+         * over the block's keys (V rows come from L1) */
+        for (int64_t d0 = 0; d0 < D; d0 += FA_DCHUNK) {
+          const int64_t nd = D - d0 < FA_DCHUNK ? D - d0 : FA_DCHUNK;
+          const float *vr[FA_BLOCK];
+          for (int32_t j = 0; j < nb; j++)
+            vr[j] = kv_f32(kt, vbase + (int64_t)(l0 + j) * rb + azc_kv_bytes(kt, d0), nd, vb[j]);
+          float *o4[FA_TQ];
+          const float *w4[FA_TQ];
+          int n4 = 0;
+          for (int64_t h = 0; h < G; h++)
+            for (int64_t r = 0; r < nq; r++) {
+              const int64_t row = h * FA_TQ + r;
+              if (!live[row]) continue;
+              o4[n4] = out + ((t0 + r) * H + g * G + h) * D + d0;
+              w4[n4++] = sc[row];
+              if (n4 == FA_TQ) fa_pv_rows(FA_TQ, nd, nb, o4, w4, vr), n4 = 0;
+            }
+          if (n4 == 3)
+            fa_pv_rows(3, nd, nb, o4, w4, vr);
+          else if (n4 == 2)
+            fa_pv_rows(2, nd, nb, o4, w4, vr);
+          else if (n4 == 1)
+            fa_pv_rows(1, nd, nb, o4, w4, vr);
         }
       }
-    }
-    for (int64_t h = 0; h < G; h++) {
-      float *o = out + (t * H + g * G + h) * D, inv = 1.0f / sum[h];
-      for (int64_t d = 0; d < D; d++) o[d] *= inv;
+      for (int64_t h = 0; h < G; h++)
+        for (int64_t r = 0; r < nq; r++) {
+          float *o = out + ((t0 + r) * H + g * G + h) * D, inv = 1.0f / sum[h * FA_TQ + r];
+          for (int64_t d = 0; d < D; d++) o[d] *= inv;
+        }
     }
   }
 }
