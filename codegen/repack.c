@@ -9,8 +9,8 @@
 bool azc_layout_supported(azc_dtype_t type, int layout) {
   return layout == AZC_LAYOUT_GGUF ||
          (layout == AZC_LAYOUT_UNPACKED && (type == AZC_DTYPE_Q4_K || type == AZC_DTYPE_Q5_K)) ||
-         (layout == AZC_LAYOUT_X8 &&
-          (type == AZC_DTYPE_Q4_0 || type == AZC_DTYPE_Q8_0 || type == AZC_DTYPE_Q4_K));
+         (layout == AZC_LAYOUT_X8 && (type == AZC_DTYPE_Q4_0 || type == AZC_DTYPE_Q5_0 ||
+                                      type == AZC_DTYPE_Q8_0 || type == AZC_DTYPE_Q4_K));
 }
 
 size_t azc_layout_row_size(azc_dtype_t type, int layout, int64_t K) {

@@ -6,7 +6,7 @@
  * pass decides by layout, not by target name. AZC_LAYOUT_GGUF is GGUF's own
  * block layout (zero-copy from the file).
  *
- * Where the target offers AZC_LAYOUT_X8, Q4_0, Q8_0 and Q4_K weights with a
+ * Where the target offers AZC_LAYOUT_X8, Q4_0, Q5_0, Q8_0 and Q4_K weights with a
  * multiple of 8 rows get it: rows interleaved by eights, so that the kernel
  * multiplies 8 rows with one broadcast of the activations and scales 8
  * results at once (the per-row, per-block reductions dominated their
@@ -46,8 +46,9 @@ azc_status_t azc_pass_layout(azc_ir_graph_t *g, const azc_pass_options_t *o, azc
       n->layout = AZC_LAYOUT_X8;
     else if ((n->dtype == AZC_DTYPE_Q4_K || n->dtype == AZC_DTYPE_Q5_K) && unpacked)
       n->layout = AZC_LAYOUT_UNPACKED;
-    else if ((n->dtype == AZC_DTYPE_Q4_0 || n->dtype == AZC_DTYPE_Q8_0) && by_eights &&
-             n->shape[1].c % 32 == 0 && x8)
+    else if ((n->dtype == AZC_DTYPE_Q4_0 || n->dtype == AZC_DTYPE_Q5_0 ||
+              n->dtype == AZC_DTYPE_Q8_0) &&
+             by_eights && n->shape[1].c % 32 == 0 && x8)
       n->layout = AZC_LAYOUT_X8;
     if (n->layout != AZC_LAYOUT_GGUF) s->rewrites++;
   }

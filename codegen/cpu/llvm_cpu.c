@@ -84,14 +84,15 @@ static int per_type_function(const char *name) {
     int type;
   } types[] = {{"q4_k_u", AZK_WTYPE_Q4_K_U},   {"q5_k_u", AZK_WTYPE_Q5_K_U},
                {"q4_0_x8", AZK_WTYPE_Q4_0_X8}, {"q8_0_x8", AZK_WTYPE_Q8_0_X8},
-               {"q4_k_x8", AZK_WTYPE_Q4_K_X8}, {"q8_1", AZC_DTYPE_Q8_1},
-               {"q8_k", AZC_DTYPE_Q8_K},       {"f32", AZC_DTYPE_F32},
-               {"f16", AZC_DTYPE_F16},         {"bf16", AZC_DTYPE_BF16},
-               {"q4_0", AZC_DTYPE_Q4_0},       {"q4_1", AZC_DTYPE_Q4_1},
-               {"q5_0", AZC_DTYPE_Q5_0},       {"q5_1", AZC_DTYPE_Q5_1},
-               {"q8_0", AZC_DTYPE_Q8_0},       {"q2_k", AZC_DTYPE_Q2_K},
-               {"q3_k", AZC_DTYPE_Q3_K},       {"q4_k", AZC_DTYPE_Q4_K},
-               {"q5_k", AZC_DTYPE_Q5_K},       {"q6_k", AZC_DTYPE_Q6_K}};
+               {"q4_k_x8", AZK_WTYPE_Q4_K_X8}, {"q5_0_x8", AZK_WTYPE_Q5_0_X8},
+               {"q8_1", AZC_DTYPE_Q8_1},       {"q8_k", AZC_DTYPE_Q8_K},
+               {"f32", AZC_DTYPE_F32},         {"f16", AZC_DTYPE_F16},
+               {"bf16", AZC_DTYPE_BF16},       {"q4_0", AZC_DTYPE_Q4_0},
+               {"q4_1", AZC_DTYPE_Q4_1},       {"q5_0", AZC_DTYPE_Q5_0},
+               {"q5_1", AZC_DTYPE_Q5_1},       {"q8_0", AZC_DTYPE_Q8_0},
+               {"q2_k", AZC_DTYPE_Q2_K},       {"q3_k", AZC_DTYPE_Q3_K},
+               {"q4_k", AZC_DTYPE_Q4_K},       {"q5_k", AZC_DTYPE_Q5_K},
+               {"q6_k", AZC_DTYPE_Q6_K}};
   const char *rest = NULL;
   if (!strncmp(name, "azk_dot_rows_", 13))
     rest = name + 13;

@@ -564,15 +564,15 @@ static void test_float_pairs(void) {
     }
 }
 
-/* x8 groups (layout 2): 16 rows of Q4_0 / Q8_0 / Q4_K interleaved by eights give,
+/* x8 groups (layout 2): 16 rows of Q4_0 / Q5_0 / Q8_0 / Q4_K interleaved by eights give,
  * for R = 1..4 activation rows, what azk_dot gives per GGUF row (within
  * float rounding: the order of the sums differs), and the SIMD path what the
  * portable one gives. Weights from the quantizer and random blocks. */
 static void test_x8_groups(void) {
   test_rng_t g = {77};
-  const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q8_0, AZC_DTYPE_Q4_K};
+  const azc_dtype_t types[] = {AZC_DTYPE_Q4_0, AZC_DTYPE_Q5_0, AZC_DTYPE_Q8_0, AZC_DTYPE_Q4_K};
   const int64_t ks[] = {32, 96, 256, 2048};
-  for (int ti = 0; ti < 3; ti++)
+  for (int ti = 0; ti < 4; ti++)
     for (int ki = 0; ki < 4; ki++)
       for (int random_blocks = 0; random_blocks < 2; random_blocks++) {
         const azc_dtype_t t = types[ti];

@@ -70,7 +70,8 @@ enum {
   AZK_WTYPE_Q5_K_U = 65,
   AZK_WTYPE_Q4_0_X8 = 66,
   AZK_WTYPE_Q8_0_X8 = 67,
-  AZK_WTYPE_Q4_K_X8 = 68
+  AZK_WTYPE_Q4_K_X8 = 68,
+  AZK_WTYPE_Q5_0_X8 = 69
 };
 
 typedef struct azk_block_q4_k_u {
@@ -106,6 +107,18 @@ typedef struct azk_block_q8_0_x8 {
   int8_t qs[256];
 } azk_block_q8_0_x8_t;
 
+/* Q5_0 x8: the 8 rows' fp16 scales, then their fifth bits as masks in the
+ * order of the values, then the low nibbles as Q4_0 x8 has them (byte
+ * 32c + 4l + k holds values 4c + k and 16 + 4c + k of row l): bit 4l + k of
+ * qh[4 (2c + h) ..] is the fifth bit of value 16h + 4c + k of row l, so the
+ * kernel widens one 32-bit mask into the 0x10 bytes of 8 rows' 4 values. 176
+ * bytes = 8 rows of 22, GGUF's size. */
+typedef struct azk_block_q5_0_x8 {
+  uint8_t d[16];
+  uint8_t qh[32];
+  uint8_t qs[128];
+} azk_block_q5_0_x8_t;
+
 /* Q4_K x8: per 8 rows and 256-value block, the 8 rows' d and dmin (fp16),
  * their sub-block scales sc[8 j + l] (sub-block j of row l) and mins
  * mn[16 i + 2 l + e] (sub-block 2 i + e of row l: pairs, for vpmaddwd with
@@ -120,7 +133,8 @@ typedef struct azk_block_q4_k_x8 {
 } azk_block_q4_k_x8_t;
 
 AZK_INLINE int azk_wtype_is_x8(int wtype) {
-  return wtype == AZK_WTYPE_Q4_0_X8 || wtype == AZK_WTYPE_Q8_0_X8 || wtype == AZK_WTYPE_Q4_K_X8;
+  return wtype == AZK_WTYPE_Q4_0_X8 || wtype == AZK_WTYPE_Q8_0_X8 || wtype == AZK_WTYPE_Q4_K_X8 ||
+         wtype == AZK_WTYPE_Q5_0_X8;
 }
 
 /* The weight type the dot products see for (GGUF type, layout). */
@@ -130,6 +144,7 @@ AZK_INLINE int azk_wtype_for(int type, int layout) {
   if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q4_0) return AZK_WTYPE_Q4_0_X8;
   if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q8_0) return AZK_WTYPE_Q8_0_X8;
   if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q4_K) return AZK_WTYPE_Q4_K_X8;
+  if (layout == AZC_LAYOUT_X8 && type == AZC_DTYPE_Q5_0) return AZK_WTYPE_Q5_0_X8;
   return type;
 }
 
@@ -263,6 +278,7 @@ AZK_INLINE int azk_wtype_block_bytes(int wtype) {
   case AZK_WTYPE_Q4_0_X8: return sizeof(azk_block_q4_0_x8_t) / 8; /* per row */
   case AZK_WTYPE_Q8_0_X8: return sizeof(azk_block_q8_0_x8_t) / 8;
   case AZK_WTYPE_Q4_K_X8: return sizeof(azk_block_q4_k_x8_t) / 8;
+  case AZK_WTYPE_Q5_0_X8: return sizeof(azk_block_q5_0_x8_t) / 8;
   default: return 0;
   }
 }
@@ -278,7 +294,8 @@ AZK_INLINE int azk_wtype_block_values(int wtype) {
   case AZC_DTYPE_Q5_1:
   case AZC_DTYPE_Q8_0:
   case AZK_WTYPE_Q4_0_X8:
-  case AZK_WTYPE_Q8_0_X8: return AZC_QK;
+  case AZK_WTYPE_Q8_0_X8:
+  case AZK_WTYPE_Q5_0_X8: return AZC_QK;
   case AZC_DTYPE_Q2_K:
   case AZC_DTYPE_Q3_K:
   case AZC_DTYPE_Q4_K:
@@ -310,9 +327,29 @@ AZK_INLINE void azk_k3_scales(const uint8_t s[12], uint32_t out[4]) {
   out[3] = ((a1 >> 4) & 0x0f0f0f0fu) | ((a2 >> 2) & 0x30303030u);
 }
 
-/* Writes the x8 group blocks of 8 rows of Q4_0 or Q8_0 (`type`, the GGUF
- * type): src holds the 8 rows of nb blocks one after the other. */
+/* Writes the x8 group blocks of 8 rows of Q4_0, Q5_0, Q8_0 or Q4_K (`type`,
+ * the GGUF type): src holds the 8 rows of nb blocks one after the other. */
 AZK_INLINE void azk_x8_pack(int type, const uint8_t *src, int64_t nb, uint8_t *dst) {
+  if (type == AZC_DTYPE_Q5_0) {
+    for (int64_t b = 0; b < nb; b++) {
+      azk_block_q5_0_x8_t *g = (azk_block_q5_0_x8_t *)(void *)dst + b;
+      uint32_t hm[8] = {0};
+      for (int l = 0; l < 8; l++) {
+        const azc_block_q5_0_t *blk =
+            (const azc_block_q5_0_t *)(const void *)src + (size_t)l * (size_t)nb + b;
+        const uint32_t qh = azk_load_u32(blk->qh);
+        __builtin_memcpy(g->d + 2 * l, &blk->d, 2);
+        for (int c = 0; c < 4; c++)
+          for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 4; k++)
+              hm[2 * c + h] |= ((qh >> (16 * h + 4 * c + k)) & 1u) << (4 * l + k);
+        for (int i = 0; i < 16; i += 4)
+          __builtin_memcpy(g->qs + 32 * (i / 4) + 4 * l, blk->qs + i, 4);
+      }
+      __builtin_memcpy(g->qh, hm, sizeof(hm));
+    }
+    return;
+  }
   if (type == AZC_DTYPE_Q4_K) {
     for (int64_t b = 0; b < nb; b++) {
       azk_block_q4_k_x8_t *g = (azk_block_q4_k_x8_t *)(void *)dst + b;
@@ -581,6 +618,7 @@ AZK_INLINE void azk_dot_pair(int wtype, int64_t K, const void *w0, const void *w
 #define AZK_X8_Q4(r) AZK_X8_IMPL(AZK_WTYPE_Q4_0_X8, r)
 #define AZK_X8_Q8(r) AZK_X8_IMPL(AZK_WTYPE_Q8_0_X8, r)
 #define AZK_X8_Q4K(r) AZK_X8_IMPL(AZK_WTYPE_Q4_K_X8, r)
+#define AZK_X8_Q5(r) AZK_X8_IMPL(AZK_WTYPE_Q5_0_X8, r)
 static inline void azk_dot_q4_0_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
                                    float *out) {
   AZK_WITH_CONST_R(R, AZK_X8_Q4);
@@ -595,7 +633,12 @@ static inline void azk_dot_q4_k_x8(int64_t K, const void *w, const void *x, size
 }
 #undef AZK_X8_Q4
 #undef AZK_X8_Q8
+static inline void azk_dot_q5_0_x8(int64_t K, const void *w, const void *x, size_t x_stride, int R,
+                                   float *out) {
+  AZK_WITH_CONST_R(R, AZK_X8_Q5);
+}
 #undef AZK_X8_Q4K
+#undef AZK_X8_Q5
 #undef AZK_X8_IMPL
 
 AZK_INLINE void azk_dot_x8(int wtype, int64_t K, const void *w_group, const void *x_rows,
@@ -604,6 +647,8 @@ AZK_INLINE void azk_dot_x8(int wtype, int64_t K, const void *w_group, const void
     azk_dot_q4_0_x8(K, w_group, x_rows, x_stride, R, out);
   else if (wtype == AZK_WTYPE_Q8_0_X8)
     azk_dot_q8_0_x8(K, w_group, x_rows, x_stride, R, out);
+  else if (wtype == AZK_WTYPE_Q5_0_X8)
+    azk_dot_q5_0_x8(K, w_group, x_rows, x_stride, R, out);
   else
     azk_dot_q4_k_x8(K, w_group, x_rows, x_stride, R, out);
 }

@@ -375,7 +375,7 @@ static inline void azk_scalar_axpy_f32(int64_t n, float alpha, const float *x, f
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* ---- x8 groups (azk_dot.h): 8 interleaved Q4_0 / Q8_0 rows ---- */
+/* ---- x8 groups (azk_dot.h): 8 interleaved Q4_0 / Q5_0 / Q8_0 / Q4_K rows ---- */
 
 AZK_INLINE void azk_scalar_x8_q4_k(int64_t K, const uint8_t *w, const uint8_t *x, size_t xs, int R,
                                    float *out) {
@@ -424,6 +424,15 @@ AZK_INLINE void azk_scalar_x8(int wtype, int64_t K, const uint8_t *w, const uint
           for (int i = 0; i < 16; i++) {
             const uint8_t v = g[16 + 32 * (i / 4) + 4 * l + i % 4];
             isum += ((v & 15) - 8) * q[i] + ((v >> 4) - 8) * q[i + 16];
+          }
+        } else if (wtype == AZK_WTYPE_Q5_0_X8) {
+          const azk_block_q5_0_x8_t *g5 = (const azk_block_q5_0_x8_t *)(const void *)g;
+          for (int i = 0; i < 16; i++) {
+            const uint8_t v = g5->qs[32 * (i / 4) + 4 * l + i % 4];
+            const int bit = 4 * l + i % 4, c = i / 4;
+            const int h0 = (int)((azk_load_u32(g5->qh + 4 * (2 * c)) >> bit) & 1u) << 4;
+            const int h1 = (int)((azk_load_u32(g5->qh + 4 * (2 * c + 1)) >> bit) & 1u) << 4;
+            isum += (((v & 15) | h0) - 16) * q[i] + (((v >> 4) | h1) - 16) * q[i + 16];
           }
         } else {
           for (int i = 0; i < 32; i++) isum += (int8_t)g[16 + 32 * (i / 4) + 4 * l + i % 4] * q[i];

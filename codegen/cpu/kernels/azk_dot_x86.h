@@ -608,8 +608,11 @@ AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t
     return;
   }
   const int64_t nb = K / AZC_QK;
-  const int q4 = wtype == AZK_WTYPE_Q4_0_X8;
-  const size_t gb = q4 ? sizeof(azk_block_q4_0_x8_t) : sizeof(azk_block_q8_0_x8_t);
+  const int q5 = wtype == AZK_WTYPE_Q5_0_X8, q4 = wtype == AZK_WTYPE_Q4_0_X8 || q5;
+  const size_t gb = q5   ? sizeof(azk_block_q5_0_x8_t)
+                    : q4 ? sizeof(azk_block_q4_0_x8_t)
+                         : sizeof(azk_block_q8_0_x8_t);
+  const size_t qs_at = q5 ? offsetof(azk_block_q5_0_x8_t, qs) : 16;
   const __m256i m4 = _mm256_set1_epi8(15);
   __m256 acc[AZK_MAX_ROWS];
   for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
@@ -623,9 +626,14 @@ AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t
     }
     if (q4) {
       for (int c = 0; c < 4; c++) {
-        const __m256i raw = azk_x86_load(g + 16 + 32 * c);
-        const __m256i lo = _mm256_and_si256(raw, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        const __m256i raw = azk_x86_load(g + qs_at + 32 * c);
+        __m256i lo = _mm256_and_si256(raw, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        if (q5) { /* the fifth bits (0x10) of the 8 rows' 4 + 4 values */
+          const uint8_t *hm = g + offsetof(azk_block_q5_0_x8_t, qh) + 8 * c;
+          lo = _mm256_or_si256(lo, azk_x86_q5_high(hm));
+          hi = _mm256_or_si256(hi, azk_x86_q5_high(hm + 4));
+        }
         for (int r = 0; r < R; r++) {
           const __m256i x0 = _mm256_set1_epi32((int)azk_load_u32(q[r] + 4 * c));
           const __m256i x1 = _mm256_set1_epi32((int)azk_load_u32(q[r] + 16 + 4 * c));
@@ -654,8 +662,8 @@ AZK_INLINE void azk_x86_x8(int wtype, int64_t K, const uint8_t *w, const uint8_t
     for (int r = 0; r < R; r++) {
       const uint8_t *xr = x + (size_t)r * xs;
       const float dx = azk_q8_d(xr, K)[b];
-      /* Q4_0 values were used unsigned: take 8 * (the activation sum) off */
-      const __m256 off = _mm256_set1_ps(q4 ? -8.0f * azk_q8_s(xr, K)[b] : 0.0f);
+      /* Q4_0 / Q5_0 values were used unsigned: take 8 / 16 * (the activation sum) off */
+      const __m256 off = _mm256_set1_ps(q4 ? (q5 ? -16.0f : -8.0f) * azk_q8_s(xr, K)[b] : 0.0f);
       const __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(dx), _mm256_cvtepi32_ps(s[r]), off);
       acc[r] = _mm256_fmadd_ps(dw, t, acc[r]);
     }
