@@ -233,12 +233,13 @@ static void remove_damaged(const char *path, const struct stat *opened) {
     unlink(path);
 }
 
-azc_status_t azc_cache_get(azc_cache_t *c, azc_hash128_t key, void **data, size_t *size) {
-  *data = NULL;
-  *size = 0;
-  char path[PATH_MAX], hex[33];
+/* Opens the entry of key read-only (path receives its name); a missing
+ * entry counts as a miss and is AZC_NOT_FOUND. */
+static azc_status_t open_entry(azc_cache_t *c, azc_hash128_t key, char path[PATH_MAX], int *fd_out,
+                               struct stat *sb) {
+  char hex[33];
   azc_hash128_hex(key, hex);
-  if (!azc_cache_entry_path(c, key, path, sizeof(path)))
+  if (!azc_cache_entry_path(c, key, path, PATH_MAX))
     return AZC_ERR(AZC_INVALID_ARGUMENT, "kernel cache: path of %s is too long", hex);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -247,11 +248,21 @@ azc_status_t azc_cache_get(azc_cache_t *c, azc_hash128_t key, void **data, size_
     atomic_fetch_add(&c->misses, 1);
     return AZC_ERR(AZC_NOT_FOUND, "kernel cache: no entry %s in %s", hex, c->dir);
   }
-  struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+  if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
     close(fd);
     return AZC_ERR(AZC_IO, "kernel cache: %s is not a readable file", path);
   }
+  *fd_out = fd;
+  return NULL;
+}
+
+azc_status_t azc_cache_get(azc_cache_t *c, azc_hash128_t key, void **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  char path[PATH_MAX];
+  int fd;
+  struct stat sb;
+  AZC_RETURN_IF_ERROR(open_entry(c, key, path, &fd, &sb));
   parsed_t p;
   char why[200];
   void *buf = NULL;
@@ -311,22 +322,10 @@ void azc_cache_unmap(azc_cache_mapped_t *m) {
 azc_status_t azc_cache_map(azc_cache_t *c, azc_hash128_t key, azc_cache_mapped_t *out) {
   memset(out, 0, sizeof(*out));
   out->fd = -1;
-  char path[PATH_MAX], hex[33];
-  azc_hash128_hex(key, hex);
-  if (!azc_cache_entry_path(c, key, path, sizeof(path)))
-    return AZC_ERR(AZC_INVALID_ARGUMENT, "kernel cache: path of %s is too long", hex);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno != ENOENT && errno != ENOTDIR)
-      return AZC_ERR(AZC_IO, "kernel cache: cannot open %s: %s", path, strerror(errno));
-    atomic_fetch_add(&c->misses, 1);
-    return AZC_ERR(AZC_NOT_FOUND, "kernel cache: no entry %s in %s", hex, c->dir);
-  }
+  char path[PATH_MAX];
+  int fd;
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return AZC_ERR(AZC_IO, "kernel cache: %s is not a readable file", path);
-  }
+  AZC_RETURN_IF_ERROR(open_entry(c, key, path, &fd, &sb));
   parsed_t p;
   char why[200];
   if (!check_header(fd, (uint64_t)sb.st_size, key, &p, why, sizeof(why)))
